@@ -29,8 +29,12 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in [
-        ModelEntry("uniform", "baselines.reference:make_uniform", "baseline", "1/C for every class"),
-        ModelEntry("prior", "baselines.reference:make_prior", "baseline", "training class frequencies"),
+        ModelEntry(
+            "uniform", "baselines.reference:make_uniform", "baseline", "1/C for every class"
+        ),
+        ModelEntry(
+            "prior", "baselines.reference:make_prior", "baseline", "training class frequencies"
+        ),
         ModelEntry(
             "mfcc-logreg",
             "baselines.logistic:make_logreg",

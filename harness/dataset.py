@@ -1,0 +1,160 @@
+"""Prepare a dataset for training: metadata, subset, splits, labels and the clips to featurise.
+
+This is the one place that turns an FMA root (real or synthetic) into plain tables that the
+feature extractor, the models and the checks consume. Nothing here decodes audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness.data import fma
+from harness.data.splits import SPLITS, get_splits
+from harness.errors import DataError, ParameterError
+from harness.layout import SUBSETS, FmaLayout
+
+TASKS = ("genre_top", "genres_all")
+CHALLENGE_GROUP = "challenge"
+
+
+@dataclass
+class PreparedData:
+    """Everything a run needs before features exist.
+
+    Attributes
+    ----------
+    layout : FmaLayout
+        Where the dataset lives.
+    subset : str
+        FMA subset used (small, medium, large, full).
+    task : str
+        ``genre_top`` (single-label) or ``genres_all`` (multi-label).
+    tracks : pd.DataFrame
+        tracks.csv rows of the subset, index track_id, 2-level columns.
+    splits : pd.Series
+        track_id -> training / validation / test.
+    labels : pd.Series or pd.DataFrame
+        ``genre_top``: genre name per track_id. ``genres_all``: multi-hot (n_tracks, n_genres).
+    classes : list of str
+        Label set, sorted.
+    clips : pd.DataFrame
+        key -> ``path``, ``group``: labelled tracks (group = split) and, when a challenge test
+        folder is used, its clips keyed by file_id with group ``challenge``.
+    n_unlabelled : int
+        Subset tracks excluded because they have no label for the task.
+    """
+
+    layout: FmaLayout
+    subset: str
+    task: str
+    tracks: pd.DataFrame
+    splits: pd.Series
+    labels: pd.Series | pd.DataFrame
+    classes: list[str]
+    clips: pd.DataFrame
+    n_unlabelled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def keys(self, group: str) -> pd.Index:
+        """Keys of the clips in one group (a split name or ``challenge``)."""
+        return self.clips.index[self.clips["group"] == group]
+
+
+def challenge_clips(test_dir: Path) -> pd.DataFrame:
+    """The clips of a challenge test folder: ``<file_id>.mp3`` -> path, group ``challenge``."""
+    if not test_dir.is_dir():
+        raise DataError(f"{test_dir}: challenge test folder not found; pass --test-dir DIR")
+    paths = sorted(test_dir.glob("*.mp3"))
+    if not paths:
+        raise DataError(f"{test_dir}: no .mp3 files in the challenge test folder")
+    return pd.DataFrame(
+        {"path": [str(p) for p in paths], "group": CHALLENGE_GROUP},
+        index=pd.Index([p.stem for p in paths], name="key", dtype=object),
+    )
+
+
+def prepare(
+    *,
+    root: Path,
+    subset: str = "small",
+    task: str = "genre_top",
+    resplit: bool = False,
+    seed: int = 0,
+    test_dir: Path | None = None,
+    min_genre_count: int = 1,
+) -> PreparedData:
+    """Load metadata, select the subset, split, label and list the audio clips.
+
+    Parameters
+    ----------
+    root : Path
+        FMA root holding ``fma_metadata/`` and ``fma_<subset>/``.
+    subset : str
+        One of small, medium, large, full.
+    task : str
+        ``genre_top`` or ``genres_all``.
+    resplit : bool
+        Ignore the official ``set.split`` and build an artist-grouped split with ``seed``.
+    test_dir : Path, optional
+        A challenge test folder; its clips are added with group ``challenge``.
+    min_genre_count : int
+        ``genres_all`` only: drop genres with fewer training tracks than this.
+    """
+    if subset not in SUBSETS:
+        raise ParameterError(f"subset '{subset}' is not one of {', '.join(SUBSETS)}")
+    if task not in TASKS:
+        raise ParameterError(f"task '{task}' is not one of {', '.join(TASKS)}")
+    layout = FmaLayout(Path(root))
+    if not layout.tracks_csv.exists():
+        raise DataError(
+            f"{layout.tracks_csv}: not found; download fma_metadata.zip and unzip it into "
+            f"{layout.root}, or run `fma-harness data synth --root {layout.root}`"
+        )
+    tracks = fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
+    audio_dir = layout.audio_dir(subset)
+    if not audio_dir.is_dir():
+        raise DataError(
+            f"{audio_dir}: audio directory for subset '{subset}' not found; "
+            f"unzip fma_{subset}.zip into {layout.root}"
+        )
+    splits = get_splits(tracks, resplit=resplit, seed=seed)
+    if task == "genre_top":
+        labels = fma.genre_top_labels(tracks)
+        classes = sorted(labels.unique().tolist())
+    else:
+        genres = fma.load_genres(layout.genres_csv)
+        labels = fma.genres_all_labels(tracks, genres, min_count=min_genre_count)
+        labels = labels.loc[:, labels.sum(axis=0) > 0]
+        labels = labels[labels.sum(axis=1) > 0]
+        classes = list(labels.columns)
+    n_unlabelled = len(tracks) - len(labels)
+    keys = labels.index
+    clips = pd.DataFrame(
+        {
+            "path": [str(fma.audio_path(audio_dir, int(k))) for k in keys],
+            "group": splits.reindex(keys).to_numpy(),
+        },
+        index=pd.Index(keys, name="key", dtype=object),
+    )
+    unknown = ~clips["group"].isin(SPLITS)
+    if unknown.any():
+        raise DataError(
+            f"{layout.tracks_csv}: {int(unknown.sum())} tracks have no split "
+            f"(first: {clips.index[unknown][0]}); rerun with --resplit"
+        )
+    if test_dir is not None:
+        clips = pd.concat([clips, challenge_clips(Path(test_dir))])
+    return PreparedData(
+        layout=layout,
+        subset=subset,
+        task=task,
+        tracks=tracks,
+        splits=splits,
+        labels=labels,
+        classes=classes,
+        clips=clips,
+        n_unlabelled=n_unlabelled,
+    )

@@ -1,0 +1,227 @@
+"""Fit one registered model on prepared data, calibrate it, score it and save what it produced.
+
+Baselines (scikit-learn pipelines) read the MFCC-140 table from the feature cache; neural models
+read the log-mel arrays. Both end in the same place: probabilities per group (validation, test,
+challenge), temperature-scaled on validation, scored with :mod:`harness.metrics`, and written to
+``<run_dir>/models/<name>/``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from harness.dataset import CHALLENGE_GROUP, PreparedData
+from harness.errors import HarnessError
+from harness.registry import get_entry, load_target
+
+FAILED_STATUSES = ("missing", "empty", "corrupt")
+EVAL_GROUPS = ("validation", "test")
+
+
+@dataclass
+class FeatureStore:
+    """Where a run's features are: the extraction status table and the cache settings."""
+
+    status: pd.DataFrame
+    cache_dir: Path
+    logmel: Any  # harness.features.LogMelConfig
+    feature_set: str = "mfcc"
+
+
+@dataclass
+class ModelOutcome:
+    """What fitting one model produced: a leaderboard row and per-group predictions."""
+
+    name: str
+    row: dict[str, Any]
+    predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    estimator: Any = None
+    error: str | None = None
+
+
+class RowSubset:
+    """Lazy view of selected rows of a (memory-mapped) array; rows are read on access.
+
+    Parameters
+    ----------
+    array : array-like, shape (n, ...)
+    rows : np.ndarray of int, shape (m,)
+    """
+
+    def __init__(self, array: Any, rows: np.ndarray) -> None:
+        self.array = array
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), *array.shape[1:])
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self.array[self.rows[index]])
+
+
+def usable_keys(data: PreparedData, features: FeatureStore, group: str) -> pd.Index:
+    """Keys of ``group`` whose clip decoded (missing, empty and corrupt clips are excluded)."""
+    keys = data.keys(group)
+    status = features.status["status"].reindex(keys)
+    return keys[~status.isin(FAILED_STATUSES).to_numpy() & status.notna().to_numpy()]
+
+
+def group_inputs(
+    data: PreparedData, features: FeatureStore, group: str, *, kind: str, keys: pd.Index
+) -> Any:
+    """Model inputs for ``keys`` of one group: a feature matrix or a lazy log-mel view.
+
+    Returns
+    -------
+    np.ndarray of shape (n, n_features) for baselines, or :class:`RowSubset` of shape
+    (n, n_mels, n_frames) float16 dB for neural models.
+    """
+    from harness import features as feats
+
+    if kind == "baseline":
+        table = feats.load_feature_table(
+            features.cache_dir, keys=list(keys), feature_set=features.feature_set
+        )
+        return table.loc[list(keys)].to_numpy(dtype=np.float64)
+    logmel = feats.load_logmel(features.cache_dir, group=group, logmel=features.logmel)
+    rows = logmel.index["row"].reindex(keys).to_numpy()
+    return RowSubset(logmel.data, rows)
+
+
+def targets(data: PreparedData, keys: pd.Index) -> np.ndarray:
+    """Labels for ``keys``: genre names (single-label) or a multi-hot matrix (multi-label)."""
+    if data.task == "genre_top":
+        return data.labels.reindex(keys).to_numpy(dtype=object).astype(str)
+    return data.labels.reindex(keys).to_numpy(dtype=np.int8)
+
+
+def build_estimator(name: str, *, task: str, seed: int, quick: bool, device: str) -> Any:
+    """The estimator for a registered name: a baseline pipeline or a NeuralClassifier."""
+    entry = get_entry(name)
+    if entry.kind == "baseline":
+        return load_target(entry.target)(random_state=seed)
+    from harness.training import NeuralClassifier
+
+    params: dict[str, Any] = {"task": "single" if task == "genre_top" else "multi"}
+    if quick:
+        params["epochs"] = 2
+    return NeuralClassifier(model=name, random_state=seed, device=device, **params)
+
+
+def logits_of(estimator: Any, X: Any) -> np.ndarray:
+    """Pre-softmax scores: neural logits, or log-probabilities for a baseline, shape (n, C)."""
+    if hasattr(estimator, "decision_logits"):
+        return np.asarray(estimator.decision_logits(X), dtype=np.float64)
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    return np.log(np.clip(proba, 1e-15, 1.0))
+
+
+def run_model(
+    name: str,
+    data: PreparedData,
+    features: FeatureStore,
+    *,
+    out_dir: Path,
+    seed: int = 0,
+    quick: bool = False,
+    device: str = "auto",
+) -> ModelOutcome:
+    """Fit, calibrate, score and save one model; a failure is caught and reported in the row.
+
+    Parameters
+    ----------
+    out_dir : Path
+        ``<run_dir>/models/<name>``; receives the fitted model, predictions and history.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_model(
+            name, data, features, out_dir=out_dir, seed=seed, quick=quick, device=device
+        )
+    except HarnessError:
+        raise
+    except Exception as exc:  # one failing model must not stop the others
+        (out_dir / "error.txt").write_text(traceback.format_exc(), "utf-8")
+        row = {"model": name, "status": f"failed: {type(exc).__name__}: {exc}"[:200]}
+        return ModelOutcome(name=name, row=row, error=str(exc))
+
+
+def _run_model(
+    name: str,
+    data: PreparedData,
+    features: FeatureStore,
+    *,
+    out_dir: Path,
+    seed: int,
+    quick: bool,
+    device: str,
+) -> ModelOutcome:
+    from harness.scoring_run import score_groups
+
+    kind = get_entry(name).kind
+    train_keys = usable_keys(data, features, "training")
+    n_excluded = len(data.keys("training")) - len(train_keys)
+    X_train = group_inputs(data, features, "training", kind=kind, keys=train_keys)
+    y_train = targets(data, train_keys)
+    val_keys = usable_keys(data, features, "validation")
+    X_val = group_inputs(data, features, "validation", kind=kind, keys=val_keys)
+    y_val = targets(data, val_keys)
+
+    estimator = build_estimator(name, task=data.task, seed=seed, quick=quick, device=device)
+    started = time.perf_counter()
+    if kind == "neural":
+        estimator.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    else:
+        estimator.fit(X_train, y_train)
+    train_seconds = time.perf_counter() - started
+
+    groups = list(EVAL_GROUPS) + ([CHALLENGE_GROUP] if len(data.keys(CHALLENGE_GROUP)) else [])
+    logits: dict[str, tuple[pd.Index, np.ndarray]] = {
+        "validation": (val_keys, logits_of(estimator, X_val))
+    }
+    for group in groups[1:]:
+        keys = usable_keys(data, features, group)
+        X = group_inputs(data, features, group, kind=kind, keys=keys)
+        logits[group] = (keys, logits_of(estimator, X))
+
+    row, predictions = score_groups(data, logits, classes=list(estimator.classes_), task=data.task)
+    row = {
+        "model": name,
+        "status": "ok",
+        **row,
+        "train_seconds": round(train_seconds, 2),
+        "n_train": len(train_keys),
+        "n_train_excluded": n_excluded,
+    }
+    save_outputs(estimator, name=name, out_dir=out_dir, predictions=predictions, kind=kind)
+    return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
+
+
+def save_outputs(
+    estimator: Any,
+    *,
+    name: str,
+    out_dir: Path,
+    predictions: dict[str, dict[str, np.ndarray]],
+    kind: str,
+) -> None:
+    """Write the fitted model, its per-group predictions and (neural) its training history."""
+    if kind == "neural":
+        estimator.save(out_dir / "model.pt")
+        if getattr(estimator, "history_", None) is not None:
+            estimator.history_.to_csv(out_dir / "history.csv", index=False)
+    else:
+        joblib.dump(estimator, out_dir / "model.joblib")
+    for group, arrays in predictions.items():
+        np.savez_compressed(out_dir / f"predictions_{group}.npz", **arrays)

@@ -1,0 +1,137 @@
+"""Run manifests: everything needed to reproduce or audit a run, written as ``manifest.json``.
+
+A manifest records the command line, the resolved configuration, seeds, the git commit and
+whether the work tree was dirty, package versions (with libsndfile's and CUDA's), checksums of
+the data files the run read, feature cache keys, the device, and start / end times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+VERSIONED_PACKAGES = (
+    "fma-harness",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "torch",
+    "librosa",
+    "soundfile",
+    "joblib",
+    "typer",
+    "rich",
+    "matplotlib",
+    "cleanlab",
+    "dask",
+    "distributed",
+)
+
+
+def utc_now() -> str:
+    """Current UTC time as an ISO 8601 string with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def sha1_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-1 hex digest of a file, read in chunks of ``chunk_bytes``."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_state(cwd: Path | None = None) -> dict[str, Any]:
+    """The git commit of ``cwd`` (default: this package's checkout) and a dirty flag."""
+    cwd = cwd or Path(__file__).resolve().parent.parent
+
+    def _git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that change results, plus libsndfile and CUDA."""
+    versions: dict[str, str | None] = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        import soundfile
+
+        versions["libsndfile"] = soundfile.__libsndfile_version__
+    except (ImportError, AttributeError):
+        versions["libsndfile"] = None
+    if "torch" in sys.modules or versions.get("torch"):
+        import torch
+
+        versions["cuda"] = torch.version.cuda
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def device_info() -> dict[str, Any]:
+    """The compute device: CPU count and GPU name when torch sees one."""
+    info: dict[str, Any] = {"platform": platform.platform(), "cpu_count": os.cpu_count()}
+    try:
+        import torch
+
+        info["cuda_available"] = torch.cuda.is_available()
+        if info["cuda_available"]:
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        info["cuda_available"] = False
+    return info
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON to ``path`` via a temporary file and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str, sort_keys=False) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def build_manifest(
+    *,
+    config: dict[str, Any],
+    seeds: dict[str, int],
+    data_checksums: dict[str, str],
+    cache_keys: dict[str, str],
+    started: str,
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
+    """Assemble the manifest dictionary (JSON-serialisable)."""
+    return {
+        "argv": list(sys.argv if argv is None else argv),
+        "config": config,
+        "seeds": seeds,
+        "git": git_state(),
+        "versions": package_versions(),
+        "data_checksums": data_checksums,
+        "feature_cache_keys": cache_keys,
+        "device": device_info(),
+        "started": started,
+        "finished": utc_now(),
+    }

@@ -1,0 +1,240 @@
+"""The main job: synthetic data (if needed) -> splits -> features -> every model -> report.
+
+``run_pipeline(RunConfig())`` is what ``fma-harness run`` and ``make run`` execute. It writes
+``runs/<run-id>/`` (manifest, leaderboard, fitted models, predictions, checks, report) and one
+challenge submission per model in ``submissions/<run-id>/``. Every stage reuses its cache, so a
+second run with the same seed redoes no feature work and prints the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tomllib
+
+from harness.dataset import CHALLENGE_GROUP, PreparedData, prepare
+from harness.errors import ParameterError
+from harness.experiment import FeatureStore, ModelOutcome, run_model
+from harness.layout import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_RUNS_DIR,
+    DEFAULT_SUBMISSIONS_DIR,
+    DEFAULT_SYNTH_ROOT,
+    FmaLayout,
+)
+from harness.manifest import build_manifest, utc_now, write_json_atomic
+from harness.registry import get_entry, names
+from harness.run_outputs import data_checksums, write_leaderboard, write_submissions
+
+
+@dataclass
+class RunConfig:
+    """Every option of a run; the CLI and a ``--config run.toml`` file fill it."""
+
+    root: Path | None = None  # None: the synthetic set at DEFAULT_SYNTH_ROOT, generated if absent
+    subset: str = "small"
+    task: str = "genre_top"
+    models: list[str] = field(default_factory=lambda: names())
+    test_dir: Path | None = None  # None: the root's crowdai_fma_test/ when it exists
+    seed: int = 0
+    out: Path = DEFAULT_RUNS_DIR
+    submissions_dir: Path = DEFAULT_SUBMISSIONS_DIR
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    scheduler: str | None = None
+    n_jobs: int = -1
+    resplit: bool = False
+    device: str = "auto"
+    quick: bool = False
+    checks: bool = True
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
+        }
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a ``run.toml`` into RunConfig keyword arguments (unknown keys are an error)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError as exc:
+        raise ParameterError(f"{path}: config file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{path}: not valid TOML ({exc})") from exc
+    known = {f.name: f for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ParameterError(
+            f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    path_fields = {"root", "test_dir", "out", "submissions_dir", "cache_dir"}
+    return {k: (Path(v) if k in path_fields and v is not None else v) for k, v in raw.items()}
+
+
+def ensure_dataset(config: RunConfig) -> Path:
+    """The FMA root to use, generating the synthetic default set when none is given."""
+    if config.root is not None:
+        return Path(config.root)
+    root = DEFAULT_SYNTH_ROOT
+    if not FmaLayout(root).tracks_csv.exists():
+        from harness.data.synth import SynthConfig, generate
+
+        print(f"No dataset given: generating the synthetic FMA in {root} ...")
+        summary = generate(SynthConfig(root=root, seed=config.seed), n_jobs=config.n_jobs)
+        print(f"  {summary}")
+    return root
+
+
+def extract_features(config: RunConfig, data: PreparedData) -> FeatureStore:
+    """Run (or reuse) the feature cache for every clip the models need."""
+    from harness import features as feats
+
+    need_logmel = any(get_entry(m).kind == "neural" for m in config.models)
+    sets = ("mfcc", "logmel") if need_logmel else ("mfcc",)
+    logmel = feats.LogMelConfig()
+    status = feats.extract(
+        data.clips,
+        cache_dir=config.cache_dir,
+        feature_sets=sets,
+        logmel=logmel,
+        n_jobs=config.n_jobs,
+        scheduler=config.scheduler,
+    )
+    return FeatureStore(status=status, cache_dir=Path(config.cache_dir), logmel=logmel)
+
+
+def new_run_id(config: RunConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return config.run_id or f"{stamp}-seed{config.seed}"
+
+
+def run_pipeline(config: RunConfig) -> Path:
+    """Execute the whole job and return the run directory."""
+    for name in config.models:
+        get_entry(name)  # unknown names fail before any work
+    started = utc_now()
+    root = ensure_dataset(config)
+    test_dir = config.test_dir
+    if test_dir is None and FmaLayout(root).test_dir.is_dir():
+        test_dir = FmaLayout(root).test_dir
+    data = prepare(
+        root=root,
+        subset=config.subset,
+        task=config.task,
+        resplit=config.resplit,
+        seed=config.seed,
+        test_dir=test_dir,
+    )
+    run_dir = Path(config.out) / new_run_id(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Run directory: {run_dir}")
+    data.splits.rename("split").to_csv(run_dir / "splits.csv")
+    features = extract_features(config, data)
+    features.status.to_csv(run_dir / "decode_status.csv")
+    if config.checks:
+        run_data_checks_into(run_dir, data, features, seed=config.seed)
+    outcomes = [train_one(config, data, features, run_dir, name) for name in config.models]
+    submission_dir = Path(config.submissions_dir) / run_dir.name
+    if len(data.keys(CHALLENGE_GROUP)) and config.task == "genre_top":
+        write_submissions(data, outcomes, submission_dir=submission_dir)
+    leaderboard = write_leaderboard(run_dir, outcomes)
+    write_json_atomic(
+        run_dir / "manifest.json",
+        build_manifest(
+            config=config.to_dict() | {"resolved_root": str(root), "test_dir": str(test_dir)},
+            seeds={"seed": config.seed},
+            data_checksums=data_checksums(data, run_dir),
+            cache_keys=cache_keys(features),
+            started=started,
+        ),
+    )
+    render_report(run_dir)
+    print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
+    return run_dir
+
+
+def train_one(
+    config: RunConfig, data: PreparedData, features: FeatureStore, run_dir: Path, name: str
+) -> ModelOutcome:
+    print(f"Training {name} ...")
+    outcome = run_model(
+        name,
+        data,
+        features,
+        out_dir=run_dir / "models" / name,
+        seed=config.seed,
+        quick=config.quick,
+        device=config.device,
+    )
+    if outcome.error is None and get_entry(name).kind == "neural":
+        write_model_sanity(run_dir / "models" / name, name, data, features, config)
+    print(f"  {name}: {outcome.row.get('status')}  val log loss {outcome.row.get('val_log_loss')}")
+    return outcome
+
+
+def run_data_checks_into(
+    run_dir: Path, data: PreparedData, features: FeatureStore, *, seed: int
+) -> None:
+    """Run the data families of the checklist and store them as ``checks.json``."""
+    from harness.checks.runner import run_data_checks
+
+    results = run_data_checks(data=data, features=features, seed=seed)
+    write_json_atomic(run_dir / "checks.json", [r.to_dict() for r in results])
+
+
+def write_model_sanity(
+    model_dir: Path, name: str, data: PreparedData, features: FeatureStore, config: RunConfig
+) -> None:
+    """Quick model-sanity checks of a neural model on a few batches, saved as ``sanity.json``."""
+    from harness.experiment import group_inputs, targets, usable_keys
+    from harness.training_sanity import run_sanity_checks
+
+    keys = {g: usable_keys(data, features, g) for g in ("training", "validation")}
+    X = {g: group_inputs(data, features, g, kind="neural", keys=k) for g, k in keys.items()}
+    y = {g: targets(data, k) for g, k in keys.items()}
+    results = run_sanity_checks(
+        model=name,
+        X_train=X["training"],
+        y_train=y["training"],
+        X_val=X["validation"],
+        y_val=y["validation"],
+        random_state=config.seed,
+    )
+    write_json_atomic(model_dir / "sanity.json", results)
+
+
+def cache_keys(features: FeatureStore) -> dict[str, str]:
+    """The feature cache keys the run read (one per feature set)."""
+    from harness import features as feats
+
+    return feats.cache_keys(features.cache_dir, logmel=features.logmel)
+
+
+def render_report(run_dir: Path) -> None:
+    """Write ``report.md`` and ``report.html`` for the run."""
+    from harness.report import render_run
+
+    render_run(run_dir)
+
+
+def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Path) -> None:
+    """Print the leaderboard as a rich table and say where everything went."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Leaderboard (sorted by validation log loss)")
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+    console = Console(width=200)
+    console.print(table)
+    console.print(f"Run directory: {run_dir}  (report: {run_dir / 'report.html'})")
+    if submission_dir.exists():
+        console.print(f"Submissions: {submission_dir}")

@@ -1,0 +1,135 @@
+"""Turn a model's logits per group into calibrated probabilities and a leaderboard row.
+
+Single-label: softmax of the logits (a baseline's logits are its log-probabilities, so its
+probabilities come back unchanged), one temperature fitted on validation, challenge metrics on
+validation and test, raw and calibrated. Multi-label: sigmoid, tagging metrics, no temperature.
+Probabilities are always laid out over the task's full label set: a class the model never saw in
+training gets probability 0 here, which the metrics clip to 1e-15 as the challenge grader does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+
+from harness.dataset import PreparedData
+
+ROW_METRICS = ("log_loss", "macro_f1", "accuracy")
+MULTI_ROW_METRICS = ("roc_auc_macro", "pr_auc_macro", "f1_macro_at_0.5")
+
+
+def expand_columns(
+    values: np.ndarray, *, model_classes: list[str], classes: list[str]
+) -> np.ndarray:
+    """Reorder/expand columns from the model's classes to the task's classes (missing -> 0).
+
+    Parameters
+    ----------
+    values : np.ndarray, shape (n, len(model_classes))
+    Returns
+    -------
+    np.ndarray, shape (n, len(classes))
+    """
+    out = np.zeros((values.shape[0], len(classes)), dtype=np.float64)
+    position = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(model_classes):
+        out[:, position[c]] = values[:, j]
+    return out
+
+
+def score_groups(
+    data: PreparedData,
+    logits: dict[str, tuple[pd.Index, np.ndarray]],
+    *,
+    classes: list[str],
+    task: str,
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """Calibrate on validation, score every labelled group, and collect predictions.
+
+    Parameters
+    ----------
+    logits : dict
+        group -> (keys, logits of shape (n, len(classes))) with ``validation`` required.
+    classes : list of str
+        The model's ``classes_`` (column order of the logits).
+
+    Returns
+    -------
+    row : dict
+        Leaderboard fields, e.g. ``val_log_loss``, ``test_macro_f1``, ``test_log_loss_calibrated``.
+    predictions : dict
+        group -> arrays ``keys``, ``y_true`` (labelled groups), ``classes``, ``proba``,
+        ``proba_calibrated``.
+    """
+    if task == "genre_top":
+        return _score_single(data, logits, classes=classes)
+    return _score_multi(data, logits, classes=classes)
+
+
+def _score_single(data, logits, *, classes):
+    from harness import metrics
+    from harness.calibration import TemperatureScaler
+
+    label_set = list(data.classes)
+    val_keys, val_logits = logits["validation"]
+    y_val = data.labels.reindex(val_keys).to_numpy().astype(str)
+    model_index = {c: i for i, c in enumerate(classes)}
+    seen = np.array([y in model_index for y in y_val])
+    scaler = TemperatureScaler().fit(
+        val_logits[seen], np.array([model_index[y] for y in y_val[seen]])
+    )
+    row: dict[str, Any] = {"temperature": round(float(scaler.temperature_), 4)}
+    predictions: dict[str, dict[str, np.ndarray]] = {}
+    for group, (keys, group_logits) in logits.items():
+        raw = expand_columns(
+            softmax(group_logits, axis=1), model_classes=classes, classes=label_set
+        )
+        cal = expand_columns(
+            scaler.transform(group_logits), model_classes=classes, classes=label_set
+        )
+        arrays = {
+            "keys": np.asarray(keys, dtype=str),
+            "classes": np.asarray(label_set),
+            "proba": raw,
+            "proba_calibrated": cal,
+        }
+        if group in ("validation", "test"):
+            y_true = data.labels.reindex(keys).to_numpy().astype(str)
+            arrays["y_true"] = y_true
+            prefix = "val" if group == "validation" else "test"
+            scores = metrics.evaluate(y_true, raw, labels=label_set)
+            for name in ROW_METRICS:
+                row[f"{prefix}_{name}"] = round(float(scores[name]), 4)
+            calibrated = metrics.evaluate(y_true, cal, labels=label_set)
+            row[f"{prefix}_log_loss_calibrated"] = round(float(calibrated["log_loss"]), 4)
+        predictions[group] = arrays
+    return row, predictions
+
+
+def _score_multi(data, logits, *, classes):
+    from harness import metrics
+
+    label_set = list(data.classes)
+    row: dict[str, Any] = {}
+    predictions: dict[str, dict[str, np.ndarray]] = {}
+    for group, (keys, group_logits) in logits.items():
+        proba = expand_columns(expit(group_logits), model_classes=classes, classes=label_set)
+        arrays = {
+            "keys": np.asarray(keys, dtype=str),
+            "classes": np.asarray(label_set),
+            "proba": proba,
+            "proba_calibrated": proba,
+        }
+        if group in ("validation", "test"):
+            y_true = data.labels.reindex(keys)[label_set].to_numpy(dtype=np.int8)
+            arrays["y_true"] = y_true
+            prefix = "val" if group == "validation" else "test"
+            scores = metrics.evaluate_multilabel(y_true, proba, labels=label_set)
+            for name in MULTI_ROW_METRICS:
+                if name in scores:
+                    row[f"{prefix}_{name}"] = round(float(scores[name]), 4)
+        predictions[group] = arrays
+    return row, predictions

@@ -1,0 +1,56 @@
+"""Registry look-ups, the CLI's error handling and the run config file."""
+
+import subprocess
+import sys
+
+import pytest
+
+from harness.errors import ParameterError
+from harness.registry import MODELS, get_entry, load_target, names
+
+
+def test_unknown_model_suggests_the_closest_names():
+    with pytest.raises(ParameterError, match=r"Unknown model 'crn'\. Did you mean: crnn"):
+        get_entry("crn")
+
+
+def test_every_target_is_a_module_colon_attribute():
+    for entry in MODELS.values():
+        module, _, attr = entry.target.partition(":")
+        assert module and attr, entry
+        assert entry.kind in ("baseline", "neural")
+    assert set(names("neural")) == {"cnn", "crnn"}
+
+
+def test_load_target_imports_lazily():
+    assert load_target("harness.layout:FmaLayout").__name__ == "FmaLayout"
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from harness.cli import app; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_user_error_is_one_line_and_exit_code_1():
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "train", "crn"], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: Unknown model 'crn'. Did you mean: crnn, cnn? "
+        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn."
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_config_file_rejects_unknown_keys(tmp_path):
+    from harness.run import load_config_file
+
+    path = tmp_path / "run.toml"
+    path.write_text('subset = "medium"\nseeed = 3\n')
+    with pytest.raises(ParameterError, match="unknown option.*seeed"):
+        load_config_file(path)
+    path.write_text('subset = "medium"\nroot = "/data/fma"\nmodels = ["crnn"]\n')
+    values = load_config_file(path)
+    assert values["subset"] == "medium" and str(values["root"]) == "/data/fma"
+    assert values["models"] == ["crnn"]
