@@ -114,12 +114,7 @@ def prepare(
             f"{layout.root}, or run `fma-harness data synth --root {layout.root}`"
         )
     tracks = fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
-    audio_dir = layout.audio_dir(subset)
-    if not audio_dir.is_dir():
-        raise DataError(
-            f"{audio_dir}: audio directory for subset '{subset}' not found; "
-            f"unzip fma_{subset}.zip into {layout.root}"
-        )
+    audio_dir = fma.require_audio_dir(layout.root, subset)
     splits = get_splits(tracks, resplit=resplit, seed=seed)
     if task == "genre_top":
         labels = fma.genre_top_labels(tracks)
