@@ -42,7 +42,8 @@ _register_all()
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns a typer.Exit's code instead of exiting with it
+        rc = app(standalone_mode=False)
     except HarnessError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
@@ -58,3 +59,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -54,3 +54,12 @@ def test_config_file_rejects_unknown_keys(tmp_path):
     values = load_config_file(path)
     assert values["subset"] == "medium" and str(values["root"]) == "/data/fma"
     assert values["models"] == ["crnn"]
+
+
+def test_typer_exit_code_reaches_the_shell(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file_id;Blues\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "validate", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode == 2, result.stderr
