@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import tomllib
 
 from harness.dataset import CHALLENGE_GROUP, PreparedData, prepare
 from harness.errors import ParameterError
