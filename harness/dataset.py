@@ -6,12 +6,14 @@ feature extractor, the models and the checks consume. Nothing here decodes audio
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from harness.data import fma
+from harness.data.audio import DecodeConfig
 from harness.data.splits import SPLITS, get_splits
 from harness.errors import DataError, ParameterError
 from harness.layout import SUBSETS, FmaLayout
@@ -153,3 +155,19 @@ def prepare(
         clips=clips,
         n_unlabelled=n_unlabelled,
     )
+
+
+def decode_config_for(root: Path) -> DecodeConfig:
+    """How to judge clips of ``root``: FMA's 29 s minimum, or a synthetic set's own minimum.
+
+    A synthetic set generated with clips shorter than 30 s records its ``min_duration`` in
+    ``synthetic_config.json``; without it every clip of such a set would be called short.
+    """
+    default = DecodeConfig()
+    path = FmaLayout(Path(root)).root / "synthetic_config.json"
+    if not path.exists():
+        return default
+    config = json.loads(path.read_text("utf-8"))
+    if float(config.get("duration", 30.0)) >= default.min_duration:
+        return default
+    return DecodeConfig(min_duration=float(config["min_duration"]))

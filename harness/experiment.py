@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from harness.dataset import CHALLENGE_GROUP, PreparedData
-from harness.errors import HarnessError
+from harness.errors import DataError, HarnessError
 from harness.registry import get_entry, load_target
 
-FAILED_STATUSES = ("missing", "empty", "corrupt")
-EVAL_GROUPS = ("validation", "test")
+REFERENCE_MODELS = ("uniform", "prior")  # reference rows: reported as they are, never calibrated
+FAILED_STATUSES = ("missing", "empty", "corrupt", "failed")
 
 
 @dataclass
@@ -33,6 +33,7 @@ class FeatureStore:
     status: pd.DataFrame
     cache_dir: Path
     logmel: Any  # harness.features.LogMelConfig
+    decode: Any = None  # harness.data.audio.DecodeConfig the statuses were computed with
     feature_set: str = "mfcc"
 
 
@@ -170,13 +171,18 @@ def _run_model(
     from harness.scoring_run import score_groups
 
     kind = get_entry(name).kind
-    train_keys = usable_keys(data, features, "training")
+    inputs = {g: _inputs(data, features, g, kind=kind) for g in ("training", "validation")}
+    (train_keys, X_train), (val_keys, X_val) = inputs["training"], inputs["validation"]
+    if kind == "baseline":  # e.g. a digitally silent clip has NaN skew: keep it out of training
+        finite = np.isfinite(X_train).all(axis=1)
+        train_keys, X_train = train_keys[finite], X_train[finite]
+    if len(train_keys) == 0 or len(val_keys) == 0:
+        raise DataError(
+            f"{name}: no usable clips in the {'training' if len(train_keys) == 0 else 'validation'}"
+            " split; check the decode status table (fma-harness data decode-check)"
+        )
     n_excluded = len(data.keys("training")) - len(train_keys)
-    X_train = group_inputs(data, features, "training", kind=kind, keys=train_keys)
-    y_train = targets(data, train_keys)
-    val_keys = usable_keys(data, features, "validation")
-    X_val = group_inputs(data, features, "validation", kind=kind, keys=val_keys)
-    y_val = targets(data, val_keys)
+    y_train, y_val = targets(data, train_keys), targets(data, val_keys)
 
     estimator = build_estimator(name, task=data.task, seed=seed, quick=quick, device=device)
     started = time.perf_counter()
@@ -186,16 +192,19 @@ def _run_model(
         estimator.fit(X_train, y_train)
     train_seconds = time.perf_counter() - started
 
-    groups = list(EVAL_GROUPS) + ([CHALLENGE_GROUP] if len(data.keys(CHALLENGE_GROUP)) else [])
-    logits: dict[str, tuple[pd.Index, np.ndarray]] = {
-        "validation": (val_keys, logits_of(estimator, X_val))
-    }
-    for group in groups[1:]:
-        keys = usable_keys(data, features, group)
-        X = group_inputs(data, features, group, kind=kind, keys=keys)
-        logits[group] = (keys, logits_of(estimator, X))
+    logits = {"validation": (val_keys, logits_of(estimator, X_val))}
+    for group in ("test", CHALLENGE_GROUP):
+        keys, X = _inputs(data, features, group, kind=kind)
+        if len(keys):
+            logits[group] = (keys, logits_of(estimator, X))
 
-    row, predictions = score_groups(data, logits, classes=list(estimator.classes_), task=data.task)
+    row, predictions = score_groups(
+        data,
+        logits,
+        classes=list(estimator.classes_),
+        task=data.task,
+        calibrate=name not in REFERENCE_MODELS,
+    )
     row = {
         "model": name,
         "status": "ok",
@@ -206,6 +215,13 @@ def _run_model(
     }
     save_outputs(estimator, name=name, out_dir=out_dir, predictions=predictions, kind=kind)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
+
+
+def _inputs(data: PreparedData, features: FeatureStore, group: str, *, kind: str):
+    keys = usable_keys(data, features, group)
+    if len(keys) == 0:
+        return keys, None
+    return keys, group_inputs(data, features, group, kind=kind, keys=keys)
 
 
 def save_outputs(

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import time
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness.dataset import CHALLENGE_GROUP, PreparedData, prepare
+from harness.dataset import CHALLENGE_GROUP, PreparedData, decode_config_for, prepare
 from harness.errors import ParameterError
 from harness.experiment import FeatureStore, ModelOutcome, run_model
 from harness.layout import (
@@ -30,6 +31,19 @@ from harness.layout import (
 from harness.manifest import build_manifest, utc_now, write_json_atomic
 from harness.registry import get_entry, names
 from harness.run_outputs import data_checksums, write_leaderboard, write_submissions
+
+CONSOLE_COLUMNS = {
+    "model": "model",
+    "status": "status",
+    "val_log_loss": "val logloss",
+    "val_macro_f1": "val F1",
+    "test_log_loss": "test logloss",
+    "test_log_loss_calibrated": "test logloss (cal.)",
+    "test_macro_f1": "test F1",
+    "test_accuracy": "test acc",
+    "submission_log_loss": "submission logloss",
+    "train_seconds": "train s",
+}
 
 
 @dataclass
@@ -98,15 +112,19 @@ def extract_features(config: RunConfig, data: PreparedData) -> FeatureStore:
     need_logmel = any(get_entry(m).kind == "neural" for m in config.models)
     sets = ("mfcc", "logmel") if need_logmel else ("mfcc",)
     logmel = feats.LogMelConfig()
+    decode = decode_config_for(data.layout.root)
     status = feats.extract(
         data.clips,
         cache_dir=config.cache_dir,
         feature_sets=sets,
         logmel=logmel,
+        decode=decode,
         n_jobs=config.n_jobs,
         scheduler=config.scheduler,
     )
-    return FeatureStore(status=status, cache_dir=Path(config.cache_dir), logmel=logmel)
+    return FeatureStore(
+        status=status, cache_dir=Path(config.cache_dir), logmel=logmel, decode=decode
+    )
 
 
 def new_run_id(config: RunConfig) -> str:
@@ -218,9 +236,12 @@ def cache_keys(features: FeatureStore) -> dict[str, str]:
 
 def render_report(run_dir: Path) -> None:
     """Write ``report.md`` and ``report.html`` for the run."""
+    from harness.metrics import DegenerateInputWarning
     from harness.report import render_run
 
-    render_run(run_dir)
+    with warnings.catch_warnings():  # classes absent from a split are a label check finding
+        warnings.simplefilter("ignore", DegenerateInputWarning)
+        render_run(run_dir)
 
 
 def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Path) -> None:
@@ -228,10 +249,13 @@ def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Pat
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Leaderboard (sorted by validation log loss)")
-    for column in frame.columns:
-        table.add_column(str(column), overflow="fold")
-    for row in frame.itertuples(index=False):
+    shown = [c for c in CONSOLE_COLUMNS if c in frame.columns]
+    table = Table(
+        title="Leaderboard (sorted by validation log loss; all columns in leaderboard.csv)"
+    )
+    for column in shown:
+        table.add_column(CONSOLE_COLUMNS[column], justify="left" if column == "model" else "right")
+    for row in frame[shown].itertuples(index=False):
         table.add_row(*["" if pd.isna(v) else str(v) for v in row])
     console = Console(width=200)
     console.print(table)
