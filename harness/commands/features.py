@@ -1,0 +1,151 @@
+"""`fma-harness features`: extract (or reuse) MFCC-140 / log-mel features into the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.layout import DEFAULT_CACHE_DIR, DEFAULT_SYNTH_ROOT, FmaLayout
+
+FEATURES_EPILOG = """Examples:
+
+  fma-harness features                                   # data/synthetic, MFCC-140 + log-mel
+
+  fma-harness features --root ~/fma --subset medium --feature-sets mfcc --n-jobs 8
+
+  fma-harness features --root ~/fma --feature-sets all   # the paper's 518 features
+
+  fma-harness features --root /shared/fma --cache-dir /shared/cache --scheduler tcp://head:8786
+
+A second run with the same options does no work; a killed run resumes where it stopped.
+"""
+
+
+def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: Path | None):
+    """The clips table: subset tracks (group = split) plus the challenge folder's clips.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index key (int track_id, str file_id for challenge clips); columns path, group.
+    """
+    import pandas as pd
+
+    from harness.data import fma
+    from harness.data.splits import get_splits
+    from harness.errors import DataError
+
+    layout = FmaLayout(Path(root))
+    if not layout.tracks_csv.exists():
+        raise DataError(
+            f"{layout.tracks_csv}: not found; unzip fma_metadata.zip into {layout.root} "
+            f"or run `fma-harness data synth --root {layout.root}`"
+        )
+    tracks = fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
+    audio_dir = fma.require_audio_dir(layout.root, subset)
+    splits = get_splits(tracks, resplit=resplit, seed=seed)
+    keys = [int(k) for k in tracks.index]
+    clips = pd.DataFrame(
+        {
+            "path": [str(fma.audio_path(audio_dir, k)) for k in keys],
+            "group": splits.reindex(tracks.index).astype(str).to_numpy(),
+        },
+        index=pd.Index(keys, name="key", dtype=object),
+    )
+    test_dir = test_dir if test_dir is not None else layout.test_dir
+    if test_dir.is_dir():
+        paths = sorted(test_dir.glob("*.mp3"))
+        challenge = pd.DataFrame(
+            {"path": [str(p) for p in paths], "group": "challenge"},
+            index=pd.Index([p.stem for p in paths], name="key", dtype=object),
+        )
+        clips = pd.concat([clips, challenge])
+    return clips
+
+
+def decode_config(root: Path, min_duration: float | None):
+    """--min-duration, else the synthetic set's own (synthetic_config.json), else 29 s."""
+    from harness.data.audio import DecodeConfig
+
+    if min_duration is None:
+        config = FmaLayout(Path(root)).root / "synthetic_config.json"
+        if config.exists():
+            min_duration = float(json.loads(config.read_text("utf-8"))["min_duration"])
+    return DecodeConfig() if min_duration is None else DecodeConfig(min_duration=min_duration)
+
+
+def _status_counts(status):
+    """A rich table: clips per group (rows) and status (columns)."""
+    import pandas as pd
+    from rich.table import Table
+
+    counts = pd.crosstab(status["group"], status["status"], margins=True, margins_name="total")
+    table = Table(title="feature status per group", title_justify="left")
+    table.add_column("group")
+    for col in counts.columns:
+        table.add_column(str(col), justify="right")
+    for group, row in counts.iterrows():
+        style = "bold" if group == "total" else None
+        table.add_row(str(group), *(str(int(v)) for v in row), style=style)
+    return table
+
+
+def features(
+    root: Annotated[
+        Path, typer.Option("--root", help="FMA root (fma_metadata/, fma_<subset>/).")
+    ] = DEFAULT_SYNTH_ROOT,
+    subset: Annotated[str, typer.Option(help="small | medium | large | full")] = "small",
+    feature_sets: Annotated[
+        str, typer.Option("--feature-sets", help="Comma-separated: mfcc, logmel, all (518).")
+    ] = "mfcc,logmel",
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Parallel workers (-1 = all).")] = -1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler: tcp://host:8786, or 'local'.")
+    ] = None,
+    cache_dir: Annotated[
+        Path, typer.Option("--cache-dir", help="Feature cache (shared by all workers).")
+    ] = DEFAULT_CACHE_DIR,
+    test_dir: Annotated[
+        Path | None, typer.Option("--test-dir", help="Challenge folder (default: ROOT's).")
+    ] = None,
+    resplit: Annotated[bool, typer.Option("--resplit", help="Ignore set.split.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of --resplit.")] = 0,
+    min_duration: Annotated[
+        float | None, typer.Option("--min-duration", help="Shorter clips are 'short' (s).")
+    ] = None,
+) -> None:
+    """Extract MFCC-140 (FMA paper) and log-mel features for every clip, into the cache."""
+    import time
+
+    from rich.console import Console
+
+    from harness.features import LogMelConfig, check_feature_sets, extract
+
+    sets = check_feature_sets(feature_sets)
+    clips = build_clips(root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir)
+    start = time.perf_counter()
+    status = extract(
+        clips,
+        cache_dir=cache_dir,
+        feature_sets=sets,
+        logmel=LogMelConfig(),
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        decode=decode_config(root, min_duration),
+    )
+    seconds = time.perf_counter() - start
+    console = Console(highlight=False)
+    console.print(_status_counts(status))
+    console.print(
+        f"{len(status)} clips, {status.attrs['n_computed']} computed, "
+        f"{status.attrs['n_cached']} from the cache; feature sets {', '.join(sets)} in "
+        f"{cache_dir} ({seconds:.1f} s)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``features`` command to ``app``."""
+    app.command("features", epilog=FEATURES_EPILOG)(features)
