@@ -48,29 +48,6 @@ class ModelOutcome:
     error: str | None = None
 
 
-class RowSubset:
-    """Lazy view of selected rows of a (memory-mapped) array; rows are read on access.
-
-    Parameters
-    ----------
-    array : array-like, shape (n, ...)
-    rows : np.ndarray of int, shape (m,)
-    """
-
-    def __init__(self, array: Any, rows: np.ndarray) -> None:
-        self.array = array
-        self.rows = np.asarray(rows, dtype=np.int64)
-        self.shape = (len(self.rows), *array.shape[1:])
-        self.dtype = array.dtype
-        self.ndim = array.ndim
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: Any) -> np.ndarray:
-        return np.asarray(self.array[self.rows[index]])
-
-
 def usable_keys(data: PreparedData, features: FeatureStore, group: str) -> pd.Index:
     """Keys of ``group`` whose clip decoded (missing, empty and corrupt clips are excluded)."""
     keys = data.keys(group)
@@ -85,8 +62,9 @@ def group_inputs(
 
     Returns
     -------
-    np.ndarray of shape (n, n_features) for baselines, or :class:`RowSubset` of shape
-    (n, n_mels, n_frames) float16 dB for neural models.
+    np.ndarray of shape (n, n_features) for baselines, or a lazy
+    :class:`harness.training_data.RowSubset` of shape (n, n_mels, n_frames) float16 dB (rows
+    read from the memory-mapped cache on access) for neural models.
     """
     from harness import features as feats
 
@@ -95,6 +73,8 @@ def group_inputs(
             features.cache_dir, keys=list(keys), feature_set=features.feature_set
         )
         return table.loc[list(keys)].to_numpy(dtype=np.float64)
+    from harness.training_data import RowSubset
+
     logmel = feats.load_logmel(features.cache_dir, group=group, logmel=features.logmel)
     rows = logmel.index["row"].reindex(keys).to_numpy()
     return RowSubset(logmel.data, rows)

@@ -32,6 +32,7 @@ from harness.manifest import build_manifest, utc_now, write_json_atomic
 from harness.registry import get_entry, names
 from harness.run_outputs import data_checksums, write_leaderboard, write_submissions
 
+SANITY_SHUFFLED_EPOCHS = 4  # shuffled-label training: enough to show it stays at chance
 CONSOLE_COLUMNS = {
     "model": "model",
     "status": "status",
@@ -101,7 +102,11 @@ def ensure_dataset(config: RunConfig) -> Path:
 
         print(f"No dataset given: generating the synthetic FMA in {root} ...")
         summary = generate(SynthConfig(root=root, seed=config.seed), n_jobs=config.n_jobs)
-        print(f"  {summary}")
+        faults = ", ".join(f"{n} {kind}" for kind, n in summary.faults.items())
+        print(
+            f"  {summary.n_audio} clips + {summary.n_test} challenge clips in "
+            f"{summary.seconds:.0f} s; planted faults: {faults}"
+        )
     return root
 
 
@@ -191,7 +196,7 @@ def train_one(
         device=config.device,
     )
     if outcome.error is None and get_entry(name).kind == "neural":
-        write_model_sanity(run_dir / "models" / name, name, data, features, config)
+        write_model_sanity(run_dir / "models" / name, outcome, data, features, quick=config.quick)
     print(f"  {name}: {outcome.row.get('status')}  val log loss {outcome.row.get('val_log_loss')}")
     return outcome
 
@@ -207,9 +212,14 @@ def run_data_checks_into(
 
 
 def write_model_sanity(
-    model_dir: Path, name: str, data: PreparedData, features: FeatureStore, config: RunConfig
+    model_dir: Path,
+    outcome: ModelOutcome,
+    data: PreparedData,
+    features: FeatureStore,
+    *,
+    quick: bool,
 ) -> None:
-    """Quick model-sanity checks of a neural model on a few batches, saved as ``sanity.json``."""
+    """Quick model-sanity checks of a fitted neural model on a few batches (``sanity.json``)."""
     from harness.experiment import group_inputs, targets, usable_keys
     from harness.training_sanity import run_sanity_checks
 
@@ -217,12 +227,12 @@ def write_model_sanity(
     X = {g: group_inputs(data, features, g, kind="neural", keys=k) for g, k in keys.items()}
     y = {g: targets(data, k) for g, k in keys.items()}
     results = run_sanity_checks(
-        model=name,
-        X_train=X["training"],
-        y_train=y["training"],
-        X_val=X["validation"],
-        y_val=y["validation"],
-        random_state=config.seed,
+        outcome.estimator,
+        X["training"],
+        y["training"],
+        X["validation"],
+        y["validation"],
+        shuffled_epochs=2 if quick else SANITY_SHUFFLED_EPOCHS,
     )
     write_json_atomic(model_dir / "sanity.json", results)
 

@@ -1,0 +1,192 @@
+"""`fma-harness data synth | splits | decode-check`: make, split and check an FMA directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.layout import DEFAULT_SYNTH_ROOT
+
+DATA_EPILOG = """Examples:
+
+  fma-harness data synth                          # the default set in data/synthetic
+
+  fma-harness data synth --root /tmp/fma --subset medium --n-tracks 800 --sr 44100 --channels 2
+
+  fma-harness data splits --root data/synthetic --subset small
+
+  fma-harness data decode-check --root ~/fma --subset small
+"""
+
+RootOpt = Annotated[Path, typer.Option("--root", help="FMA root (fma_metadata/, fma_<subset>/).")]
+SubsetOpt = Annotated[str, typer.Option(help="small | medium (synth); also large | full.")]
+JobsOpt = Annotated[int, typer.Option("--n-jobs", help="Parallel workers (-1 = all cores).")]
+RateOpt = Annotated[float, typer.Option(min=0.0, max=0.5)]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _counts_table(title: str, counts: dict, *, total_label: str = "total"):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for key, value in counts.items():
+        table.add_row(str(key), str(value))
+    table.add_row(total_label, str(sum(counts.values())), style="bold")
+    return table
+
+
+def synth(
+    root: RootOpt = DEFAULT_SYNTH_ROOT,
+    subset: Annotated[str, typer.Option(help="small (8 genres) | medium (16 genres)")] = "small",
+    n_tracks: Annotated[int, typer.Option("--n-tracks", help="Tracks with audio.")] = 400,
+    duration: Annotated[float, typer.Option(help="Clip length in seconds.")] = 30.0,
+    sr: Annotated[int, typer.Option(help="Sample rate of the mp3s (Hz).")] = 22050,
+    channels: Annotated[int, typer.Option(help="1 (mono) or 2 (stereo).")] = 1,
+    compression_level: Annotated[
+        float | None, typer.Option(help="MP3 compression level in [0, 1); 0 = best quality.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, byte-identical files.")] = 0,
+    n_test: Annotated[int, typer.Option("--n-test", help="Challenge test clips.")] = 80,
+    n_multi_root: Annotated[
+        int, typer.Option("--n-multi-root", help="Metadata-only tracks with two root genres.")
+    ] = 20,
+    empty: RateOpt = 0.005,
+    short: RateOpt = 0.005,
+    silent: RateOpt = 0.005,
+    corrupt: RateOpt = 0.005,
+    duplicate: RateOpt = 0.01,
+    near_duplicate: RateOpt = 0.005,
+    mislabel: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Fraction of training tracks mislabelled.")
+    ] = 0.05,
+    n_jobs: JobsOpt = -1,
+) -> None:
+    """Generate a synthetic FMA (metadata, mp3s, challenge folder, planted faults)."""
+    from harness.data.synth import SynthConfig, generate
+
+    config = SynthConfig(
+        root=root,
+        subset=subset,
+        n_tracks=n_tracks,
+        duration=duration,
+        sr=sr,
+        channels=channels,
+        compression_level=compression_level,
+        seed=seed,
+        empty=empty,
+        short=short,
+        silent=silent,
+        corrupt=corrupt,
+        duplicate=duplicate,
+        near_duplicate=near_duplicate,
+        mislabel=mislabel,
+        n_test=n_test,
+        n_multi_root=n_multi_root,
+    )
+    summary = generate(config, n_jobs=n_jobs)
+    console = _console()
+    console.print(_counts_table(f"fma_{subset}: tracks per split", summary.splits))
+    console.print(_counts_table("tracks per genre_top (as labelled)", summary.genres))
+    console.print(_counts_table("planted faults (synthetic_truth.csv)", summary.faults))
+    console.print(
+        f"wrote {summary.n_audio} clips + {summary.n_test} challenge clips and "
+        f"{summary.n_tracks} tracks.csv rows ({summary.n_metadata_only} metadata-only) "
+        f"to {summary.root} in {summary.seconds:.1f} s"
+    )
+
+
+def splits(
+    root: RootOpt = DEFAULT_SYNTH_ROOT,
+    subset: SubsetOpt = "small",
+    resplit: Annotated[bool, typer.Option("--resplit", help="Ignore set.split.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the re-split.")] = 0,
+) -> None:
+    """Show per-split track counts and any artist/album leakage between splits."""
+    import pandas as pd
+
+    from harness.data.fma import load_tracks, select_subset
+    from harness.data.splits import SPLITS, check_leakage, get_splits
+    from harness.layout import FmaLayout
+
+    tracks = select_subset(load_tracks(FmaLayout(root).tracks_csv), subset)
+    split = get_splits(tracks, resplit=resplit, seed=seed)
+    genre = tracks["track", "genre_top"].astype("string").fillna("(none)")
+    table = pd.crosstab(genre, split).reindex(columns=list(SPLITS), fill_value=0)
+    console = _console()
+    console.print(f"fma_{subset}: {len(tracks)} tracks, split source: {split.attrs['source']}")
+    console.print(table.to_string())
+    console.print(_counts_table("tracks per split", split.value_counts().to_dict()))
+    leaks = check_leakage(tracks, split)
+    if leaks.empty:
+        console.print("no artist or album appears in more than one split")
+    else:
+        console.print(f"[red]leakage: {len(leaks)} artists/albums in more than one split[/red]")
+        console.print(leaks.head(20).to_string(index=False))
+
+
+def decode_check(
+    root: RootOpt = DEFAULT_SYNTH_ROOT,
+    subset: SubsetOpt = "small",
+    min_duration: Annotated[
+        float | None,
+        typer.Option(help="Shorter clips are 'short' (s); default 29, or the synthetic set's."),
+    ] = None,
+    n_jobs: JobsOpt = -1,
+) -> None:
+    """Decode every clip of a subset once and count the statuses (vs the truth file if any)."""
+    import pandas as pd
+
+    from harness.data.audio import DecodeConfig, decode_status_table
+    from harness.data.fma import audio_path, load_tracks, require_audio_dir, select_subset
+    from harness.layout import FmaLayout
+
+    layout = FmaLayout(root)
+    audio_dir = require_audio_dir(root, subset)
+    tracks = select_subset(load_tracks(layout.tracks_csv), subset)
+    config = DecodeConfig(min_duration=_min_duration(root, min_duration))
+    paths = {int(t): audio_path(audio_dir, int(t)) for t in tracks.index}
+    table = decode_status_table(paths, config=config, n_jobs=n_jobs)
+    console = _console()
+    counts = table["status"].value_counts().to_dict()
+    console.print(
+        _counts_table(f"decode status, fma_{subset} (min {config.min_duration} s)", counts)
+    )
+    if layout.truth_csv.is_file():
+        truth = pd.read_csv(layout.truth_csv, index_col="track_id")
+        fault = truth["fault"].reindex(table.index).fillna("(none)")
+        console.print("status vs planted fault (synthetic_truth.csv):")
+        console.print(pd.crosstab(table["status"], fault).to_string())
+
+
+def _min_duration(root: Path, given: float | None) -> float:
+    """The --min-duration, else the synthetic set's own (synthetic_config.json), else 29 s."""
+    if given is not None:
+        return given
+    config = root / "synthetic_config.json"
+    if config.is_file():
+        import json
+
+        return float(json.loads(config.read_text())["min_duration"])
+    return 29.0
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``data`` command group to ``app``."""
+    group = typer.Typer(
+        help="Make, split and check an FMA directory (real or synthetic).",
+        no_args_is_help=True,
+        epilog=DATA_EPILOG,
+    )
+    group.command("synth", epilog=DATA_EPILOG)(synth)
+    group.command("splits")(splits)
+    group.command("decode-check")(decode_check)
+    app.add_typer(group, name="data")

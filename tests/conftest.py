@@ -1,0 +1,51 @@
+"""Shared fixtures: a tiny synthetic FMA generated once per test session.
+
+``synth_root`` is the root of a generated set in the real FMA layout (see
+:mod:`harness.data.synth`): 8 genres x 8 tracks of 4 s mono 22,050 Hz mp3s (every split
+populated), 4 metadata-only multi-root tracks, 6 challenge clips, and one planted fault of each
+kind (empty, short, silent, corrupt, 2 duplicates, 2 mislabels) listed in synthetic_truth.csv.
+
+"Short" for this set: decode with ``DecodeConfig(min_duration=synth_config.min_duration)``
+(0.95 x 4 s = 3.8 s; whole clips decode to 4.0 s, planted short ones to 1.3-2.7 s), or use
+the ``synth_decode_config`` fixture.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SYNTH_FIXTURE = {
+    "subset": "small",
+    "n_tracks": 64,
+    "duration": 4.0,
+    "sr": 22050,
+    "channels": 1,
+    "seed": 0,
+    "n_test": 6,
+    "n_multi_root": 4,
+}
+
+
+@pytest.fixture(scope="session")
+def synth_config(tmp_path_factory):
+    """The SynthConfig of the session's tiny synthetic set (root included)."""
+    from harness.data.synth import SynthConfig
+
+    return SynthConfig(root=tmp_path_factory.mktemp("synth") / "fma", **SYNTH_FIXTURE)
+
+
+@pytest.fixture(scope="session")
+def synth_root(synth_config):
+    """Path of the tiny synthetic FMA, generated once per session (a few seconds)."""
+    from harness.data.synth import generate
+
+    generate(synth_config, n_jobs=2, progress=False)
+    return synth_config.root
+
+
+@pytest.fixture(scope="session")
+def synth_decode_config(synth_config):
+    """DecodeConfig whose min_duration matches the tiny set's 4 s clips (3.8 s)."""
+    from harness.data.audio import DecodeConfig
+
+    return DecodeConfig(min_duration=synth_config.min_duration)
