@@ -1,0 +1,113 @@
+"""Leakage checks: what the test set shares with the training set.
+
+FMA splits keep every track of an artist in one split (the artist filter), and labels are set
+mostly per album, so an artist or an album present in two splits lets a model score by
+recognising the artist or the album rather than the genre. The same holds, more bluntly, for
+the same audio present under two track ids in two splits (found by
+:mod:`harness.checks.duplicates`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.checks.base import CheckResult, id_list
+
+FAMILY = "leakage"
+
+
+def artist_album_leakage(*, tracks: pd.DataFrame, splits: pd.Series) -> list[CheckResult]:
+    """Artists and albums present in more than one split.
+
+    Parameters
+    ----------
+    tracks : pd.DataFrame
+        tracks.csv rows (index track_id, 2-level columns with ("artist","id"), ("album","id")).
+    splits : pd.Series
+        track_id -> training / validation / test.
+
+    Returns
+    -------
+    list of CheckResult
+        ``artists_across_splits`` and ``albums_across_splits`` (FAIL when any is found).
+    """
+    from harness.data.splits import check_leakage
+
+    leaks = check_leakage(tracks, splits)
+    results = []
+    for kind, plural in (("artist", "artists"), ("album", "albums")):
+        rows = leaks[leaks["kind"] == kind].sort_values("n_tracks", ascending=False)
+        rows = rows.reset_index(drop=True)
+        if rows.empty:
+            results.append(
+                CheckResult(
+                    family=FAMILY,
+                    name=f"{plural}_across_splits",
+                    verdict="PASS",
+                    finding=f"every {kind} is confined to one split",
+                    evidence={f"{plural} checked": _n_unique(tracks, kind)},
+                )
+            )
+            continue
+        results.append(
+            CheckResult(
+                family=FAMILY,
+                name=f"{plural}_across_splits",
+                verdict="FAIL",
+                finding=f"{len(rows)} {plural} appear in more than one split "
+                f"({int(rows['n_tracks'].sum())} tracks): {id_list(rows['id'], limit=8)}",
+                evidence=rows,
+                action=f"re-split grouped by {kind} (`--resplit` groups by artist; keep each "
+                f"{kind}'s tracks in one split) before trusting test scores",
+            )
+        )
+    return results
+
+
+def _n_unique(tracks: pd.DataFrame, kind: str) -> int:
+    try:
+        return int(tracks[(kind, "id")].nunique())
+    except KeyError:
+        return 0
+
+
+def duplicate_leakage(*, pairs: pd.DataFrame, splits: pd.Series) -> CheckResult:
+    """Identical or near-identical clips shared between training and validation / test.
+
+    Parameters
+    ----------
+    pairs : pd.DataFrame
+        Duplicate pairs from :func:`harness.checks.duplicates.find_duplicates` with columns
+        key_a, key_b, method, distance.
+    splits : pd.Series
+        key -> split name.
+    """
+    name = "train_test_near_duplicates"
+    if pairs is None:
+        return CheckResult(FAMILY, name, "SKIP", "no duplicate search was run")
+    table = pairs.assign(
+        split_a=splits.reindex(pairs["key_a"]).to_numpy(),
+        split_b=splits.reindex(pairs["key_b"]).to_numpy(),
+    )
+    crossing = table[
+        table["split_a"].notna() & table["split_b"].notna() & (table["split_a"] != table["split_b"])
+    ]
+    with_train = crossing[(crossing["split_a"] == "training") | (crossing["split_b"] == "training")]
+    if crossing.empty:
+        return CheckResult(
+            FAMILY,
+            name,
+            "PASS",
+            f"no duplicate audio crosses splits ({len(pairs)} duplicate pairs within one split)",
+            evidence={"pairs": len(pairs), "pairs across splits": 0},
+        )
+    return CheckResult(
+        FAMILY,
+        name,
+        "FAIL",
+        f"{len(crossing)} duplicate pairs cross splits ({len(with_train)} involve training): "
+        f"a model is tested on audio it trained on",
+        evidence=crossing.reset_index(drop=True),
+        action="drop one copy of each pair (keep the training copy out of the test set) or "
+        "group duplicates into one split",
+    )

@@ -1,0 +1,276 @@
+"""Results: compare every model a run trained, from what it saved in the run directory.
+
+Reads ``models/<name>/predictions_<split>.npz`` (keys ``keys``, ``y_true``, ``classes``,
+``proba``, ``proba_calibrated``) and ``models/<name>/history.csv``, and produces: the comparison
+table (log loss, macro F1, accuracy, each with a bootstrap 95% interval, with ``prior`` and
+``uniform`` as reference rows), per-class F1, confusion matrices, reliability diagrams before and
+after calibration, and learning curves. Metrics come from :mod:`harness.metrics`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.checks.base import CheckResult
+from harness.figures import (
+    comparison_figure,
+    confusion_figure,
+    learning_curve_figure,
+    reliability_figure,
+)
+
+FAMILY = "results"
+METRICS = ("log_loss", "macro_f1", "accuracy")
+REFERENCES = ("uniform", "prior")
+N_BOOT = 300
+
+
+def load_predictions(run_dir: Path, *, split: str) -> dict[str, dict[str, np.ndarray]]:
+    """model name -> arrays of ``predictions_<split>.npz`` (models without the file left out)."""
+    out = {}
+    for path in sorted(Path(run_dir, "models").glob(f"*/predictions_{split}.npz")):
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        if "y_true" in arrays:
+            out[path.parent.name] = arrays
+    return out
+
+
+def _reference_rows(preds: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Probabilities of the reference rows a run did not train (uniform; prior from y_true)."""
+    first = next(iter(preds.values()))
+    y, classes = first["y_true"].astype(str), first["classes"].astype(str)
+    n, c = len(y), len(classes)
+    refs = {}
+    if "uniform" not in preds:
+        refs["uniform"] = np.full((n, c), 1.0 / c)
+    if "prior" not in preds:
+        freq = pd.Series(y).value_counts(normalize=True).reindex(classes, fill_value=0.0)
+        refs["prior (evaluated split's frequencies)"] = np.tile(freq.to_numpy(), (n, 1))
+    return refs
+
+
+def comparison(
+    preds: dict[str, dict[str, np.ndarray]], *, split: str, n_boot: int = N_BOOT, seed: int = 0
+) -> CheckResult:
+    """Comparison table of every model with bootstrap 95% intervals."""
+    from harness import metrics
+
+    first = next(iter(preds.values()))
+    y, labels = first["y_true"].astype(str), list(first["classes"].astype(str))
+    entries = [(name, a["proba"], a.get("proba_calibrated")) for name, a in preds.items()]
+    entries += [(name, p, None) for name, p in _reference_rows(preds).items()]
+    rows = []
+    for name, proba, calibrated in entries:
+        row: dict[str, object] = {"model": name, "kind": _kind(name)}
+        for metric in METRICS:
+            fn = getattr(metrics, metric)
+            low, high = metrics.bootstrap_ci(fn, y, proba, n_boot=n_boot, seed=seed, labels=labels)
+            row[metric] = round(fn(y, proba, labels=labels), 4)
+            row[f"{metric} 95% CI"] = f"[{low:.3f}, {high:.3f}]"
+        if calibrated is not None:
+            row["log_loss calibrated"] = round(metrics.log_loss(y, calibrated, labels=labels), 4)
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values("log_loss", kind="stable").reset_index(drop=True)
+    prior_ll = float(table.loc[table["kind"] == "reference", "log_loss"].min())
+    worse = table[(table["kind"] == "model") & (table["log_loss"] >= prior_ll)]["model"].tolist()
+    best = table[table["kind"] == "model"].head(1)
+    finding = f"{split} split, {len(y)} tracks, {len(labels)} classes"
+    if not best.empty:
+        b = best.iloc[0]
+        finding += (
+            f"; best {b['model']}: log loss {b['log_loss']:.3f} {b['log_loss 95% CI']}, "
+            f"macro F1 {b['macro_f1']:.3f}, accuracy {b['accuracy']:.3f}"
+        )
+    if worse:
+        finding += f"; no better than the references: {', '.join(worse)}"
+    return CheckResult(
+        FAMILY,
+        "comparison",
+        "WARN" if worse else "PASS",
+        finding,
+        evidence=table,
+        action="a model that does not beat the prior's log loss has learned nothing usable"
+        if worse
+        else "",
+        figures=[comparison_figure(table)],
+    )
+
+
+def _kind(name: str) -> str:
+    return "reference" if name.split(" ")[0] in REFERENCES else "model"
+
+
+def per_class_f1(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
+    """F1 of every class for every model (rows classes, columns models)."""
+    from harness import metrics
+
+    columns = {}
+    for name, a in preds.items():
+        labels = list(a["classes"].astype(str))
+        table = metrics.per_class_table(a["y_true"].astype(str), a["proba"], labels=labels)
+        columns[name] = table["f1"].round(3)
+        support = table["support"]
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "support", support)
+    frame.index.name = "genre"
+    present = frame["support"] > 0
+    models = [m for m in columns if _kind(m) == "model"]
+    zero = [
+        f"{m}: {', '.join(frame.index[present & (frame[m] == 0)])}"
+        for m in models
+        if (present & (frame[m] == 0)).any()
+    ]
+    hardest = frame.loc[present, models or list(columns)].mean(axis=1).idxmin()
+    return CheckResult(
+        FAMILY,
+        "per_class_f1",
+        "WARN" if zero else "PASS",
+        f"hardest class on average: {hardest}"
+        + (f"; classes never predicted right — {'; '.join(zero)}" if zero else ""),
+        evidence=frame,
+        action="classes with F1 0 are ignored by a model: rebalance (class weights) or check "
+        "their labels"
+        if zero
+        else "",
+    )
+
+
+def confusion_matrices(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
+    """Row-normalised confusion matrices (true rows, predicted columns), one figure per model."""
+    from harness import metrics
+
+    figures, pairs = [], []
+    for name, a in preds.items():
+        if _kind(name) == "reference":
+            continue  # a constant prediction: one column, nothing to read
+        labels = list(a["classes"].astype(str))
+        cm = metrics.confusion_matrix(a["y_true"].astype(str), a["proba"], labels=labels)
+        figures.append(confusion_figure(cm, labels, title=name))
+        off = cm.astype(float).copy()
+        np.fill_diagonal(off, 0)
+        i, j = np.unravel_index(int(off.argmax()), off.shape)
+        pairs.append(
+            {
+                "model": name,
+                "most confused (true -> predicted)": f"{labels[i]} -> {labels[j]}",
+                "count": int(off[i, j]),
+                "of true": int(cm[i].sum()),
+            }
+        )
+    return CheckResult(
+        FAMILY,
+        "confusion_matrices",
+        "PASS",
+        "most frequent confusion per model in the table; matrices below (rows: true genre)",
+        evidence=pd.DataFrame(
+            pairs, columns=["model", "most confused (true -> predicted)", "count", "of true"]
+        ),
+        figures=figures,
+    )
+
+
+def calibration(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
+    """Reliability before and after temperature scaling, with ECE and log loss of each."""
+    from harness import metrics
+    from harness.figures import reliability_curve
+
+    rows, figures = [], []
+    for name, a in preds.items():
+        if "proba_calibrated" not in a:
+            continue
+        labels = list(a["classes"].astype(str))
+        y = a["y_true"].astype(str)
+        curves = {}
+        row: dict[str, object] = {"model": name}
+        for tag, proba in (("raw", a["proba"]), ("calibrated", a["proba_calibrated"])):
+            correct = np.asarray(labels)[proba.argmax(axis=1)] == y
+            curves[tag] = reliability_curve(correct, proba.max(axis=1))
+            row[f"ece {tag}"] = round(
+                metrics.expected_calibration_error(y, proba, labels=labels), 4
+            )
+            row[f"log_loss {tag}"] = round(metrics.log_loss(y, proba, labels=labels), 4)
+        rows.append(row)
+        figures.append(reliability_figure(curves, title=name))
+    if not rows:
+        return CheckResult(FAMILY, "calibration", "SKIP", "no calibrated predictions stored")
+    table = pd.DataFrame(rows)
+    worse = table[table["log_loss calibrated"] > table["log_loss raw"] + 1e-3]["model"].tolist()
+    return CheckResult(
+        FAMILY,
+        "calibration",
+        "WARN" if worse else "PASS",
+        "temperature scaling "
+        + (f"makes log loss worse for {', '.join(worse)}" if worse else "never hurts log loss")
+        + f"; median ECE {table['ece raw'].median():.3f} -> {table['ece calibrated'].median():.3f}",
+        evidence=table,
+        action="calibration fitted on a small validation set can overfit: check its size"
+        if worse
+        else "",
+        figures=figures,
+    )
+
+
+def learning_curves(run_dir: Path) -> CheckResult:
+    """Learning curves from every ``models/<name>/history.csv``."""
+    figures, rows = [], []
+    for path in sorted(Path(run_dir, "models").glob("*/history.csv")):
+        history = pd.read_csv(path)
+        if history.empty:
+            continue
+        figures.append(learning_curve_figure(history, title=path.parent.name))
+        row = {"model": path.parent.name, "epochs": len(history)}
+        if "val_log_loss" in history:
+            row["best epoch"] = int(history["val_log_loss"].idxmin()) + 1
+            row["best val_log_loss"] = round(float(history["val_log_loss"].min()), 4)
+        rows.append(row)
+    if not rows:
+        return CheckResult(FAMILY, "learning_curves", "SKIP", "no model stored a training history")
+    return CheckResult(
+        FAMILY,
+        "learning_curves",
+        "PASS",
+        f"{len(rows)} models with a training history",
+        evidence=pd.DataFrame(rows),
+        figures=figures,
+    )
+
+
+def results_checks(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
+    """Every results section of a run (test split if stored, else validation)."""
+    from harness.metrics import DegenerateInputWarning
+
+    with warnings.catch_warnings():
+        # a class absent from a small test split is expected; the tables show its support
+        warnings.simplefilter("ignore", DegenerateInputWarning)
+        return _results_checks(run_dir, n_boot=n_boot, seed=seed)
+
+
+def _results_checks(run_dir: Path, *, n_boot: int, seed: int) -> list[CheckResult]:
+    for split in ("test", "validation"):
+        preds = load_predictions(run_dir, split=split)
+        if preds:
+            break
+    if not preds:
+        return [CheckResult(FAMILY, "comparison", "SKIP", "no model predictions in the run")]
+    first = next(iter(preds.values()))
+    if first["y_true"].ndim == 2:
+        return [
+            CheckResult(
+                FAMILY,
+                "comparison",
+                "SKIP",
+                "multi-label run: see leaderboard.md for the tagging metrics",
+            )
+        ]
+    return [
+        comparison(preds, split=split, n_boot=n_boot, seed=seed),
+        per_class_f1(preds),
+        confusion_matrices(preds),
+        calibration(preds),
+        learning_curves(run_dir),
+    ]

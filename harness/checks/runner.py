@@ -1,0 +1,333 @@
+"""Run the data families of the checklist (audio, duplicates, leakage, labels, features).
+
+Two entry points:
+
+- :func:`data_checks` takes plain inputs (tracks, splits, decode status table, file hashes,
+  fingerprints, feature table) and returns the list of :class:`CheckResult`; every input but
+  ``tracks``, ``splits`` and ``status`` is optional and its checks are skipped without it.
+- :func:`run_data_checks` gathers those inputs from a prepared dataset and its feature cache
+  (what ``fma-harness run`` and ``fma-harness check`` have at hand) and calls it.
+
+No model is trained here except the mislabel detector's cross-validated logistic regression
+(MFCC means plus a rhythm descriptor of the log-mel spectrogram, see
+:mod:`harness.checks.mislabels`). Fingerprints and rhythm descriptors are computed from the
+cached log-mel spectrograms, or by decoding the clips when the run cached none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.checks import audio, duplicates, features, labels, leakage, mislabels
+from harness.checks.base import CheckResult, skip
+from harness.errors import DataError
+
+USABLE = ("ok", "short", "silent")
+
+
+def data_checks(
+    *,
+    tracks: pd.DataFrame,
+    splits: pd.Series,
+    status: pd.DataFrame,
+    groups: pd.Series | None = None,
+    hashes: pd.Series | None = None,
+    prints: pd.DataFrame | None = None,
+    feature_table: pd.DataFrame | None = None,
+    rhythm: pd.DataFrame | None = None,
+    genres: pd.DataFrame | None = None,
+    target_sr: int = 22050,
+    seed: int = 0,
+) -> list[CheckResult]:
+    """Every data check on plain inputs.
+
+    Parameters
+    ----------
+    tracks : pd.DataFrame
+        tracks.csv rows of the subset (index track_id, 2-level columns).
+    splits : pd.Series
+        track_id -> training / validation / test.
+    status : pd.DataFrame
+        Decode status table, index key (track_id, or file_id for challenge clips).
+    groups : pd.Series, optional
+        key -> group (split name or ``challenge``) for every key of ``status``; defaults to
+        ``splits``.
+    hashes : pd.Series, optional
+        key -> SHA-1 of the file (:func:`harness.checks.duplicates.file_hashes`).
+    prints : pd.DataFrame, optional
+        key -> audio fingerprint (from :func:`clip_descriptors`).
+    feature_table : pd.DataFrame, optional
+        MFCC-140 table indexed by track_id.
+    rhythm : pd.DataFrame, optional
+        Rhythm descriptors (:func:`harness.checks.mislabels.rhythm_descriptor`) by track_id,
+        added to the mislabel detector's inputs.
+    genres : pd.DataFrame, optional
+        Genre tree (default: the packaged genres.csv).
+    """
+    groups = splits if groups is None else groups
+    results = audio.audio_checks(status=status, target_sr=target_sr)
+    pairs = None
+    if hashes is not None or prints is not None:
+        pairs = duplicates.find_duplicates(hashes=hashes, prints=prints)
+        results += duplicates.duplicate_checks(pairs=pairs, splits=groups)
+    else:
+        results.append(skip("duplicates", "identical_files", "no file hashes or fingerprints"))
+    results += leakage.artist_album_leakage(tracks=tracks, splits=splits)
+    results.append(leakage.duplicate_leakage(pairs=pairs, splits=groups))
+    results += label_and_feature_checks(
+        tracks=tracks, splits=splits, status=status, feature_table=feature_table,
+        rhythm=rhythm, genres=genres, seed=seed,
+    )  # fmt: skip
+    return results
+
+
+def label_and_feature_checks(
+    *,
+    tracks: pd.DataFrame,
+    splits: pd.Series,
+    status: pd.DataFrame,
+    feature_table: pd.DataFrame | None,
+    rhythm: pd.DataFrame | None,
+    genres: pd.DataFrame | None,
+    seed: int,
+) -> list[CheckResult]:
+    """The labels and features families (arguments as in :func:`data_checks`)."""
+    from harness.data.fma import genre_top_labels
+    from harness.data.taxonomy import packaged_genres
+
+    given = genre_top_labels(tracks)
+    given = given[given.index.isin(splits.index)]
+    results = [
+        labels.class_distribution(labels=given, splits=splits),
+        labels.small_classes(labels=given, splits=splits),
+        labels.unlabelled_tracks(tracks=tracks),
+        labels.hierarchy_consistency(
+            tracks=tracks, genres=packaged_genres() if genres is None else genres
+        ),
+    ]
+    if feature_table is None:
+        results.append(skip("labels", "suspected_mislabels", "no feature table"))
+        results.append(skip("features", "non_finite_values", "no feature table"))
+        return results
+    usable = status.index[status["status"].isin(USABLE).to_numpy()]
+    inputs = mislabels.detector_features(feature_table, rhythm)
+    results.append(
+        mislabels.suspected_mislabels(
+            features=inputs[inputs.index.isin(usable)],
+            labels=given,
+            groups=tracks[("artist", "id")],
+            splits=splits,
+            random_state=seed,
+        )
+    )
+    results += features.feature_checks(
+        table=feature_table, splits=splits, labels=given, status=status["status"]
+    )
+    return results
+
+
+def clip_descriptors(
+    S_by_key: Iterable[tuple[Any, np.ndarray]], *, frame_rate: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Audio fingerprints and rhythm descriptors of log-mel spectrograms.
+
+    Parameters
+    ----------
+    S_by_key : iterable of (key, np.ndarray of shape (n_mels, n_frames))
+        Log-mel spectrograms in dB.
+    frame_rate : float
+        Frames per second.
+
+    Returns
+    -------
+    prints : pd.DataFrame
+        key -> :func:`harness.checks.duplicates.fingerprint`.
+    rhythm : pd.DataFrame
+        key -> :func:`harness.checks.mislabels.rhythm_descriptor`.
+    """
+    keys, prints, rhythm = [], [], []
+    for key, S in S_by_key:
+        S = np.asarray(S, dtype=np.float32)
+        if not np.isfinite(S).all():
+            continue
+        keys.append(key)
+        prints.append(duplicates.fingerprint(S, frame_rate=frame_rate))
+        rhythm.append(mislabels.rhythm_descriptor(S))
+    table = pd.DataFrame(np.stack(rhythm) if rhythm else None, index=pd.Index(keys, name="key"))
+    return duplicates.stack_fingerprints(keys, prints), table
+
+
+def cached_logmels(
+    cache_dir: Any, *, keys_by_group: dict[str, pd.Index], logmel: Any, decode: Any = None
+) -> Iterator[tuple[Any, np.ndarray]]:
+    """(key, log-mel) pairs read from the feature cache (DataError when a group is not cached)."""
+    from harness import features as feats
+
+    for group, wanted in keys_by_group.items():
+        if not len(wanted):
+            continue
+        store = feats.load_logmel(cache_dir, group=group, logmel=logmel, decode=decode)
+        rows = store.index["row"]
+        for key in wanted:
+            if key in rows.index:
+                yield key, store.data[int(rows.at[key])]
+
+
+def _decoded_logmel(path: str, logmel: Any) -> np.ndarray | None:
+    from harness.data.audio import DecodeConfig, decode
+    from harness.features import logmel_spectrogram
+
+    clip = decode(path, config=DecodeConfig(sr=logmel.sr))
+    if clip.y is None:
+        return None
+    return np.asarray(logmel_spectrogram(clip.y, sr=clip.sr, config=logmel)[0], np.float32)
+
+
+def decoded_logmels(
+    paths: dict[Any, str], *, logmel: Any, n_jobs: int = -1
+) -> Iterator[tuple[Any, np.ndarray]]:
+    """(key, log-mel) pairs computed by decoding each clip (when no log-mel is cached)."""
+    from joblib import Parallel, delayed
+
+    keys = list(paths)
+    runner = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=4)
+    specs = runner(delayed(_decoded_logmel)(str(paths[k]), logmel) for k in keys)
+    for key, S in zip(keys, specs, strict=True):
+        if S is not None:
+            yield key, S
+
+
+def run_data_checks(
+    *, data: Any, features: Any, seed: int = 0, n_jobs: int = -1
+) -> list[CheckResult]:
+    """Data checks of a prepared dataset with its extracted features.
+
+    Parameters
+    ----------
+    data : harness.dataset.PreparedData
+        Tracks, splits, labels and clips (key -> path, group).
+    features : harness.experiment.FeatureStore
+        ``status`` (the extraction status table), ``cache_dir``, ``logmel`` (LogMelConfig) and
+        optionally ``decode`` (the DecodeConfig the cache was built with).
+    n_jobs : int
+        Workers for decoding when no log-mel is cached.
+    """
+    from harness import features as feats
+
+    clips = data.clips
+    status = features.status.reindex(clips.index)
+    status["status"] = status["status"].fillna("missing")
+    # Silent, empty and corrupt clips are reported by the audio checks; two of them being
+    # identical (digital silence encodes to the same bytes) is not a duplicate worth a FAIL.
+    fingerprintable = clips.index[status["status"].isin(duplicates.FINGERPRINT_STATUSES)]
+    hashes = duplicates.file_hashes(clips.loc[fingerprintable, "path"].to_dict())
+    keys_by_group = {
+        g: fingerprintable[(clips.loc[fingerprintable, "group"] == g).to_numpy()]
+        for g in pd.unique(clips["group"])
+    }
+    decode = getattr(features, "decode", None)
+    logmel = features.logmel
+    try:
+        specs = list(cached_logmels(features.cache_dir, keys_by_group=keys_by_group,
+                                    logmel=logmel, decode=decode))  # fmt: skip
+    except DataError:  # the run extracted no log-mel (baselines only): decode the clips
+        paths = clips.loc[fingerprintable, "path"].to_dict()
+        specs = decoded_logmels(paths, logmel=logmel, n_jobs=n_jobs)
+    prints, rhythm = clip_descriptors(specs, frame_rate=logmel.sr / logmel.hop_length)
+    track_keys = [k for k in clips.index if k in data.splits.index]
+    feature_table = feats.load_feature_table(
+        features.cache_dir, keys=track_keys, feature_set="mfcc", decode=decode
+    )
+    return data_checks(
+        tracks=data.tracks,
+        splits=data.splits,
+        status=status,
+        groups=clips["group"],
+        hashes=hashes,
+        prints=prints,
+        feature_table=feature_table,
+        rhythm=rhythm,
+        target_sr=int(getattr(features.logmel, "sr", 22050)),
+        seed=seed,
+    )
+
+
+def check_dataset(
+    *,
+    root: Path,
+    subset: str = "small",
+    cache_dir: Path,
+    out: Path,
+    resplit: bool = False,
+    seed: int = 0,
+    n_jobs: int = -1,
+    progress: bool | None = None,
+) -> tuple[list[CheckResult], pd.DataFrame | None]:
+    """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
+
+    Writes ``checks.json``, ``report.md`` and ``report.html`` into ``out``. On a synthetic set
+    (a root with ``synthetic_truth.csv``) the findings are also scored against the planted
+    faults, and the score is added to the report.
+
+    Returns
+    -------
+    results : list of CheckResult
+    truth_scores : pd.DataFrame or None
+        :func:`harness.checks.truth.score_against_truth` output on a synthetic set.
+    """
+    from harness import features as feats
+    from harness.checks.base import save_checks
+    from harness.checks.truth import load_truth, score_against_truth, truth_result
+    from harness.dataset import prepare
+    from harness.report import write_report
+
+    data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
+                   test_dir=_test_dir(Path(root)))  # fmt: skip
+    logmel = feats.LogMelConfig()
+    decode = decode_config_for(Path(root))
+    status = feats.extract(
+        data.clips, cache_dir=cache_dir, feature_sets=("mfcc", "logmel"), logmel=logmel,
+        n_jobs=n_jobs, progress=progress, decode=decode,
+    )  # fmt: skip
+    store = SimpleNamespace(status=status, cache_dir=Path(cache_dir), logmel=logmel, decode=decode)
+    results = run_data_checks(data=data, features=store, seed=seed, n_jobs=n_jobs)
+    out = Path(out)
+    save_checks(results, out / "checks.json")
+    scores = None
+    shown = list(results)
+    if data.layout.truth_csv.exists():
+        scores = score_against_truth(results, load_truth(data.layout.truth_csv))
+        shown.append(truth_result(scores))
+    meta = {"root": str(root), "subset": subset, "clips": len(data.clips), "seed": seed}
+    write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
+    return results, scores
+
+
+def decode_config_for(root: Path) -> Any:
+    """The default DecodeConfig, or, for a synthetic set of clips shorter than its
+    ``min_duration``, one with the set's own ``min_duration`` (from synthetic_config.json)."""
+    import json
+
+    from harness.data.audio import DecodeConfig
+
+    default = DecodeConfig()
+    path = Path(root) / "synthetic_config.json"
+    if not path.exists():
+        return default
+    config = json.loads(path.read_text("utf-8"))
+    if float(config.get("duration", 30.0)) >= default.min_duration:
+        return default
+    return DecodeConfig(min_duration=float(config["min_duration"]))
+
+
+def _test_dir(root: Path) -> Path | None:
+    from harness.layout import FmaLayout
+
+    test_dir = FmaLayout(root).test_dir
+    return test_dir if test_dir.is_dir() and any(test_dir.glob("*.mp3")) else None

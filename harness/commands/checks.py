@@ -1,0 +1,99 @@
+"""`fma-harness check` (data checklist) and `fma-harness report RUN_DIR` (render a run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SYNTH_ROOT
+
+CHECK_EPILOG = """Examples:
+
+  fma-harness check                                  # the synthetic set in data/synthetic
+
+  fma-harness check --root ~/fma --subset medium --out runs/checks-medium
+
+  fma-harness report runs/20260101-120000-seed0
+"""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _print_summary(results, console) -> None:
+    from rich.table import Table
+
+    colours = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "dim"}
+    table = Table(title="Checks", title_justify="left")
+    for column in ("family", "check", "verdict", "finding"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        finding = r.finding if len(r.finding) < 140 else r.finding[:137] + "..."
+        table.add_row(r.family, r.name, f"[{colours[r.verdict]}]{r.verdict}[/]", finding)
+    console.print(table)
+
+
+def check(
+    root: Annotated[Path, typer.Option(help="FMA root (fma_metadata/, fma_<subset>/).")] = (
+        DEFAULT_SYNTH_ROOT
+    ),
+    subset: Annotated[str, typer.Option(help="small | medium | large | full.")] = "small",
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: runs/checks-<root name>).")
+    ] = None,
+    cache_dir: Annotated[
+        Path, typer.Option("--cache-dir", help="Feature cache (shared with `run`).")
+    ] = DEFAULT_CACHE_DIR,
+    resplit: Annotated[
+        bool, typer.Option(help="Ignore set.split; re-split grouped by artist.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the re-split and the mislabel CV.")] = 0,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Parallel workers (-1 = all).")] = -1,
+) -> None:
+    """Run the data checklist (audio, duplicates, leakage, labels, features); no model training.
+
+    Writes checks.json, report.md and a self-contained report.html.
+
+    On a synthetic set the findings are scored against synthetic_truth.csv.
+    """
+    import sys
+
+    from harness.checks.runner import check_dataset
+
+    out = out or DEFAULT_RUNS_DIR / f"checks-{root.resolve().name}"
+    console = _console()
+    results, scores = check_dataset(
+        root=root, subset=subset, cache_dir=cache_dir, out=out, resplit=resplit, seed=seed,
+        n_jobs=n_jobs, progress=sys.stderr.isatty(),
+    )  # fmt: skip
+    _print_summary(results, console)
+    if scores is not None:
+        console.print("Against the planted faults (synthetic_truth.csv):")
+        console.print(scores.round(3).to_string(index=False))
+    console.print(f"Report: {out / 'report.html'}  ({out / 'report.md'}, {out / 'checks.json'})")
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<run_id>).")],
+) -> None:
+    """Render everything a run produced (data checks, model sanity, results, figures)."""
+    from harness.report import collect_run, write_report
+
+    results, meta = collect_run(run_dir)
+    md_path, html_path = write_report(
+        results, run_dir, title=f"fma-harness report: {run_dir.name}", meta=meta
+    )
+    console = _console()
+    _print_summary(results, console)
+    console.print(f"Report: {html_path}  ({md_path})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `check` and `report` to the CLI."""
+    app.command(epilog=CHECK_EPILOG)(check)
+    app.command(epilog=CHECK_EPILOG)(report)
