@@ -1,0 +1,134 @@
+"""Training and inference throughput of the neural models, and the cost of the data path.
+
+For each model and preset, in one run:
+
+- train chunks/s with the real pipeline: a float16 log-mel memmap on disk, random crops,
+  the estimator's own DataLoader (``NeuralClassifier._train_loader``);
+- train chunks/s of the same model and loop on in-memory random tensors of the same shape;
+- their ratio (target >= 0.8: the data path must not be the bottleneck);
+- inference chunks/s (evenly spaced evaluation chunks read from the memmap).
+
+Measurements alternate real / in-memory rounds and keep each side's best round, so a shared
+machine's noise hits both alike. Usage::
+
+    python benchmarks/training.py                     # cnn+crnn, compact+paper, this CPU
+    python benchmarks/training.py --models crnn --presets compact --rounds 5 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness import training_loop as loop
+from harness.distributed import DistInfo
+from harness.training import NeuralClassifier
+from harness.training_data import ArraySource
+
+
+def make_cache(path: Path, *, n_clips: int, n_mels: int, frames: int) -> np.memmap:
+    """A float16 memmap of dB-like values, written to disk and reopened read-only."""
+    rng = np.random.default_rng(0)
+    mm = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float16, shape=(n_clips, n_mels, frames)
+    )
+    for i in range(n_clips):
+        mm[i] = rng.normal(-40, 12, size=(n_mels, frames))
+    mm.flush()
+    del mm
+    return np.load(path, mmap_mode="r")
+
+
+def timed_epoch(clf, module, loader, optimizer, *, device) -> tuple[float, int]:
+    """Seconds and chunks for one pass of ``loop.train_epoch`` over ``loader``."""
+    settings = clf.get_params(deep=False)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    n = sum(len(x) for x, _ in loader) if isinstance(loader, list) else None
+    start = time.perf_counter()
+    loop.train_epoch(module, loader, optimizer=optimizer, scaler=scaler, device=device,
+                     settings=settings, lr_fn=lambda s: 1e-3, step0=0,
+                     loss_kw={"weight": None})  # fmt: skip
+    seconds = time.perf_counter() - start
+    return seconds, n if n is not None else len(loader) * loader.batch_size
+
+
+def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
+    n_classes = 8
+    batch = args.batch_size if preset == "compact" else max(4, args.batch_size // 4)
+    clf = NeuralClassifier(model, preset=preset, batch_size=batch, progress=False)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    module = clf.build_module(n_classes=n_classes, n_mels=cache.shape[1]).to(device)
+    clf.chunk_frames_ = clf.resolve_chunk_frames(module)
+    clf.n_mels_ = cache.shape[1]
+    steps = args.steps if preset == "compact" else max(1, args.steps // 3)
+    n_clips = min(steps * batch, cache.shape[0])
+    targets = np.arange(n_clips) % n_classes
+    source = ArraySource(cache[:n_clips])
+    loader, dataset, _, _ = clf._train_loader(source, targets, DistInfo())
+    shape = (batch, cache.shape[1], clf.chunk_frames_)
+    memory = [(torch.randn(shape) * 12 - 40, torch.as_tensor(targets[: shape[0]]))
+              for _ in range(len(loader))]  # fmt: skip
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    timed_epoch(clf, module, memory[:1], optimizer, device=device)  # warm-up
+    real, mem = [], []
+    for r in range(args.rounds):
+        dataset.set_epoch(r)
+        s, n = timed_epoch(clf, module, loader, optimizer, device=device)
+        real.append(n / s)
+        s, n = timed_epoch(clf, module, memory, optimizer, device=device)
+        mem.append(n / s)
+    eval_loader = clf._eval_loader(cache[:n_clips])
+    start = time.perf_counter()
+    loop.predict_logits(module, eval_loader, device=device, use_amp=False)
+    infer = n_clips * clf.n_eval_chunks / (time.perf_counter() - start)
+    return {
+        "model": model, "preset": preset, "chunk_frames": clf.chunk_frames_,
+        "batch_size": batch, "params": sum(p.numel() for p in module.parameters()),
+        "train_chunks_s_real": max(real), "train_chunks_s_memory": max(mem),
+        "ratio": max(real) / max(mem), "infer_chunks_s": infer,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="cnn,crnn")
+    parser.add_argument("--presets", default="compact,paper")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=6, help="optimiser steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=1249, help="frames per cached clip")
+    parser.add_argument("--n-mels", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        n = args.batch_size * args.steps
+        cache = make_cache(Path(tmp) / "logmel.npy", n_clips=n, n_mels=args.n_mels,
+                           frames=args.frames)  # fmt: skip
+        print(f"device {args.device}, torch threads {torch.get_num_threads()}, cache {cache.shape}")
+        print(f"{'model':6} {'preset':8} {'chunk':>5} {'params':>10} {'train real':>10} "
+              f"{'train mem':>10} {'ratio':>6} {'infer':>8}   (chunks/s)")  # fmt: skip
+        for model in args.models.split(","):
+            for preset in args.presets.split(","):
+                row = bench_one(model, preset, cache, args)
+                rows.append(row)
+                print(f"{model:6} {preset:8} {row['chunk_frames']:5d} {row['params']:10,d} "
+                      f"{row['train_chunks_s_real']:10.1f} {row['train_chunks_s_memory']:10.1f} "
+                      f"{row['ratio']:6.2f} {row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Layers shared by the neural models: input normalisation, conv blocks, global pooling.
+
+Conventions: a log-mel batch is ``(batch, n_mels, frames)`` or ``(batch, 1, n_mels, frames)``;
+2-D feature maps are ``(batch, channels, freq, time)``. Pools round down, as in the published
+models; an input shorter than the product of a model's time pools is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+
+import torch
+from torch import nn
+
+from harness.errors import ParameterError
+
+
+def min_size(pools: Sequence[Sequence[int]], axis: int) -> int:
+    """Smallest input size along ``axis`` (0 freq, 1 time) that survives every pool."""
+    size = 1
+    for pool in pools:
+        size *= pool[axis]
+    return size
+
+
+def as_image(x: torch.Tensor, *, n_mels: int, min_frames: int = 1) -> torch.Tensor:
+    """Return ``x`` as ``(batch, 1, n_mels, frames)``, accepting 3-D or 4-D input."""
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != n_mels:
+        raise ParameterError(
+            f"Model input has shape {tuple(x.shape)}; expected (batch, n_mels={n_mels}, frames) "
+            f"or (batch, 1, {n_mels}, frames)."
+        )
+    if x.shape[3] < min_frames:
+        raise ParameterError(
+            f"Model input has {x.shape[3]} frames; this model needs at least {min_frames} "
+            "(the product of its time pools): use a longer chunk_frames."
+        )
+    return x
+
+
+class FrequencyNorm(nn.Module):
+    """Batch norm over mel bins: each band gets its own learned mean and scale.
+
+    Input and output ``(batch, 1, n_mels, frames)``; statistics are pooled over batch and time.
+    The running statistics are a cumulative average (``momentum=None``): the input distribution
+    does not drift during training, and dB inputs (around -40) are far from the default
+    initial mean of 0, which an exponential average would take hundreds of steps to forget.
+    """
+
+    def __init__(self, n_mels: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(n_mels, momentum=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, 1, F, T) -> (B, F, 1, T): bands become channels
+        return self.bn(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ConvBlock(nn.Sequential):
+    """3x3 conv (same padding), batch norm, ELU, max-pool, optional dropout."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, *, pool: Sequence[int], dropout: float = 0.0
+    ) -> None:
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.ELU(),
+            nn.MaxPool2d(kernel_size=tuple(pool)),
+        ]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        super().__init__(*layers)
+
+
+class GlobalPool(nn.Module):
+    """Pool ``(batch, channels, freq, time)`` to ``(batch, channels * k)``.
+
+    ``mode``: "max" (k=1, as in the FCN), "avg" (k=1) or "avgmax" (k=2, both concatenated).
+    """
+
+    modes = {"max": 1, "avg": 1, "avgmax": 2}
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        if mode not in self.modes:
+            raise ParameterError(
+                f"Unknown global pool '{mode}'; expected one of {list(self.modes)}."
+            )
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(2)
+        if self.mode == "max":
+            return flat.amax(dim=2)
+        if self.mode == "avg":
+            return flat.mean(dim=2)
+        return torch.cat([flat.mean(dim=2), flat.amax(dim=2)], dim=1)
+
+
+def small_head(in_features: int, n_classes: int, *, std: float = 0.01) -> nn.Linear:
+    """Linear head initialised near zero so the loss at init is close to ln(n_classes)."""
+    head = nn.Linear(in_features, n_classes)
+    nn.init.normal_(head.weight, std=std)
+    nn.init.zeros_(head.bias)
+    return head
+
+
+def apply_overrides(config: object, overrides: dict, *, model: str) -> object:
+    """Return a copy of the dataclass ``config`` with ``overrides`` applied (names checked)."""
+    import dataclasses
+
+    known = {f.name for f in fields(config)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ParameterError(f"Unknown {model} setting(s) {unknown}; known: {sorted(known)}.")
+    fixed = {k: tuple(map(tuple, v)) if k == "pools" else v for k, v in overrides.items()}
+    fixed = {k: tuple(v) if k == "channels" else v for k, v in fixed.items()}
+    return dataclasses.replace(config, **fixed)
+
+
+def check_stack(
+    channels: Sequence[int], pools: Sequence[Sequence[int]], *, model: str, n_mels: int
+) -> None:
+    """Raise if channels and pools differ in length or the pools shrink n_mels below 1."""
+    if len(channels) != len(pools) or not channels:
+        raise ParameterError(
+            f"{model}: channels {tuple(channels)} and pools {tuple(pools)} must have the same "
+            "non-zero length (one pool per conv block)."
+        )
+    for pool in pools:
+        if len(pool) != 2 or min(pool) < 1:
+            raise ParameterError(f"{model}: pool {pool} must be (freq, time) with sizes >= 1.")
+    if min_size(pools, 0) > n_mels:
+        raise ParameterError(
+            f"{model}: frequency pools {[p[0] for p in pools]} need at least "
+            f"{min_size(pools, 0)} mel bands; got n_mels={n_mels}."
+        )
+
+
+def n_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

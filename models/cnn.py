@@ -1,0 +1,129 @@
+"""Fully convolutional network after Choi, Fazekas & Sandler (2016), "Automatic tagging using
+deep convolutional neural networks" (FCN).
+
+Input normalisation over mel bins, then blocks of 3x3 conv, batch norm, ELU and max-pool, a
+global pool over what is left of frequency and time, and a linear head that returns logits.
+The ``paper`` preset is FCN-4 as published (128-384-768-2048 channels, pools (2,4), (4,5),
+(3,8), (4,8), which reduce a 96 x 1366 log-mel to 1 x 1); ``compact`` is sized for a 2-core CPU
+on chunks of a few hundred frames. Every size is a field of :class:`CNNConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from harness.errors import ParameterError
+from models.blocks import (
+    ConvBlock,
+    FrequencyNorm,
+    GlobalPool,
+    apply_overrides,
+    as_image,
+    check_stack,
+    min_size,
+    small_head,
+)
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Sizes of the FCN.
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Output channels of each conv block.
+    pools : tuple of (int, int)
+        Max-pool (freq, time) after each block.
+    dropout : float
+        Dropout after each block (0 disables) and before the head.
+    global_pool : str
+        "max", "avg" or "avgmax" over the remaining (freq, time) positions.
+    input_norm : bool
+        Batch norm over mel bins of the input.
+    """
+
+    channels: tuple[int, ...] = (16, 32, 64, 64)
+    pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 4), (2, 4))
+    dropout: float = 0.1
+    global_pool: str = "avgmax"
+    input_norm: bool = True
+
+
+PRESETS: dict[str, CNNConfig] = {
+    "paper": CNNConfig(
+        channels=(128, 384, 768, 2048),
+        pools=((2, 4), (4, 5), (3, 8), (4, 8)),
+        dropout=0.0,
+        global_pool="max",
+    ),
+    "compact": CNNConfig(),
+}
+
+
+class CNN(nn.Module):
+    """FCN genre classifier.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    n_mels : int
+        Mel bands of the input.
+    config : CNNConfig
+        Layer sizes.
+
+    Notes
+    -----
+    ``forward(x)``: x of shape (batch, n_mels, frames) or (batch, 1, n_mels, frames), log-mel in
+    dB (any affine scale: the input norm learns it); returns logits (batch, n_classes).
+    """
+
+    def __init__(self, *, n_classes: int, n_mels: int, config: CNNConfig) -> None:
+        super().__init__()
+        check_stack(config.channels, config.pools, model="cnn", n_mels=n_mels)
+        self.n_mels = n_mels
+        self.config = config
+        self.min_frames = min_size(config.pools, 1)
+        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
+        blocks, in_ch = [], 1
+        for out_ch, pool in zip(config.channels, config.pools, strict=True):
+            blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=config.dropout))
+            in_ch = out_ch
+        self.features = nn.Sequential(*blocks)
+        self.pool = GlobalPool(config.global_pool)
+        self.dropout = nn.Dropout(config.dropout)
+        width = in_ch * GlobalPool.modes[config.global_pool]
+        self.head = small_head(width, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_norm(as_image(x, n_mels=self.n_mels, min_frames=self.min_frames))
+        return self.head(self.dropout(self.pool(self.features(x))))
+
+
+def build_cnn(*, n_classes: int, n_mels: int, preset: str = "compact", **overrides) -> CNN:
+    """Build the FCN from a preset, with any :class:`CNNConfig` field overridden.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes (output logits).
+    n_mels : int
+        Mel bands of the input log-mel.
+    preset : str
+        "compact" (CPU-sized, default) or "paper" (FCN-4 of Choi et al. 2016).
+    **overrides
+        Fields of :class:`CNNConfig`, e.g. ``channels=(8, 16, 32, 32)``.
+
+    Returns
+    -------
+    CNN
+        An ``nn.Module`` mapping (batch, n_mels, frames) to logits (batch, n_classes).
+    """
+    if preset not in PRESETS:
+        raise ParameterError(f"Unknown cnn preset '{preset}'; expected one of {list(PRESETS)}.")
+    config = apply_overrides(PRESETS[preset], overrides, model="cnn")
+    return CNN(n_classes=n_classes, n_mels=n_mels, config=config)

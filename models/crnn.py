@@ -1,0 +1,155 @@
+"""Convolutional recurrent network after Choi, Fazekas, Sandler & Cho (2017), "Convolutional
+recurrent neural networks for music classification" (CRNN).
+
+Input normalisation over mel bins, four blocks of 3x3 conv, batch norm, ELU, max-pool and
+dropout that collapse the frequency axis, a 2-layer GRU over the remaining time steps, and a
+linear head on the last hidden state. The ``paper`` preset is the published stack
+(64-128-128-128 channels, pools (2,2), (3,3), (4,4), (4,4), two GRU layers of 32 units: about
+0.39 M parameters on 96 mel bands); ``compact`` has fewer channels for a 2-core CPU, keeps 6x
+more time steps and 4 frequency rows (96 / 24), flattened into the GRU input: on the synthetic
+set, collapsing frequency to one row by max-pooling made the small model learn timbre cues
+much more slowly (val macro F1 0.70 vs 0.80 after 15 epochs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from harness.errors import ParameterError
+from models.blocks import (
+    ConvBlock,
+    FrequencyNorm,
+    apply_overrides,
+    as_image,
+    check_stack,
+    min_size,
+    small_head,
+)
+
+
+@dataclass(frozen=True)
+class CRNNConfig:
+    """Sizes of the CRNN.
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Output channels of each conv block.
+    pools : tuple of (int, int)
+        Max-pool (freq, time) after each block.
+    conv_dropout : float
+        Dropout after each conv block.
+    gru_hidden : int
+        Units of each GRU layer.
+    gru_layers : int
+        Stacked GRU layers.
+    head_dropout : float
+        Dropout before the linear head.
+    summary : str
+        What the head sees: "last" (the top GRU layer's last hidden state, as published) or
+        "mean" (the top layer's outputs averaged over time).
+    input_norm : bool
+        Batch norm over mel bins of the input.
+    """
+
+    channels: tuple[int, ...] = (16, 32, 64, 64)
+    pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (3, 2))
+    conv_dropout: float = 0.1
+    gru_hidden: int = 64
+    gru_layers: int = 2
+    head_dropout: float = 0.1
+    summary: str = "last"
+    input_norm: bool = True
+
+
+PRESETS: dict[str, CRNNConfig] = {
+    "paper": CRNNConfig(
+        channels=(64, 128, 128, 128),
+        pools=((2, 2), (3, 3), (4, 4), (4, 4)),
+        gru_hidden=32,
+        head_dropout=0.3,
+    ),
+    "compact": CRNNConfig(),
+}
+
+
+class CRNN(nn.Module):
+    """CRNN genre classifier.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    n_mels : int
+        Mel bands of the input.
+    config : CRNNConfig
+        Layer sizes.
+
+    Notes
+    -----
+    ``forward(x)``: x of shape (batch, n_mels, frames) or (batch, 1, n_mels, frames); returns
+    logits (batch, n_classes).
+    """
+
+    def __init__(self, *, n_classes: int, n_mels: int, config: CRNNConfig) -> None:
+        super().__init__()
+        check_stack(config.channels, config.pools, model="crnn", n_mels=n_mels)
+        self.n_mels = n_mels
+        self.config = config
+        self.min_frames = min_size(config.pools, 1)
+        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
+        blocks, in_ch = [], 1
+        for out_ch, pool in zip(config.channels, config.pools, strict=True):
+            blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=config.conv_dropout))
+            in_ch = out_ch
+        self.features = nn.Sequential(*blocks)
+        freq_out = n_mels
+        for pool in config.pools:
+            freq_out //= pool[0]
+        self.gru = nn.GRU(
+            input_size=in_ch * freq_out,
+            hidden_size=config.gru_hidden,
+            num_layers=config.gru_layers,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.head_dropout)
+        if config.summary not in ("last", "mean"):
+            raise ParameterError(f"crnn summary must be 'last' or 'mean', got {config.summary!r}.")
+        self.head = small_head(config.gru_hidden, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(
+            self.input_norm(as_image(x, n_mels=self.n_mels, min_frames=self.min_frames))
+        )
+        seq = x.flatten(1, 2).transpose(1, 2)  # (B, C*F, T) -> (B, T, C*F)
+        outputs, hidden = self.gru(seq)
+        summary = outputs.mean(dim=1) if self.config.summary == "mean" else hidden[-1]
+        return self.head(self.dropout(summary))
+
+
+def build_crnn(*, n_classes: int, n_mels: int, preset: str = "compact", **overrides) -> CRNN:
+    """Build the CRNN from a preset, with any :class:`CRNNConfig` field overridden.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes (output logits).
+    n_mels : int
+        Mel bands of the input log-mel.
+    preset : str
+        "compact" (CPU-sized, default) or "paper" (Choi et al. 2017).
+    **overrides
+        Fields of :class:`CRNNConfig`, e.g. ``gru_hidden=64``.
+
+    Returns
+    -------
+    CRNN
+        An ``nn.Module`` mapping (batch, n_mels, frames) to logits (batch, n_classes).
+    """
+    if preset not in PRESETS:
+        raise ParameterError(f"Unknown crnn preset '{preset}'; expected one of {list(PRESETS)}.")
+    config = apply_overrides(PRESETS[preset], overrides, model="crnn")
+    return CRNN(n_classes=n_classes, n_mels=n_mels, config=config)

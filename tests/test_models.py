@@ -1,0 +1,107 @@
+"""Tests for models/: parameter counts per preset, shapes, overrides, input normalisation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from harness.errors import ParameterError
+from models.blocks import n_parameters
+from models.cnn import build_cnn
+from models.crnn import build_crnn
+
+torch.set_num_threads(1)
+
+# Exact trainable-parameter counts for n_mels=96, n_classes=16 (computed by hand in the note:
+# e.g. crnn paper = conv 369_664 + BN 896 + input BN 192 + GRU 15_552 + 6_336 + head 528).
+EXPECTED = {
+    ("cnn", "paper"): 17_296_464,
+    ("cnn", "compact"): 62_832,
+    ("crnn", "paper"): 393_168,
+    ("crnn", "compact"): 148_592,  # GRU input 4 rows x 64 channels = 256
+}
+BUILDERS = {"cnn": build_cnn, "crnn": build_crnn}
+
+
+@pytest.mark.parametrize(("model", "preset"), sorted(EXPECTED))
+def test_parameter_count_per_preset(model, preset):
+    module = BUILDERS[model](n_classes=16, n_mels=96, preset=preset)
+    assert n_parameters(module) == EXPECTED[(model, preset)]
+
+
+def test_crnn_paper_is_about_0_4m_parameters():
+    n = n_parameters(build_crnn(n_classes=16, n_mels=96, preset="paper"))
+    assert abs(n - 400_000) / 400_000 < 0.05  # Choi et al. 2017 report ~0.4 M
+
+
+def test_crnn_paper_gru_counts_by_hand():
+    module = build_crnn(n_classes=16, n_mels=96, preset="paper")
+    gru = sum(p.numel() for p in module.gru.parameters())
+    assert gru == 3 * (128 * 32 + 32 * 32 + 2 * 32) + 3 * (32 * 32 + 32 * 32 + 2 * 32)
+    assert module.gru.input_size == 128  # frequency fully collapsed: 96 / (2*3*4*4) = 1
+
+
+@pytest.mark.parametrize("builder", [build_cnn, build_crnn])
+@pytest.mark.parametrize("frames", [64, 130])
+def test_output_shape_3d_and_4d(builder, frames):
+    module = builder(n_classes=5, n_mels=96).eval()
+    x = torch.randn(3, 96, frames)
+    with torch.no_grad():
+        a, b = module(x), module(x.unsqueeze(1))
+    assert a.shape == (3, 5)
+    torch.testing.assert_close(a, b)
+
+
+def test_paper_presets_collapse_published_input_shape():
+    x = torch.empty(2, 1, 96, 1366, device="meta")
+    cnn = build_cnn(n_classes=10, n_mels=96, preset="paper").to("meta")
+    assert cnn.features(x).shape == (2, 2048, 1, 1)  # FCN-4: 96x1366 -> 1x1
+    crnn = build_crnn(n_classes=10, n_mels=96, preset="paper").to("meta")
+    assert crnn.features(x).shape == (2, 128, 1, 14)  # 14 GRU steps, frequency collapsed
+
+
+def test_overrides_and_errors():
+    small = build_cnn(n_classes=4, n_mels=32, channels=[4, 8], pools=[[2, 2], [2, 2]])
+    assert small.config.channels == (4, 8) and len(small.features) == 2
+    assert build_crnn(n_classes=4, n_mels=96, gru_hidden=7).gru.hidden_size == 7
+    mean = build_crnn(n_classes=4, n_mels=96, summary="mean").eval()
+    assert mean(torch.randn(2, 96, 64)).shape == (2, 4)
+    with pytest.raises(ParameterError, match="summary"):
+        build_crnn(n_classes=4, n_mels=96, summary="max")
+    with pytest.raises(ParameterError, match="Unknown cnn setting"):
+        build_cnn(n_classes=4, n_mels=32, kernel=5)
+    with pytest.raises(ParameterError, match="preset"):
+        build_crnn(n_classes=4, n_mels=32, preset="huge")
+    with pytest.raises(ParameterError, match="same"):
+        build_cnn(n_classes=4, n_mels=32, channels=(4, 8, 8))
+    with pytest.raises(ParameterError, match="mel"):
+        build_cnn(n_classes=4, n_mels=32)(torch.randn(2, 40, 64))
+    with pytest.raises(ParameterError, match="at least 64"):
+        build_cnn(n_classes=4, n_mels=32)(torch.randn(2, 32, 63))
+    with pytest.raises(ParameterError, match="96 mel bands"):
+        build_crnn(n_classes=4, n_mels=40, preset="paper")
+    with pytest.raises(ParameterError, match="24 mel bands"):
+        build_crnn(n_classes=4, n_mels=16)
+
+
+@pytest.mark.parametrize("builder", [build_cnn, build_crnn])
+def test_loss_at_init_is_ln_c(builder):
+    torch.manual_seed(0)
+    module = builder(n_classes=16, n_mels=96).train()
+    with torch.no_grad():  # dB-like scale: the input norm handles it
+        logits = module(torch.randn(16, 96, 64) * 20 - 40)
+    loss = torch.nn.functional.cross_entropy(logits, torch.arange(16))
+    assert abs(float(loss) - math.log(16)) < 0.05
+
+
+def test_frequency_norm_removes_per_band_offsets():
+    """Train-mode batch norm over mel bins: adding a constant per band changes nothing."""
+    torch.manual_seed(0)
+    module = build_cnn(n_classes=3, n_mels=24, dropout=0.0).train()
+    x = torch.randn(4, 24, 64)
+    offset = torch.linspace(-30, 10, 24).view(1, 24, 1)
+    torch.testing.assert_close(module(x), module(x + offset), atol=1e-4, rtol=1e-4)
+    plain = build_cnn(n_classes=3, n_mels=24, dropout=0.0, input_norm=False).train()
+    assert not torch.allclose(plain(x), plain(x + offset), atol=1e-3)
