@@ -52,11 +52,9 @@ def main() -> None:
     except typer.Abort:
         typer.secho("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except typer.TyperException as exc:  # usage errors (typer vendors click's ClickException)
+        if hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         raise
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -23,6 +23,8 @@ from harness.errors import DataError, HarnessError
 from harness.registry import get_entry, load_target
 
 REFERENCE_MODELS = ("uniform", "prior")  # reference rows: reported as they are, never calibrated
+# Per-model training settings of the default run, chosen on the synthetic set (see README).
+NEURAL_DEFAULTS: dict[str, dict[str, Any]] = {"crnn": {"spec_augment": True}}
 FAILED_STATUSES = ("missing", "empty", "corrupt", "failed")
 
 
@@ -95,6 +97,7 @@ def build_estimator(name: str, *, task: str, seed: int, quick: bool, device: str
     from harness.training import NeuralClassifier
 
     params: dict[str, Any] = {"task": "single" if task == "genre_top" else "multi"}
+    params.update(NEURAL_DEFAULTS.get(name, {}))
     if quick:
         params["epochs"] = 2
     return NeuralClassifier(model=name, random_state=seed, device=device, **params)

@@ -63,3 +63,12 @@ def test_typer_exit_code_reaches_the_shell(tmp_path):
         [sys.executable, "-m", "harness", "validate", str(bad)], capture_output=True, text=True
     )
     assert result.returncode == 2, result.stderr
+
+
+def test_usage_error_is_a_usage_message_not_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--no-such-option"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "No such option: --no-such-option" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -63,6 +63,9 @@ def register(app: typer.Typer) -> None:
         device: DeviceOpt = None,
         resplit: ResplitOpt = None,
         checks: Annotated[bool | None, typer.Option("--checks/--no-checks")] = None,
+        run_id: Annotated[
+            str | None, typer.Option(help="Name of the run directory (default: time + seed).")
+        ] = None,
     ) -> None:
         """Run everything: data, splits, features, all models, submissions and the report."""
         from harness.run import run_pipeline
@@ -82,6 +85,7 @@ def register(app: typer.Typer) -> None:
             device=device,
             resplit=resplit,
             checks=checks,
+            run_id=run_id,
         )
         run_pipeline(cfg)
 
