@@ -1,4 +1,4 @@
-"""fma-harness: genre recognition on the Free Music Archive, from metadata to challenge submissions."""
+"""fma-harness: genre recognition on the Free Music Archive, from metadata to submissions."""
 
 from harness.errors import DataError, HarnessError, ParameterError
 

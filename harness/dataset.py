@@ -157,17 +157,15 @@ def prepare(
     )
 
 
-def decode_config_for(root: Path) -> DecodeConfig:
-    """How to judge clips of ``root``: FMA's 29 s minimum, or a synthetic set's own minimum.
+def decode_config_for(root: Path, *, min_duration: float | None = None) -> DecodeConfig:
+    """How to judge the clips of ``root``: which decoded length counts as ``short``.
 
-    A synthetic set generated with clips shorter than 30 s records its ``min_duration`` in
-    ``synthetic_config.json``; without it every clip of such a set would be called short.
+    ``min_duration`` when given; else a synthetic set's own minimum (``synthetic_config.json``
+    records it, so that a set of 10 s clips is not all short); else FMA's 29 s.
     """
-    default = DecodeConfig()
+    if min_duration is not None:
+        return DecodeConfig(min_duration=float(min_duration))
     path = FmaLayout(Path(root)).root / "synthetic_config.json"
     if not path.exists():
-        return default
-    config = json.loads(path.read_text("utf-8"))
-    if float(config.get("duration", 30.0)) >= default.min_duration:
-        return default
-    return DecodeConfig(min_duration=float(config["min_duration"]))
+        return DecodeConfig()
+    return DecodeConfig(min_duration=float(json.loads(path.read_text("utf-8"))["min_duration"]))

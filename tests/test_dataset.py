@@ -1,4 +1,4 @@
-"""prepare(): metadata -> subset -> splits -> labels -> clip table, on the tiny real-layout fixture."""
+"""prepare(): metadata, subset, splits, labels and clip table, on the tiny fixture."""
 
 from pathlib import Path
 

@@ -284,7 +284,7 @@ def check_dataset(
     from harness import features as feats
     from harness.checks.base import save_checks
     from harness.checks.truth import load_truth, score_against_truth, truth_result
-    from harness.dataset import prepare
+    from harness.dataset import decode_config_for, prepare
     from harness.report import write_report
 
     data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
@@ -307,23 +307,6 @@ def check_dataset(
     meta = {"root": str(root), "subset": subset, "clips": len(data.clips), "seed": seed}
     write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
     return results, scores
-
-
-def decode_config_for(root: Path) -> Any:
-    """The default DecodeConfig, or, for a synthetic set of clips shorter than its
-    ``min_duration``, one with the set's own ``min_duration`` (from synthetic_config.json)."""
-    import json
-
-    from harness.data.audio import DecodeConfig
-
-    default = DecodeConfig()
-    path = Path(root) / "synthetic_config.json"
-    if not path.exists():
-        return default
-    config = json.loads(path.read_text("utf-8"))
-    if float(config.get("duration", 30.0)) >= default.min_duration:
-        return default
-    return DecodeConfig(min_duration=float(config["min_duration"]))
 
 
 def _test_dir(root: Path) -> Path | None:

@@ -145,14 +145,15 @@ def decode_check(
     """Decode every clip of a subset once and count the statuses (vs the truth file if any)."""
     import pandas as pd
 
-    from harness.data.audio import DecodeConfig, decode_status_table
+    from harness.data.audio import decode_status_table
     from harness.data.fma import audio_path, load_tracks, require_audio_dir, select_subset
+    from harness.dataset import decode_config_for
     from harness.layout import FmaLayout
 
     layout = FmaLayout(root)
     audio_dir = require_audio_dir(root, subset)
     tracks = select_subset(load_tracks(layout.tracks_csv), subset)
-    config = DecodeConfig(min_duration=_min_duration(root, min_duration))
+    config = decode_config_for(root, min_duration=min_duration)
     paths = {int(t): audio_path(audio_dir, int(t)) for t in tracks.index}
     table = decode_status_table(paths, config=config, n_jobs=n_jobs)
     console = _console()
@@ -165,18 +166,6 @@ def decode_check(
         fault = truth["fault"].reindex(table.index).fillna("(none)")
         console.print("status vs planted fault (synthetic_truth.csv):")
         console.print(pd.crosstab(table["status"], fault).to_string())
-
-
-def _min_duration(root: Path, given: float | None) -> float:
-    """The --min-duration, else the synthetic set's own (synthetic_config.json), else 29 s."""
-    if given is not None:
-        return given
-    config = root / "synthetic_config.json"
-    if config.is_file():
-        import json
-
-        return float(json.loads(config.read_text())["min_duration"])
-    return 29.0
 
 
 def register(app: typer.Typer) -> None:
