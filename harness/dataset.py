@@ -87,6 +87,7 @@ def prepare(
     seed: int = 0,
     test_dir: Path | None = None,
     min_genre_count: int = 1,
+    require_audio: bool = True,
 ) -> PreparedData:
     """Load metadata, select the subset, split, label and list the audio clips.
 
@@ -104,6 +105,9 @@ def prepare(
         A challenge test folder; its clips are added with group ``challenge``.
     min_genre_count : int
         ``genres_all`` only: drop genres with fewer training tracks than this.
+    require_audio : bool
+        False when features come from the official features.csv: the audio directory may then
+        be absent (clip paths are still listed where the audio would be).
     """
     if subset not in SUBSETS:
         raise ParameterError(f"subset '{subset}' is not one of {', '.join(SUBSETS)}")
@@ -116,7 +120,10 @@ def prepare(
             f"{layout.root}, or run `fma-harness data synth --root {layout.root}`"
         )
     tracks = fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
-    audio_dir = fma.require_audio_dir(layout.root, subset)
+    if require_audio:
+        audio_dir = fma.require_audio_dir(layout.root, subset)
+    else:
+        audio_dir = layout.audio_dir(subset)
     splits = get_splits(tracks, resplit=resplit, seed=seed)
     if task == "genre_top":
         labels = fma.genre_top_labels(tracks)

@@ -108,10 +108,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
-    """SHA-1 of tracks.csv, genres.csv and the split table the run used."""
+    """SHA-1 of tracks.csv, genres.csv, features.csv (when present) and the run's split table."""
     sums = {"tracks.csv": sha1_file(data.layout.tracks_csv)}
-    if data.layout.genres_csv.exists():
-        sums["genres.csv"] = sha1_file(data.layout.genres_csv)
+    for name, path in (
+        ("genres.csv", data.layout.genres_csv),
+        ("features.csv", data.layout.features_csv),
+    ):
+        if path.exists():
+            sums[name] = sha1_file(path)
     if (run_dir / "splits.csv").exists():
         sums["splits.csv"] = sha1_file(run_dir / "splits.csv")
     return sums

@@ -89,7 +89,7 @@ def _score_single(data, logits, *, classes, calibrate):
     model_index = {c: i for i, c in enumerate(classes)}
     seen = np.array([y in model_index for y in y_val])
     scaler = TemperatureScaler()
-    if calibrate:
+    if calibrate and seen.any():  # no validation label the model knows: nothing to fit on
         scaler.fit(val_logits[seen], np.array([model_index[y] for y in y_val[seen]]))
     else:
         scaler.temperature_ = 1.0

@@ -32,6 +32,13 @@ SchedulerOpt = Annotated[
 QuickOpt = Annotated[bool | None, typer.Option("--quick/--full", help="Smoke run: few epochs.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="run.toml with any option.")]
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--features",
+        help="audio (extract from the clips) | official (fma_metadata/features.csv, no audio)",
+    ),
+]
 ResplitOpt = Annotated[
     bool | None, typer.Option("--resplit/--official-split", help="Ignore set.split.")
 ]
@@ -62,6 +69,7 @@ def register(app: typer.Typer) -> None:
         quick: QuickOpt = None,
         device: DeviceOpt = None,
         resplit: ResplitOpt = None,
+        features: FeaturesOpt = None,
         checks: Annotated[bool | None, typer.Option("--checks/--no-checks")] = None,
         run_id: Annotated[
             str | None, typer.Option(help="Name of the run directory (default: time + seed).")
@@ -84,6 +92,7 @@ def register(app: typer.Typer) -> None:
             quick=quick,
             device=device,
             resplit=resplit,
+            features=features,
             checks=checks,
             run_id=run_id,
         )
@@ -102,6 +111,7 @@ def register(app: typer.Typer) -> None:
         quick: QuickOpt = None,
         device: DeviceOpt = None,
         resplit: ResplitOpt = None,
+        features: FeaturesOpt = None,
     ) -> None:
         """Train one model, calibrate it, score it on validation and test, and save it."""
         from harness.registry import get_entry
@@ -121,6 +131,7 @@ def register(app: typer.Typer) -> None:
             quick=quick,
             device=device,
             resplit=resplit,
+            features=features,
             checks=False,
         )
         run_pipeline(cfg)

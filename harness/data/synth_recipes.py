@@ -2,9 +2,9 @@
 
 A :class:`Recipe` fixes a genre's tempo range, metre (beats per bar, steps per beat, how weak
 the off-beats are), drum lanes (one string per drum over one bar: ``x`` hit, ``X`` accent,
-``o`` ghost, ``-`` rest), tonal voices, scales and textures. Pairs meant to differ in
-rhythm are built from one shared base with :func:`dataclasses.replace`, so besides the drum
-order (Rock vs Pop) or the metre (Folk vs International) only one named timbre cue changes.
+``o`` ghost, ``-`` rest), tonal voices, scales and textures. Pairs meant to differ only in
+rhythm are built from one shared base with :func:`dataclasses.replace`, so nothing but the
+drum order (Rock vs Pop) or the metre (Folk vs International) changes.
 """
 
 from __future__ import annotations
@@ -120,24 +120,12 @@ _STRINGBAND = Recipe(
 )
 
 RECIPES: dict[str, Recipe] = {
-    # Rhythm pair: same kit, voices and tempo; the drum order differs, plus a timbre cue
-    # (saturation: Rock drives harder) so that an MFCC baseline is not at chance on the pair.
-    "Rock": replace(
-        _BAND, drive=(1.0, 2.0), drums={"kick": "x---x---", "hat": "-x-x-x-x", "snare": "--x---x-"}
-    ),
-    "Pop": replace(
-        _BAND, drive=(0.2, 0.9), drums={"kick": "x---x---", "snare": "-x---x--", "hat": "--xx--xx"}
-    ),
-    # Metre pair: waltz vs march accents at the same onset rate (one drum hit per beat), plus a
-    # timbre cue (International's drone sits 6 dB higher; voice levels jitter +-3 dB).
+    # Rhythm pair: same kit, voices, tempo and saturation; only the drum order differs.
+    "Rock": replace(_BAND, drums={"kick": "x---x---", "hat": "-x-x-x-x", "snare": "--x---x-"}),
+    "Pop": replace(_BAND, drums={"kick": "x---x---", "snare": "-x---x--", "hat": "--xx--xx"}),
+    # Metre pair: waltz vs march accents at the same onset rate (one drum hit per beat).
     "Folk": replace(_STRINGBAND, beats_per_bar=3, drums={"low": "x-----", "tak": "--o-o-"}),
-    "International": replace(
-        _STRINGBAND,
-        beats_per_bar=2,
-        drums={"low": "x---", "tak": "--o-"},
-        voices=(_STRINGBAND.voices[0], replace(_STRINGBAND.voices[1], level_db=-4.0))
-        + _STRINGBAND.voices[2:],
-    ),
+    "International": replace(_STRINGBAND, beats_per_bar=2, drums={"low": "x---", "tak": "--o-"}),
     "Electronic": Recipe(
         tempo=(120, 132),
         beats_per_bar=4,
