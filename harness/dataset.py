@@ -78,6 +78,29 @@ def challenge_clips(test_dir: Path) -> pd.DataFrame:
     )
 
 
+def load_subset_tracks(root: Path, *, subset: str) -> tuple[FmaLayout, pd.DataFrame]:
+    """The layout of ``root`` and the tracks.csv rows of ``subset`` (and smaller subsets)."""
+    layout = FmaLayout(Path(root))
+    if not layout.tracks_csv.exists():
+        raise DataError(
+            f"{layout.tracks_csv}: not found; download fma_metadata.zip and unzip it into "
+            f"{layout.root}, or run `fma-harness data synth --root {layout.root}`"
+        )
+    return layout, fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
+
+
+def track_clips(track_ids: pd.Index, *, splits: pd.Series, audio_dir: Path) -> pd.DataFrame:
+    """Clip table of FMA tracks: track_id -> ``path`` (where the mp3 is) and ``group`` (split)."""
+    keys = [int(k) for k in track_ids]
+    return pd.DataFrame(
+        {
+            "path": [str(fma.audio_path(audio_dir, k)) for k in keys],
+            "group": splits.reindex(keys).to_numpy(),
+        },
+        index=pd.Index(keys, name="key", dtype=object),
+    )
+
+
 def prepare(
     *,
     root: Path,
@@ -113,13 +136,7 @@ def prepare(
         raise ParameterError(f"subset '{subset}' is not one of {', '.join(SUBSETS)}")
     if task not in TASKS:
         raise ParameterError(f"task '{task}' is not one of {', '.join(TASKS)}")
-    layout = FmaLayout(Path(root))
-    if not layout.tracks_csv.exists():
-        raise DataError(
-            f"{layout.tracks_csv}: not found; download fma_metadata.zip and unzip it into "
-            f"{layout.root}, or run `fma-harness data synth --root {layout.root}`"
-        )
-    tracks = fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
+    layout, tracks = load_subset_tracks(root, subset=subset)
     if require_audio:
         audio_dir = fma.require_audio_dir(layout.root, subset)
     else:
@@ -135,14 +152,7 @@ def prepare(
         labels = labels[labels.sum(axis=1) > 0]
         classes = list(labels.columns)
     n_unlabelled = len(tracks) - len(labels)
-    keys = labels.index
-    clips = pd.DataFrame(
-        {
-            "path": [str(fma.audio_path(audio_dir, int(k))) for k in keys],
-            "group": splits.reindex(keys).to_numpy(),
-        },
-        index=pd.Index(keys, name="key", dtype=object),
-    )
+    clips = track_clips(labels.index, splits=splits, audio_dir=audio_dir)
     unknown = ~clips["group"].isin(SPLITS)
     if unknown.any():
         raise DataError(

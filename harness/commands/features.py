@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from harness.layout import DEFAULT_CACHE_DIR, DEFAULT_SYNTH_ROOT, FmaLayout
+from harness.layout import DEFAULT_CACHE_DIR, DEFAULT_SYNTH_ROOT
 
 FEATURES_EPILOG = """Examples:
 
@@ -25,7 +24,8 @@ A second run with the same options does no work; a killed run resumes where it s
 
 
 def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: Path | None):
-    """The clips table: subset tracks (group = split) plus the challenge folder's clips.
+    """The clips table: every subset track (group = split, labelled or not) plus the clips of
+    the challenge folder (``test_dir``, default ROOT's ``crowdai_fma_test/`` when present).
 
     Returns
     -------
@@ -36,45 +36,16 @@ def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: 
 
     from harness.data import fma
     from harness.data.splits import get_splits
-    from harness.errors import DataError
+    from harness.dataset import challenge_clips, load_subset_tracks, track_clips
 
-    layout = FmaLayout(Path(root))
-    if not layout.tracks_csv.exists():
-        raise DataError(
-            f"{layout.tracks_csv}: not found; unzip fma_metadata.zip into {layout.root} "
-            f"or run `fma-harness data synth --root {layout.root}`"
-        )
-    tracks = fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
+    layout, tracks = load_subset_tracks(root, subset=subset)
     audio_dir = fma.require_audio_dir(layout.root, subset)
     splits = get_splits(tracks, resplit=resplit, seed=seed)
-    keys = [int(k) for k in tracks.index]
-    clips = pd.DataFrame(
-        {
-            "path": [str(fma.audio_path(audio_dir, k)) for k in keys],
-            "group": splits.reindex(tracks.index).astype(str).to_numpy(),
-        },
-        index=pd.Index(keys, name="key", dtype=object),
-    )
+    clips = track_clips(tracks.index, splits=splits, audio_dir=audio_dir)
     test_dir = test_dir if test_dir is not None else layout.test_dir
-    if test_dir.is_dir():
-        paths = sorted(test_dir.glob("*.mp3"))
-        challenge = pd.DataFrame(
-            {"path": [str(p) for p in paths], "group": "challenge"},
-            index=pd.Index([p.stem for p in paths], name="key", dtype=object),
-        )
-        clips = pd.concat([clips, challenge])
+    if test_dir.is_dir() and any(test_dir.glob("*.mp3")):
+        clips = pd.concat([clips, challenge_clips(test_dir)])
     return clips
-
-
-def decode_config(root: Path, min_duration: float | None):
-    """--min-duration, else the synthetic set's own (synthetic_config.json), else 29 s."""
-    from harness.data.audio import DecodeConfig
-
-    if min_duration is None:
-        config = FmaLayout(Path(root)).root / "synthetic_config.json"
-        if config.exists():
-            min_duration = float(json.loads(config.read_text("utf-8"))["min_duration"])
-    return DecodeConfig() if min_duration is None else DecodeConfig(min_duration=min_duration)
 
 
 def _status_counts(status):
@@ -122,6 +93,7 @@ def features(
 
     from rich.console import Console
 
+    from harness.dataset import decode_config_for
     from harness.features import LogMelConfig, check_feature_sets, extract
 
     sets = check_feature_sets(feature_sets)
@@ -134,7 +106,7 @@ def features(
         logmel=LogMelConfig(),
         n_jobs=n_jobs,
         scheduler=scheduler,
-        decode=decode_config(root, min_duration),
+        decode=decode_config_for(root, min_duration=min_duration),
     )
     seconds = time.perf_counter() - start
     console = Console(highlight=False)
