@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness.dataset import CHALLENGE_GROUP, PreparedData, decode_config_for, prepare
-from harness.errors import ParameterError
+from harness.errors import DataError, ParameterError
 from harness.experiment import FeatureStore, ModelOutcome, run_model
 from harness.layout import (
     DEFAULT_CACHE_DIR,
@@ -120,6 +120,11 @@ def official_feature_store(data: PreparedData) -> FeatureStore:
     """MFCC-140 from the official features.csv: no audio, every listed track ``ok``."""
     from harness import features as feats
 
+    if not data.layout.features_csv.exists():
+        raise DataError(
+            f"{data.layout.features_csv}: not found; --features official needs the features.csv "
+            "of fma_metadata.zip (a synthetic set has none: use --features audio)"
+        )
     table = feats.official_features(data.layout.features_csv, feature_set="mfcc")
     table = table.reindex(data.clips.index)
     usable = np.isfinite(table.to_numpy()).all(axis=1)

@@ -52,3 +52,11 @@ def test_neural_models_need_audio(tmp_path):
     config = RunConfig(root=TINY, models=["crnn"], features="official", out=tmp_path)
     with pytest.raises(ParameterError, match="neural models need audio"):
         run_pipeline(config)
+
+
+def test_official_features_missing_names_the_file(synth_root, tmp_path):
+    from harness.errors import DataError
+
+    config = RunConfig(root=synth_root, models=["mfcc-logreg"], features="official", out=tmp_path)
+    with pytest.raises(DataError, match=r"features\.csv: not found.*use --features audio"):
+        run_pipeline(config)
