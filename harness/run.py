@@ -190,11 +190,12 @@ def run_pipeline(config: RunConfig) -> Path:
         test_dir=test_dir,
         require_audio=not official,
     )
-    run_dir = Path(config.out) / new_run_id(config)
+    run_id = new_run_id(config)
+    features = extract_features(config, data)  # before the run directory: a failure leaves none
+    run_dir = Path(config.out) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"Run directory: {run_dir}")
     data.splits.rename("split").to_csv(run_dir / "splits.csv")
-    features = extract_features(config, data)
     features.status.to_csv(run_dir / "decode_status.csv")
     if config.checks and not official:  # the data checks decode audio
         run_data_checks_into(run_dir, data, features, seed=config.seed)

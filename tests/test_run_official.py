@@ -57,6 +57,9 @@ def test_neural_models_need_audio(tmp_path):
 def test_official_features_missing_names_the_file(synth_root, tmp_path):
     from harness.errors import DataError
 
-    config = RunConfig(root=synth_root, models=["mfcc-logreg"], features="official", out=tmp_path)
+    config = RunConfig(
+        root=synth_root, models=["mfcc-logreg"], features="official", out=tmp_path / "runs"
+    )
     with pytest.raises(DataError, match=r"features\.csv: not found.*use --features audio"):
         run_pipeline(config)
+    assert not (tmp_path / "runs").exists()  # a run that could not start leaves no directory
