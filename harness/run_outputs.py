@@ -96,19 +96,11 @@ def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
     """Write ``leaderboard.csv`` and ``leaderboard.md`` and return the table."""
     frame = leaderboard_frame(outcomes)
     frame.to_csv(run_dir / "leaderboard.csv", index=False)
-    (run_dir / "leaderboard.md").write_text(markdown_table(frame) + "\n", "utf-8")
+    from harness.report import markdown_table
+
+    blanked = frame.astype(object).where(frame.notna(), "")  # a missing score shows as empty
+    (run_dir / "leaderboard.md").write_text(markdown_table(blanked) + "\n", "utf-8")
     return frame
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of ``frame`` (no tabulate dependency)."""
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = [
-        "| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"
-        for row in frame.itertuples(index=False)
-    ]
-    return "\n".join([header, rule, *body])
 
 
 def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
