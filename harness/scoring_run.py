@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.special import expit, softmax
 
 from harness.dataset import PreparedData
+from harness.experiment import targets
 
 ROW_METRICS = ("log_loss", "macro_f1", "accuracy")
 MULTI_ROW_METRICS = ("roc_auc_macro", "pr_auc_macro", "f1_macro_at_0.5")
@@ -85,7 +86,7 @@ def _score_single(data, logits, *, classes, calibrate):
 
     label_set = list(data.classes)
     val_keys, val_logits = logits["validation"]
-    y_val = data.labels.reindex(val_keys).to_numpy().astype(str)
+    y_val = targets(data, val_keys)
     model_index = {c: i for i, c in enumerate(classes)}
     seen = np.array([y in model_index for y in y_val])
     scaler = TemperatureScaler()
@@ -109,7 +110,7 @@ def _score_single(data, logits, *, classes, calibrate):
             "proba_calibrated": cal,
         }
         if group in ("validation", "test"):
-            y_true = data.labels.reindex(keys).to_numpy().astype(str)
+            y_true = targets(data, keys)
             arrays["y_true"] = y_true
             prefix = "val" if group == "validation" else "test"
             scores = metrics.evaluate(y_true, raw, labels=label_set)
@@ -136,7 +137,7 @@ def _score_multi(data, logits, *, classes):
             "proba_calibrated": proba,
         }
         if group in ("validation", "test"):
-            y_true = data.labels.reindex(keys)[label_set].to_numpy(dtype=np.int8)
+            y_true = targets(data, keys)  # columns: data.classes == label_set
             arrays["y_true"] = y_true
             prefix = "val" if group == "validation" else "test"
             scores = metrics.evaluate_multilabel(y_true, proba, labels=label_set)
