@@ -65,13 +65,22 @@ class PreparedData:
         return self.clips.index[self.clips["group"] == group]
 
 
+def holds_clips(folder: Path) -> bool:
+    """True when ``folder`` exists and holds at least one ``.mp3`` file (any case)."""
+    return folder.is_dir() and any(p.suffix.lower() == ".mp3" for p in folder.iterdir())
+
+
+def default_test_dir(root: Path) -> Path | None:
+    """The root's challenge folder (``crowdai_fma_test/``) when it holds clips, else None."""
+    test_dir = FmaLayout(Path(root)).test_dir
+    return test_dir if holds_clips(test_dir) else None
+
+
 def challenge_clips(test_dir: Path) -> pd.DataFrame:
     """The clips of a challenge test folder: ``<file_id>.mp3`` -> path, group ``challenge``."""
-    if not test_dir.is_dir():
-        raise DataError(f"{test_dir}: challenge test folder not found; pass --test-dir DIR")
-    paths = sorted(test_dir.glob("*.mp3"))
-    if not paths:
-        raise DataError(f"{test_dir}: no .mp3 files in the challenge test folder")
+    from harness.submission import challenge_mp3s
+
+    paths = challenge_mp3s(test_dir)
     return pd.DataFrame(
         {"path": [str(p) for p in paths], "group": CHALLENGE_GROUP},
         index=pd.Index([p.stem for p in paths], name="key", dtype=object),

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.dataset import CHALLENGE_GROUP, PreparedData, decode_config_for, prepare
+from harness.dataset import (
+    CHALLENGE_GROUP,
+    PreparedData,
+    decode_config_for,
+    default_test_dir,
+    prepare,
+)
 from harness.errors import DataError, ParameterError
 from harness.experiment import FeatureStore, ModelOutcome, run_model
 from harness.layout import (
@@ -179,8 +185,8 @@ def run_pipeline(config: RunConfig) -> Path:
     started = utc_now()
     root = ensure_dataset(config)
     test_dir = config.test_dir
-    if test_dir is None and FmaLayout(root).test_dir.is_dir() and not official:
-        test_dir = FmaLayout(root).test_dir
+    if test_dir is None and not official:
+        test_dir = default_test_dir(root)
     data = prepare(
         root=root,
         subset=config.subset,

@@ -161,15 +161,25 @@ def uniform_submission(file_ids: Sequence[Any], path: Path | str) -> Path:
     return write_submission(file_ids, proba, CHALLENGE_GENRES, path)
 
 
-def ids_from_test_dir(test_dir: Path | str) -> list[str]:
-    """The expected file ids of a challenge test folder: its ``*.mp3`` names, sorted, no suffix."""
+def challenge_mp3s(test_dir: Path | str) -> list[Path]:
+    """The clips of a challenge test folder: its ``*.mp3`` files (any case), sorted by file id."""
     test_dir = Path(test_dir)
     if not test_dir.is_dir():
-        raise DataError(f"test folder {test_dir} does not exist; pass the crowdai_fma_test folder")
-    ids = sorted(p.stem for p in test_dir.iterdir() if p.suffix.lower() == ".mp3")
-    if not ids:
+        raise DataError(
+            f"{test_dir}: challenge test folder not found (it does not exist); "
+            "pass the crowdai_fma_test folder"
+        )
+    paths = sorted(
+        (p for p in test_dir.iterdir() if p.suffix.lower() == ".mp3"), key=lambda p: p.stem
+    )
+    if not paths:
         raise DataError(f"test folder {test_dir} holds no .mp3 files; is it the right folder?")
-    return ids
+    return paths
+
+
+def ids_from_test_dir(test_dir: Path | str) -> list[str]:
+    """The expected file ids of a challenge test folder: its ``*.mp3`` names, sorted, no suffix."""
+    return [p.stem for p in challenge_mp3s(test_dir)]
 
 
 def read_ids_file(path: Path | str) -> list[str]:

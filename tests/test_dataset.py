@@ -44,3 +44,12 @@ def test_challenge_clips_keyed_by_file_id(tmp_path):
     assert set(clips["group"]) == {"challenge"}
     with pytest.raises(DataError, match="challenge test folder not found"):
         challenge_clips(tmp_path / "nowhere")
+
+
+def test_challenge_clips_and_expected_ids_agree_on_upper_case_names(tmp_path):
+    from harness.submission import ids_from_test_dir
+
+    (tmp_path / "b2.MP3").write_bytes(b"")
+    (tmp_path / "a1.mp3").write_bytes(b"")
+    (tmp_path / "notes.txt").write_bytes(b"")
+    assert list(challenge_clips(tmp_path).index) == ids_from_test_dir(tmp_path) == ["a1", "b2"]

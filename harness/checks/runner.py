@@ -284,11 +284,11 @@ def check_dataset(
     from harness import features as feats
     from harness.checks.base import save_checks
     from harness.checks.truth import load_truth, score_against_truth, truth_result
-    from harness.dataset import decode_config_for, prepare
+    from harness.dataset import decode_config_for, default_test_dir, prepare
     from harness.report import write_report
 
     data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
-                   test_dir=_test_dir(Path(root)))  # fmt: skip
+                   test_dir=default_test_dir(Path(root)))  # fmt: skip
     logmel = feats.LogMelConfig()
     decode = decode_config_for(Path(root))
     status = feats.extract(
@@ -307,10 +307,3 @@ def check_dataset(
     meta = {"root": str(root), "subset": subset, "clips": len(data.clips), "seed": seed}
     write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
     return results, scores
-
-
-def _test_dir(root: Path) -> Path | None:
-    from harness.layout import FmaLayout
-
-    test_dir = FmaLayout(root).test_dir
-    return test_dir if test_dir.is_dir() and any(test_dir.glob("*.mp3")) else None

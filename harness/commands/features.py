@@ -36,14 +36,20 @@ def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: 
 
     from harness.data import fma
     from harness.data.splits import get_splits
-    from harness.dataset import challenge_clips, load_subset_tracks, track_clips
+    from harness.dataset import (
+        challenge_clips,
+        default_test_dir,
+        holds_clips,
+        load_subset_tracks,
+        track_clips,
+    )
 
     layout, tracks = load_subset_tracks(root, subset=subset)
     audio_dir = fma.require_audio_dir(layout.root, subset)
     splits = get_splits(tracks, resplit=resplit, seed=seed)
     clips = track_clips(tracks.index, splits=splits, audio_dir=audio_dir)
-    test_dir = test_dir if test_dir is not None else layout.test_dir
-    if test_dir.is_dir() and any(test_dir.glob("*.mp3")):
+    test_dir = test_dir if test_dir is not None else default_test_dir(layout.root)
+    if test_dir is not None and holds_clips(test_dir):
         clips = pd.concat([clips, challenge_clips(test_dir)])
     return clips
 
