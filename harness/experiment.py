@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harness.dataset import CHALLENGE_GROUP, PreparedData
-from harness.errors import DataError
+from harness.errors import DataError, ParameterError
 from harness.registry import get_entry, load_target
 
 REFERENCE_MODELS = ("uniform", "prior")  # reference rows: reported as they are, never calibrated
@@ -97,18 +97,53 @@ def targets(data: PreparedData, keys: pd.Index) -> np.ndarray:
     return data.labels.reindex(keys).to_numpy(dtype=np.int8)
 
 
-def build_estimator(name: str, *, task: str, seed: int, quick: bool, device: str) -> Any:
+@dataclass(frozen=True)
+class FitOptions:
+    """How to build and fit a model: seed, smoke run, device, setting overrides, DDP, resume.
+
+    ``params`` are keyword overrides of the estimator (a baseline factory's arguments, or
+    :class:`harness.training.NeuralClassifier` settings such as ``epochs`` or ``model_params``);
+    they win over the defaults of the run. ``checkpoint_dir`` is where a neural model writes
+    ``last.pt`` after every epoch and resumes from it.
+    """
+
+    seed: int = 0
+    quick: bool = False
+    device: str = "auto"
+    params: dict[str, Any] = field(default_factory=dict)
+    ddp: bool = False
+    checkpoint_dir: Path | None = None
+
+
+def build_estimator(name: str, *, task: str, options: FitOptions = FitOptions()) -> Any:
     """The estimator for a registered name: a baseline pipeline or a NeuralClassifier."""
     entry = get_entry(name)
     if entry.kind == "baseline":
-        return load_target(entry.target)(random_state=seed)
+        if options.ddp:
+            raise ParameterError(f"{name} is a scikit-learn baseline; --ddp trains neural models.")
+        return _construct(name, load_target(entry.target), random_state=options.seed,
+                          **options.params)  # fmt: skip
     from harness.training import NeuralClassifier
 
     params: dict[str, Any] = {"task": "single" if task == "genre_top" else "multi"}
     params.update(NEURAL_DEFAULTS.get(name, {}))
-    if quick:
+    params.update(options.params)
+    if options.quick:
         params["epochs"] = 2
-    return NeuralClassifier(model=name, random_state=seed, device=device, **params)
+    params.update(random_state=options.seed, device=options.device, ddp=options.ddp,
+                  checkpoint_dir=options.checkpoint_dir)  # fmt: skip
+    return _construct(name, NeuralClassifier, model=name, **params)
+
+
+def _construct(name: str, factory: Any, **params: Any) -> Any:
+    """``factory(**params)``, with an unknown setting reported as one line naming it."""
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise ParameterError(
+            f"{name}: a setting in [params.{name}] is not accepted ({exc}); see the "
+            "docstring of the model's factory for its settings"
+        ) from exc
 
 
 def logits_of(estimator: Any, X: Any) -> np.ndarray:
@@ -125,9 +160,7 @@ def run_model(
     features: FeatureStore,
     *,
     out_dir: Path,
-    seed: int = 0,
-    quick: bool = False,
-    device: str = "auto",
+    options: FitOptions = FitOptions(),
 ) -> ModelOutcome:
     """Fit, calibrate, score and save one model; a failure is caught and reported in the row.
 
@@ -138,13 +171,62 @@ def run_model(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return _run_model(
-            name, data, features, out_dir=out_dir, seed=seed, quick=quick, device=device
-        )
+        return _run_model(name, data, features, out_dir=out_dir, options=options)
     except Exception as exc:  # one failing model must not stop the others
+        if options.ddp:  # ... except under DDP: the other ranks would wait for it forever
+            raise
         (out_dir / "error.txt").write_text(traceback.format_exc(), "utf-8")
         row = {"model": name, "status": f"failed: {type(exc).__name__}: {exc}"[:200]}
         return ModelOutcome(name=name, row=row, error=str(exc))
+
+
+@dataclass
+class FittedModel:
+    """A fitted estimator and the training/validation inputs it was fitted on."""
+
+    estimator: Any
+    kind: str
+    val_keys: pd.Index
+    X_val: Any
+    n_train: int
+    n_excluded: int
+    train_seconds: float
+
+
+def fit_model(
+    name: str, data: PreparedData, features: FeatureStore, *, options: FitOptions
+) -> FittedModel:
+    """Build and fit one model on the usable training clips (validation for early stopping).
+
+    Under DDP every rank calls this; the fit itself synchronises the ranks.
+    """
+    kind = get_entry(name).kind
+    train_keys, X_train = _inputs(data, features, "training", kind=kind)
+    val_keys, X_val = _inputs(data, features, "validation", kind=kind)
+    if kind == "baseline" and len(train_keys):  # e.g. a silent clip has NaN skew: leave it out
+        finite = np.isfinite(X_train).all(axis=1)
+        train_keys, X_train = train_keys[finite], X_train[finite]
+    if len(train_keys) == 0 or len(val_keys) == 0:
+        raise DataError(
+            f"{name}: no usable clips in the {'training' if len(train_keys) == 0 else 'validation'}"
+            " split; check the decode status table (fma-harness data decode-check)"
+        )
+    y_train, y_val = targets(data, train_keys), targets(data, val_keys)
+    estimator = build_estimator(name, task=data.task, options=options)
+    started = time.perf_counter()
+    if kind == "neural":
+        estimator.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    else:
+        estimator.fit(X_train, y_train)
+    return FittedModel(
+        estimator=estimator,
+        kind=kind,
+        val_keys=val_keys,
+        X_val=X_val,
+        n_train=len(train_keys),
+        n_excluded=len(data.keys("training")) - len(train_keys),
+        train_seconds=time.perf_counter() - started,
+    )
 
 
 def _run_model(
@@ -153,34 +235,13 @@ def _run_model(
     features: FeatureStore,
     *,
     out_dir: Path,
-    seed: int,
-    quick: bool,
-    device: str,
+    options: FitOptions,
 ) -> ModelOutcome:
     from harness.scoring_run import score_groups
 
-    kind = get_entry(name).kind
-    inputs = {g: _inputs(data, features, g, kind=kind) for g in ("training", "validation")}
-    (train_keys, X_train), (val_keys, X_val) = inputs["training"], inputs["validation"]
-    if kind == "baseline":  # e.g. a digitally silent clip has NaN skew: keep it out of training
-        finite = np.isfinite(X_train).all(axis=1)
-        train_keys, X_train = train_keys[finite], X_train[finite]
-    if len(train_keys) == 0 or len(val_keys) == 0:
-        raise DataError(
-            f"{name}: no usable clips in the {'training' if len(train_keys) == 0 else 'validation'}"
-            " split; check the decode status table (fma-harness data decode-check)"
-        )
-    n_excluded = len(data.keys("training")) - len(train_keys)
-    y_train, y_val = targets(data, train_keys), targets(data, val_keys)
-
-    estimator = build_estimator(name, task=data.task, seed=seed, quick=quick, device=device)
-    started = time.perf_counter()
-    if kind == "neural":
-        estimator.fit(X_train, y_train, X_val=X_val, y_val=y_val)
-    else:
-        estimator.fit(X_train, y_train)
-    train_seconds = time.perf_counter() - started
-
+    fitted = fit_model(name, data, features, options=options)
+    estimator, kind = fitted.estimator, fitted.kind
+    val_keys, X_val = fitted.val_keys, fitted.X_val
     logits = {"validation": (val_keys, logits_of(estimator, X_val))}
     for group in ("test", CHALLENGE_GROUP):
         keys, X = _inputs(data, features, group, kind=kind)
@@ -198,9 +259,9 @@ def _run_model(
         "model": name,
         "status": "ok",
         **row,
-        "train_seconds": round(train_seconds, 2),
-        "n_train": len(train_keys),
-        "n_train_excluded": n_excluded,
+        "train_seconds": round(fitted.train_seconds, 2),
+        "n_train": fitted.n_train,
+        "n_train_excluded": fitted.n_excluded,
     }
     save_outputs(estimator, name=name, out_dir=out_dir, predictions=predictions, kind=kind)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)

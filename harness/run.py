@@ -9,16 +9,21 @@ second run with the same seed redoes no feature work and prints the same numbers
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import shutil
 import time
 import tomllib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from harness import distributed as hdist
 from harness.dataset import (
     CHALLENGE_GROUP,
     PreparedData,
@@ -27,7 +32,7 @@ from harness.dataset import (
     prepare,
 )
 from harness.errors import DataError, ParameterError
-from harness.experiment import FeatureStore, ModelOutcome, run_model
+from harness.experiment import FeatureStore, FitOptions, ModelOutcome, fit_model, run_model
 from harness.layout import (
     DEFAULT_CACHE_DIR,
     DEFAULT_RUNS_DIR,
@@ -41,6 +46,7 @@ from harness.run_outputs import data_checksums, write_leaderboard, write_submiss
 
 FEATURE_SOURCES = ("audio", "official")
 SANITY_SHUFFLED_EPOCHS = 4  # shuffled-label training: enough to show it stays at chance
+T = TypeVar("T")
 SANITY_CLIPS = 192  # training clips the sanity checks sample (half as many validation clips)
 CONSOLE_COLUMNS = {
     "model": "model",
@@ -79,6 +85,9 @@ class RunConfig:
     quick: bool = False
     checks: bool = True
     run_id: str | None = None
+    # per-model estimator settings, e.g. {"crnn": {"epochs": 30}} ([params.crnn] in run.toml)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ddp: bool = False  # neural models with DistributedDataParallel, under torchrun
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,19 +180,51 @@ def new_run_id(config: RunConfig) -> str:
     return config.run_id or f"{stamp}-seed{config.seed}"
 
 
-def run_pipeline(config: RunConfig) -> Path:
-    """Execute the whole job and return the run directory."""
+def check_config(config: RunConfig) -> None:
+    """Refuse an inconsistent configuration before any work is done."""
     for name in config.models:
         get_entry(name)  # unknown names fail before any work
+    for name, params in config.params.items():
+        get_entry(name)
+        if not isinstance(params, dict):
+            raise ParameterError(
+                f"params.{name} must be a table of settings (e.g. [params.{name}] epochs = 20), "
+                f"got {params!r}"
+            )
     if config.features not in FEATURE_SOURCES:
         raise ParameterError(f"features '{config.features}' is not one of {FEATURE_SOURCES}")
-    official = config.features == "official"
-    if official and any(get_entry(m).kind == "neural" for m in config.models):
+    neural = [m for m in config.models if get_entry(m).kind == "neural"]
+    if config.features == "official" and neural:
         raise ParameterError(
             "neural models need audio (log-mel); drop them from --models or use --features audio"
         )
+    if config.ddp and len(neural) != len(config.models):
+        baselines = sorted(set(config.models) - set(neural))
+        raise ParameterError(
+            f"--ddp trains neural models only; drop {', '.join(baselines)} from --models"
+        )
+
+
+def run_pipeline(config: RunConfig) -> Path:
+    """Execute the whole job and return the run directory.
+
+    With ``config.ddp`` (under ``torchrun``) every rank runs this: rank 0 generates data and
+    extracts features while the others wait, every rank trains, and rank 0 alone writes.
+    """
+    check_config(config)
+    if not config.ddp:
+        return _run_pipeline(config, hdist.DistInfo())
+    info = hdist.init_distributed()
+    try:
+        return _run_pipeline(config, info)
+    finally:
+        hdist.shutdown()
+
+
+def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
+    official = config.features == "official"
     started = utc_now()
-    root = ensure_dataset(config)
+    root = main_rank_first(info, lambda: ensure_dataset(config))
     test_dir = config.test_dir
     if test_dir is None and not official:
         test_dir = default_test_dir(root)
@@ -196,9 +237,14 @@ def run_pipeline(config: RunConfig) -> Path:
         test_dir=test_dir,
         require_audio=not official,
     )
-    run_id = new_run_id(config)
-    features = extract_features(config, data)  # before the run directory: a failure leaves none
+    run_id = hdist.broadcast_object(new_run_id(config))
+    # before the run directory: a failure leaves none
+    features = main_rank_first(info, lambda: extract_features(config, data))
     run_dir = Path(config.out) / run_id
+    if not info.is_main:  # the other ranks only take part in the training
+        for name in config.models:
+            fit_model(name, data, features, options=fit_options(config, data, features, name))
+        return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"Run directory: {run_dir}")
     data.splits.rename("split").to_csv(run_dir / "splits.csv")
@@ -225,19 +271,66 @@ def run_pipeline(config: RunConfig) -> Path:
     return run_dir
 
 
+def main_rank_first(info: hdist.DistInfo, work: Callable[[], T]) -> T:
+    """Run ``work`` on rank 0, then on the other ranks (which then find it cached or done)."""
+    if info.is_main:
+        result = work()
+        hdist.barrier()
+        return result
+    hdist.barrier()
+    return work()
+
+
+def fit_options(
+    config: RunConfig, data: PreparedData, features: FeatureStore, name: str
+) -> FitOptions:
+    """How ``name`` is fitted in this run; neural models checkpoint into the cache."""
+    params = config.params.get(name, {})
+    checkpoint_dir = None
+    if get_entry(name).kind == "neural":
+        checkpoint_dir = checkpoint_dir_for(config, data, features, name)
+    return FitOptions(seed=config.seed, quick=config.quick, device=config.device,
+                      params=params, ddp=config.ddp, checkpoint_dir=checkpoint_dir)  # fmt: skip
+
+
+def checkpoint_dir_for(
+    config: RunConfig, data: PreparedData, features: FeatureStore, name: str
+) -> Path:
+    """``<cache>/checkpoints/<name>-<key>``: the key covers everything the training depends on
+    (settings, seed, clips of each split, log-mel cache), so only the same training resumes."""
+    from harness.experiment import NEURAL_DEFAULTS
+
+    identity = {
+        "model": name,
+        "task": config.task,
+        "seed": config.seed,
+        "quick": config.quick,
+        "defaults": NEURAL_DEFAULTS.get(name, {}),
+        "params": config.params.get(name, {}),
+        "features": cache_keys(features),
+        "training": [str(k) for k in data.keys("training")],
+        "validation": [str(k) for k in data.keys("validation")],
+    }
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return (
+        Path(config.cache_dir) / "checkpoints" / f"{name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+    )
+
+
 def train_one(
     config: RunConfig, data: PreparedData, features: FeatureStore, run_dir: Path, name: str
 ) -> ModelOutcome:
+    """Fit, score and save one model; a neural model resumes an interrupted training."""
+    from harness.training_loop import CHECKPOINT_NAME
+
     print(f"Training {name} ...")
-    outcome = run_model(
-        name,
-        data,
-        features,
-        out_dir=run_dir / "models" / name,
-        seed=config.seed,
-        quick=config.quick,
-        device=config.device,
-    )
+    options = fit_options(config, data, features, name)
+    checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
+    if checkpoint is not None and checkpoint.exists():
+        print(f"  resuming {name} from {checkpoint} (delete it to start over)")
+    outcome = run_model(name, data, features, out_dir=run_dir / "models" / name, options=options)
+    if outcome.error is None and checkpoint is not None:  # finished: nothing left to resume
+        shutil.rmtree(checkpoint.parent, ignore_errors=True)
     if outcome.error is None and get_entry(name).kind == "neural":
         write_model_sanity(
             run_dir / "models" / name, outcome, data, features, quick=config.quick, seed=config.seed

@@ -4,7 +4,9 @@ checkpoint, train, validate, early-stop, checkpoint, and finish with the best we
 Under DDP every rank trains on its DistributedSampler shard; rank 0 alone evaluates (on the
 full validation set, so no padded duplicates), broadcasts the scores so every rank takes the
 same early-stopping decision, writes checkpoints and shows progress; at the end rank 0's best
-weights and batch-norm statistics are broadcast so every rank holds the same model.
+weights and batch-norm statistics are broadcast so every rank holds the same model. A fit with
+``ddp=False`` uses no collective even inside a process group (e.g. rank 0's sanity checks after
+a DDP training, while the other ranks have moved on).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _validate(clf, module, val, *, device, use_amp, info) -> dict:
         logits = loop.predict_logits(module, clf._eval_loader(val[0]), device=device,
                                      use_amp=use_amp)  # fmt: skip
         scores = loop.score_logits(logits, val[1], task=clf.task)
-    return hdist.broadcast_object(scores)
+    return hdist.broadcast_object(scores) if info.world_size > 1 else scores
 
 
 def _track_best(clf, state: FitState, row: dict, module, best_model):
@@ -128,7 +130,8 @@ def run_fit(clf, X, y, *, X_val=None, y_val=None):
     if ckpt is not None and clf.resume and ckpt.exists():
         state, best_model = _restore(ckpt, signature=signature, module=module,
                                      optimizer=optimizer, scaler=scaler)  # fmt: skip
-    hdist.barrier()
+    if info.world_size > 1:
+        hdist.barrier()
     train_module = module
     if info.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -158,7 +161,7 @@ def run_fit(clf, X, y, *, X_val=None, y_val=None):
                 sampler.set_epoch(epoch)
             best_model = _one_epoch(clf, epoch, state, best_model, module, train_module, loader,
                                     ctx, bar)  # fmt: skip
-    _finish(clf, module, state, best_model)
+    _finish(clf, module, state, best_model, info)
     return clf
 
 
@@ -170,7 +173,8 @@ def _one_epoch(clf, epoch, state, best_model, module, train_module, loader, ctx,
         device=ctx["device"], settings=settings, lr_fn=ctx["lr_fn"], step0=state.step,
         loss_kw=ctx["loss_kw"], on_step=bar.step,
     )  # fmt: skip
-    train_loss = hdist.mean_across_ranks(train_loss)  # every rank logs the global mean
+    if ctx["info"].world_size > 1:  # every rank logs the global mean
+        train_loss = hdist.mean_across_ranks(train_loss)
     scores = _validate(clf, module, ctx["val"], device=ctx["device"], use_amp=ctx["use_amp"],
                        info=ctx["info"])  # fmt: skip
     row = {
@@ -201,14 +205,15 @@ def _one_epoch(clf, epoch, state, best_model, module, train_module, loader, ctx,
     return best_model
 
 
-def _finish(clf, module, state: FitState, best_model) -> None:
+def _finish(clf, module, state: FitState, best_model, info: hdist.DistInfo) -> None:
     from harness.training import HISTORY_COLUMNS
 
     if best_model is None and state.epoch == 0:
         raise DataError("No epoch was trained (epochs=0?); set epochs >= 1.")
     if best_model is not None:
         module.load_state_dict(best_model)
-    hdist.broadcast_module(module)
+    if info.world_size > 1:
+        hdist.broadcast_module(module)
     module.eval()
     clf.module_ = module
     clf.history_ = pd.DataFrame(state.history, columns=list(HISTORY_COLUMNS))

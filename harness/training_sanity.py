@@ -94,7 +94,9 @@ def check_shuffled_labels(clf, X, y, X_val, y_val, *, epochs: int = 5) -> dict:
     """Fit a copy on shuffled training labels; validation accuracy must stay near chance."""
     rng = np.random.default_rng(int(clf.random_state))
     y_shuffled = np.asarray(y)[rng.permutation(len(y))]
-    copy = clone(clf).set_params(epochs=epochs, checkpoint_dir=None, progress=False, patience=None)
+    copy = clone(clf).set_params(
+        epochs=epochs, checkpoint_dir=None, progress=False, patience=None, ddp=False
+    )
     copy.fit(X, y_shuffled, X_val=X_val, y_val=y_val)
     pred = copy.predict(X_val)
     if clf.task == "single":

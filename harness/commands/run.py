@@ -14,6 +14,19 @@ RUN_EPILOG = """Examples:
   fma-harness run --fma-root ~/fma --subset medium --models mfcc-logreg,crnn
 
   fma-harness run --config run.toml --seed 1        # CLI options override the file
+
+  torchrun --nproc_per_node 2 -m harness train crnn --ddp    # one process per GPU
+"""
+
+TRAIN_EPILOG = """Examples:
+
+  fma-harness train crnn                     # synthetic FMA: train, calibrate, score, save
+
+  fma-harness train cnn --config cnn.toml    # [params.cnn] epochs = 40, preset = "paper"
+
+  torchrun --nproc_per_node 4 -m harness train cnn --ddp --fma-root ~/fma --subset medium
+
+An interrupted neural training resumes from its checkpoint in the cache when run again.
 """
 
 RootOpt = Annotated[
@@ -37,6 +50,14 @@ FeaturesOpt = Annotated[
     typer.Option(
         "--features",
         help="audio (extract from the clips) | official (fma_metadata/features.csv, no audio)",
+    ),
+]
+DdpOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--ddp/--no-ddp",
+        help="Train the neural models with DistributedDataParallel: launch with "
+        "torchrun --nproc_per_node N -m harness ...",
     ),
 ]
 ResplitOpt = Annotated[
@@ -70,6 +91,7 @@ def register(app: typer.Typer) -> None:
         device: DeviceOpt = None,
         resplit: ResplitOpt = None,
         features: FeaturesOpt = None,
+        ddp: DdpOpt = None,
         checks: Annotated[bool | None, typer.Option("--checks/--no-checks")] = None,
         run_id: Annotated[
             str | None, typer.Option(help="Name of the run directory (default: time + seed).")
@@ -93,12 +115,13 @@ def register(app: typer.Typer) -> None:
             device=device,
             resplit=resplit,
             features=features,
+            ddp=ddp,
             checks=checks,
             run_id=run_id,
         )
         run_pipeline(cfg)
 
-    @app.command()
+    @app.command(epilog=TRAIN_EPILOG)
     def train(
         model: Annotated[str, typer.Argument(help="A registered model, e.g. mfcc-logreg, crnn.")],
         fma_root: RootOpt = None,
@@ -112,6 +135,7 @@ def register(app: typer.Typer) -> None:
         device: DeviceOpt = None,
         resplit: ResplitOpt = None,
         features: FeaturesOpt = None,
+        ddp: DdpOpt = None,
     ) -> None:
         """Train one model, calibrate it, score it on validation and test, and save it."""
         from harness.registry import get_entry
@@ -132,6 +156,7 @@ def register(app: typer.Typer) -> None:
             device=device,
             resplit=resplit,
             features=features,
+            ddp=ddp,
             checks=False,
         )
         run_pipeline(cfg)
