@@ -29,6 +29,7 @@ REFERENCE_MODELS = ("uniform", "prior")  # reference rows: reported as they are,
 NEURAL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 30},
     "crnn": {"spec_augment": True},
+    "short-chunk": {"n_eval_chunks": 8},  # 8 x 3.7 s covers the 29 s clip
 }
 FAILED_STATUSES = ("missing", "empty", "corrupt", "failed")
 

@@ -46,6 +46,12 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("mlp", "baselines.mlp:make_mlp", "baseline", "StandardScaler + MLP (100 units)"),
         ModelEntry("cnn", "models.cnn:build_cnn", "neural", "fully convolutional (Choi 2016)"),
         ModelEntry("crnn", "models.crnn:build_crnn", "neural", "conv + GRU (Choi 2017)"),
+        ModelEntry(
+            "short-chunk",
+            "models.short_chunk:build_short_chunk",
+            "neural",
+            "7-layer CNN on 3.7 s chunks (Won 2020)",
+        ),
     ]
 }
 

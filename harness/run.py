@@ -44,9 +44,9 @@ from harness.manifest import build_manifest, utc_now, write_json_atomic
 from harness.registry import get_entry, names
 from harness.run_outputs import data_checksums, write_leaderboard, write_submissions
 
+T = TypeVar("T")
 FEATURE_SOURCES = ("audio", "official")
 SANITY_SHUFFLED_EPOCHS = 4  # shuffled-label training: enough to show it stays at chance
-T = TypeVar("T")
 SANITY_CLIPS = 192  # training clips the sanity checks sample (half as many validation clips)
 CONSOLE_COLUMNS = {
     "model": "model",

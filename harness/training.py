@@ -77,8 +77,9 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
     classes : sequence or None
         Output classes in order (default: sorted training labels / multi-hot columns).
     chunk_frames : int or None
-        Frames per training crop and per evaluation chunk; None = 256 (~6 s at 22050 Hz, hop
-        512), or the model's minimum input length if larger (FCN-4 "paper": 1280).
+        Frames per training crop and per evaluation chunk; None = the model's own
+        ``chunk_frames`` if it has one (short-chunk: 160, 3.7 s), else 256 (~6 s at 22050 Hz,
+        hop 512) or the model's minimum input length if larger (FCN-4 "paper": 1280).
     n_eval_chunks : int
         Evenly spaced chunks whose logits are averaged at evaluation.
     batch_size : int
@@ -196,9 +197,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
     def resolve_chunk_frames(self, module: torch.nn.Module) -> int:
         """``chunk_frames``, or its default for ``module``; refuses a chunk the model can't take."""
         min_frames = int(getattr(module, "min_frames", 1))
-        chunk = (
-            int(self.chunk_frames) if self.chunk_frames else max(DEFAULT_CHUNK_FRAMES, min_frames)
-        )
+        default = int(getattr(module, "chunk_frames", 0)) or max(DEFAULT_CHUNK_FRAMES, min_frames)
+        chunk = int(self.chunk_frames) if self.chunk_frames else default
         if chunk < min_frames:
             raise ParameterError(
                 f"chunk_frames={chunk} is shorter than this model's minimum input of {min_frames} "

@@ -59,16 +59,29 @@ class FrequencyNorm(nn.Module):
         return self.bn(x.transpose(1, 2)).transpose(1, 2)
 
 
+ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU}
+
+
 class ConvBlock(nn.Sequential):
-    """3x3 conv (same padding), batch norm, ELU, max-pool, optional dropout."""
+    """3x3 conv (same padding), batch norm, ELU (or ReLU), max-pool, optional dropout."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, *, pool: Sequence[int], dropout: float = 0.0
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        pool: Sequence[int],
+        dropout: float = 0.0,
+        activation: str = "elu",
     ) -> None:
+        if activation not in ACTIVATIONS:
+            raise ParameterError(
+                f"Unknown activation '{activation}'; expected one of {list(ACTIVATIONS)}."
+            )
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
             nn.BatchNorm2d(out_channels),
-            nn.ELU(),
+            ACTIVATIONS[activation](),
             nn.MaxPool2d(kernel_size=tuple(pool)),
         ]
         if dropout > 0:
@@ -101,12 +114,34 @@ class GlobalPool(nn.Module):
         return torch.cat([flat.mean(dim=2), flat.amax(dim=2)], dim=1)
 
 
+def conv_stack(
+    channels: Sequence[int],
+    pools: Sequence[Sequence[int]],
+    *,
+    dropout: float = 0.0,
+    activation: str = "elu",
+) -> nn.Sequential:
+    """One :class:`ConvBlock` per (channels, pool) pair, starting from a 1-channel image."""
+    blocks, in_ch = [], 1
+    for out_ch, pool in zip(channels, pools, strict=True):
+        blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=dropout, activation=activation))
+        in_ch = out_ch
+    return nn.Sequential(*blocks)
+
+
 def small_head(in_features: int, n_classes: int, *, std: float = 0.01) -> nn.Linear:
     """Linear head initialised near zero so the loss at init is close to ln(n_classes)."""
     head = nn.Linear(in_features, n_classes)
     nn.init.normal_(head.weight, std=std)
     nn.init.zeros_(head.bias)
     return head
+
+
+def preset_config(presets: dict, preset: str, overrides: dict, *, model: str):
+    """The config of ``presets[preset]`` with ``overrides`` applied; unknown names refused."""
+    if preset not in presets:
+        raise ParameterError(f"Unknown {model} preset '{preset}'; expected one of {list(presets)}.")
+    return apply_overrides(presets[preset], overrides, model=model)
 
 
 def apply_overrides(config: object, overrides: dict, *, model: str) -> object:

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from harness.errors import ParameterError
 from models.blocks import (
-    ConvBlock,
     FrequencyNorm,
     GlobalPool,
-    apply_overrides,
     as_image,
     check_stack,
+    conv_stack,
     min_size,
+    preset_config,
     small_head,
 )
 
@@ -89,11 +88,8 @@ class CNN(nn.Module):
         self.config = config
         self.min_frames = min_size(config.pools, 1)
         self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
-        blocks, in_ch = [], 1
-        for out_ch, pool in zip(config.channels, config.pools, strict=True):
-            blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=config.dropout))
-            in_ch = out_ch
-        self.features = nn.Sequential(*blocks)
+        self.features = conv_stack(config.channels, config.pools, dropout=config.dropout)
+        in_ch = config.channels[-1]
         self.pool = GlobalPool(config.global_pool)
         self.dropout = nn.Dropout(config.dropout)
         width = in_ch * GlobalPool.modes[config.global_pool]
@@ -123,7 +119,5 @@ def build_cnn(*, n_classes: int, n_mels: int, preset: str = "compact", **overrid
     CNN
         An ``nn.Module`` mapping (batch, n_mels, frames) to logits (batch, n_classes).
     """
-    if preset not in PRESETS:
-        raise ParameterError(f"Unknown cnn preset '{preset}'; expected one of {list(PRESETS)}.")
-    config = apply_overrides(PRESETS[preset], overrides, model="cnn")
+    config = preset_config(PRESETS, preset, overrides, model="cnn")
     return CNN(n_classes=n_classes, n_mels=n_mels, config=config)

@@ -20,12 +20,12 @@ from torch import nn
 
 from harness.errors import ParameterError
 from models.blocks import (
-    ConvBlock,
     FrequencyNorm,
-    apply_overrides,
     as_image,
     check_stack,
+    conv_stack,
     min_size,
+    preset_config,
     small_head,
 )
 
@@ -101,11 +101,8 @@ class CRNN(nn.Module):
         self.config = config
         self.min_frames = min_size(config.pools, 1)
         self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
-        blocks, in_ch = [], 1
-        for out_ch, pool in zip(config.channels, config.pools, strict=True):
-            blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=config.conv_dropout))
-            in_ch = out_ch
-        self.features = nn.Sequential(*blocks)
+        self.features = conv_stack(config.channels, config.pools, dropout=config.conv_dropout)
+        in_ch = config.channels[-1]
         freq_out = n_mels
         for pool in config.pools:
             freq_out //= pool[0]
@@ -149,7 +146,5 @@ def build_crnn(*, n_classes: int, n_mels: int, preset: str = "compact", **overri
     CRNN
         An ``nn.Module`` mapping (batch, n_mels, frames) to logits (batch, n_classes).
     """
-    if preset not in PRESETS:
-        raise ParameterError(f"Unknown crnn preset '{preset}'; expected one of {list(PRESETS)}.")
-    config = apply_overrides(PRESETS[preset], overrides, model="crnn")
+    config = preset_config(PRESETS, preset, overrides, model="crnn")
     return CRNN(n_classes=n_classes, n_mels=n_mels, config=config)

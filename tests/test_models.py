@@ -11,6 +11,7 @@ from harness.errors import ParameterError
 from models.blocks import n_parameters
 from models.cnn import build_cnn
 from models.crnn import build_crnn
+from models.short_chunk import build_short_chunk
 
 torch.set_num_threads(1)
 
@@ -21,8 +22,11 @@ EXPECTED = {
     ("cnn", "compact"): 62_832,
     ("crnn", "paper"): 393_168,
     ("crnn", "compact"): 148_592,  # GRU input 4 rows x 64 channels = 256
+    # conv 3_394_432 + conv BN 3_840 + input BN 192 + dense 262_656 + BN 1_024 + head 8_208
+    ("short-chunk", "paper"): 3_670_096,
+    ("short-chunk", "compact"): 59_328,
 }
-BUILDERS = {"cnn": build_cnn, "crnn": build_crnn}
+BUILDERS = {"cnn": build_cnn, "crnn": build_crnn, "short-chunk": build_short_chunk}
 
 
 @pytest.mark.parametrize(("model", "preset"), sorted(EXPECTED))
@@ -86,12 +90,30 @@ def test_overrides_and_errors():
         build_crnn(n_classes=4, n_mels=16)
 
 
-@pytest.mark.parametrize("builder", [build_cnn, build_crnn])
+def test_short_chunk_takes_3_7_s_chunks_and_collapses_them():
+    module = build_short_chunk(n_classes=5, n_mels=96).eval()
+    assert module.chunk_frames == 160  # 3.7 s at 22,050 Hz, hop 512
+    x = torch.empty(2, 1, 96, 160, device="meta")
+    paper = build_short_chunk(n_classes=5, n_mels=96, preset="paper").to("meta")
+    assert paper.features(x).shape == (2, 512, 1, 1)
+    with torch.no_grad():
+        assert module(torch.randn(3, 96, 300)).shape == (3, 5)  # longer: global max over time
+    with pytest.raises(ParameterError, match="at least 128"):
+        module(torch.randn(2, 96, 127))
+    with pytest.raises(ParameterError, match="chunk_frames=100"):
+        build_short_chunk(n_classes=5, n_mels=96, chunk_frames=100)
+    with pytest.raises(ParameterError, match="activation"):
+        from models.blocks import ConvBlock
+
+        ConvBlock(1, 2, pool=(2, 2), activation="gelu")
+
+
+@pytest.mark.parametrize("builder", [build_cnn, build_crnn, build_short_chunk])
 def test_loss_at_init_is_ln_c(builder):
     torch.manual_seed(0)
     module = builder(n_classes=16, n_mels=96).train()
     with torch.no_grad():  # dB-like scale: the input norm handles it
-        logits = module(torch.randn(16, 96, 64) * 20 - 40)
+        logits = module(torch.randn(16, 96, 128) * 20 - 40)
     loss = torch.nn.functional.cross_entropy(logits, torch.arange(16))
     assert abs(float(loss) - math.log(16)) < 0.05
 

@@ -1,0 +1,143 @@
+"""Short-chunk CNN after Won, Ferraro, Bogdanov & Serra (2020), "Evaluation of CNN-based
+automatic music tagging models": the strongest model of that comparison.
+
+A VGG-like stack of seven 3x3 conv blocks (batch norm, ReLU, 2x2 max-pool) on a short input
+(3.7 s), a global max over what is left of time, then a two-layer head (dense, batch norm,
+ReLU, dropout 0.5, dense). Clips are classified by averaging the logits of many short chunks.
+
+On this harness's log-mels (96 mel bands, 512-sample hop at 22,050 Hz, so 3.7 s = 160 frames)
+the ``paper`` preset keeps the published widths (128-128-256-256-256-256-512, a 512-unit head;
+about 3.7 M parameters) with frequency pools that reach one row from 96 bands instead of 128
+(2, 2, 2, 2, 2, 3, 1); ``compact`` is an eighth of the width for a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from harness.errors import ParameterError
+from models.blocks import (
+    FrequencyNorm,
+    GlobalPool,
+    as_image,
+    check_stack,
+    conv_stack,
+    min_size,
+    preset_config,
+    small_head,
+)
+
+#: 3.7 s at 22,050 Hz with a 512-sample hop (Won et al. use 59,049 samples at 16 kHz).
+SHORT_CHUNK_FRAMES = 160
+_POOLS = ((2, 2), (2, 2), (2, 2), (2, 2), (2, 2), (3, 2), (1, 2))
+
+
+@dataclass(frozen=True)
+class ShortChunkConfig:
+    """Sizes of the short-chunk CNN.
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Output channels of each conv block.
+    pools : tuple of (int, int)
+        Max-pool (freq, time) after each block.
+    head_units : int
+        Units of the hidden dense layer of the head.
+    head_dropout : float
+        Dropout after the hidden dense layer.
+    chunk_frames : int
+        Default training and evaluation chunk, in frames.
+    input_norm : bool
+        Batch norm over mel bins of the input.
+    """
+
+    channels: tuple[int, ...] = (16, 16, 32, 32, 32, 32, 64)
+    pools: tuple[tuple[int, int], ...] = _POOLS
+    head_units: int = 64
+    head_dropout: float = 0.5
+    chunk_frames: int = SHORT_CHUNK_FRAMES
+    input_norm: bool = True
+
+
+PRESETS: dict[str, ShortChunkConfig] = {
+    "paper": ShortChunkConfig(channels=(128, 128, 256, 256, 256, 256, 512), head_units=512),
+    "compact": ShortChunkConfig(),
+}
+
+
+class ShortChunkCNN(nn.Module):
+    """Short-chunk CNN classifier.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    n_mels : int
+        Mel bands of the input.
+    config : ShortChunkConfig
+        Layer sizes.
+
+    Notes
+    -----
+    ``forward(x)``: x of shape (batch, n_mels, frames) or (batch, 1, n_mels, frames) with
+    frames >= the product of the time pools (128 by default); returns logits (batch, n_classes).
+    ``chunk_frames`` is the default chunk the training loop uses for this model.
+    """
+
+    def __init__(self, *, n_classes: int, n_mels: int, config: ShortChunkConfig) -> None:
+        super().__init__()
+        check_stack(config.channels, config.pools, model="short-chunk", n_mels=n_mels)
+        self.n_mels = n_mels
+        self.config = config
+        self.min_frames = min_size(config.pools, 1)
+        if config.chunk_frames < self.min_frames:
+            raise ParameterError(
+                f"short-chunk: chunk_frames={config.chunk_frames} is shorter than the "
+                f"{self.min_frames} frames its time pools need."
+            )
+        self.chunk_frames = config.chunk_frames
+        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
+        self.features = conv_stack(config.channels, config.pools, activation="relu")
+        in_ch = config.channels[-1]
+        self.pool = GlobalPool("max")
+        self.hidden = nn.Sequential(
+            nn.Linear(in_ch, config.head_units),
+            nn.BatchNorm1d(config.head_units),
+            nn.ReLU(),
+            nn.Dropout(config.head_dropout),
+        )
+        self.head = small_head(config.head_units, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_norm(as_image(x, n_mels=self.n_mels, min_frames=self.min_frames))
+        return self.head(self.hidden(self.pool(self.features(x))))
+
+
+def build_short_chunk(
+    *, n_classes: int, n_mels: int, preset: str = "compact", **overrides
+) -> ShortChunkCNN:
+    """Build the short-chunk CNN from a preset, with any :class:`ShortChunkConfig` field
+    overridden.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes (output logits).
+    n_mels : int
+        Mel bands of the input log-mel.
+    preset : str
+        "compact" (CPU-sized, default) or "paper" (Won et al. 2020 widths).
+    **overrides
+        Fields of :class:`ShortChunkConfig`, e.g. ``head_units=128``.
+
+    Returns
+    -------
+    ShortChunkCNN
+        An ``nn.Module`` mapping (batch, n_mels, frames) to logits (batch, n_classes).
+    """
+    config = preset_config(PRESETS, preset, overrides, model="short-chunk")
+    return ShortChunkCNN(n_classes=n_classes, n_mels=n_mels, config=config)
