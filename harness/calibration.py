@@ -6,6 +6,11 @@ under-confident one; the argmax, and so accuracy and macro F1, never change.
 
 Any model can be calibrated: for a scikit-learn baseline, ``log(proba)`` serves as logits
 (:func:`calibrate_proba`).
+
+A model that ranks every validation clip right (each true class has the top logit; for
+multi-label, every logit on the right side of 0) has no finite best T: the validation NLL keeps
+falling as T goes to 0, so the fit would sharpen the model without bound and one test mistake
+would then cost a huge log loss. T stays 1 in that case (``separable_`` is True).
 """
 
 from __future__ import annotations
@@ -45,6 +50,15 @@ def _nll(logits: torch.Tensor, targets: torch.Tensor, *, task: str) -> torch.Ten
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
+def _separable(logits: torch.Tensor, targets: torch.Tensor, *, task: str) -> bool:
+    """Every row's true class strictly on top (single), or every logit on its label's side."""
+    if task == "multi":
+        return bool(((logits > 0) == (targets > 0.5)).all())
+    true = logits.gather(1, targets[:, None]).squeeze(1)
+    is_true = F.one_hot(targets, logits.shape[1]).bool()
+    return bool((true > logits.masked_fill(is_true, -torch.inf).amax(dim=1)).all())
+
+
 class TemperatureScaler:
     """Fit one temperature on validation logits and apply it to any logits.
 
@@ -60,6 +74,8 @@ class TemperatureScaler:
     temperature_ : float
     nll_before_, nll_after_ : float
         Validation log loss at T = 1 and at the fitted T (nats).
+    separable_ : bool
+        The fitting set is perfectly separated, so T was left at 1 (see the module docstring).
     """
 
     def __init__(self, *, task: str = "single", max_iter: int = 100) -> None:
@@ -77,6 +93,11 @@ class TemperatureScaler:
         t = _as_targets(y, n_classes=z.shape[1], classes=classes, task=self.task)
         if len(t) != len(z):
             raise ParameterError(f"{len(z)} logit rows but {len(t)} labels.")
+        self.separable_ = _separable(z, t, task=self.task)
+        if self.separable_:
+            self.temperature_ = 1.0
+            self.nll_before_ = self.nll_after_ = float(_nll(z, t, task=self.task))
+            return self
         log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=self.max_iter,
                                 line_search_fn="strong_wolfe")  # fmt: skip

@@ -45,6 +45,19 @@ def test_underconfident_logits_get_t_below_one():
     assert TemperatureScaler().fit(logits / 2, y).temperature_ == pytest.approx(0.5, rel=0.15)
 
 
+def test_a_perfectly_separated_validation_set_keeps_t_at_one():
+    """No finite best T there: the NLL falls as T -> 0, and a fit would sharpen without bound."""
+    logits, _ = calibrated_sample(n=200, seed=3)
+    y = logits.argmax(axis=1)  # every clip's true class has the top logit
+    scaler = TemperatureScaler().fit(logits, y)
+    assert scaler.separable_ and scaler.temperature_ == 1.0
+    y[0] = (y[0] + 1) % logits.shape[1]  # one mistake: the optimum is finite again
+    scaler = TemperatureScaler().fit(logits, y)
+    assert not scaler.separable_ and scaler.temperature_ < 1.0
+    multi = (logits > 0).astype(float)
+    assert TemperatureScaler(task="multi").fit(logits, multi).temperature_ == 1.0
+
+
 def test_string_labels_with_classes_and_errors():
     logits, y = calibrated_sample(n=500, n_classes=3)
     classes = np.array(["Pop", "Rock", "Jazz"])
