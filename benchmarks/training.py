@@ -11,7 +11,7 @@ For each model and preset, in one run:
 Measurements alternate real / in-memory rounds and keep each side's best round, so a shared
 machine's noise hits both alike. Usage::
 
-    python benchmarks/training.py                     # cnn+crnn, compact+paper, this CPU
+    python benchmarks/training.py          # cnn, crnn, short-chunk; compact+paper; this CPU
     python benchmarks/training.py --models crnn --presets compact --rounds 5 --json out.json
 """
 
@@ -98,7 +98,7 @@ def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="cnn,crnn")
+    parser.add_argument("--models", default="cnn,crnn,short-chunk")
     parser.add_argument("--presets", default="compact,paper")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=6, help="optimiser steps per round")
@@ -117,13 +117,13 @@ def main() -> None:
         cache = make_cache(Path(tmp) / "logmel.npy", n_clips=n, n_mels=args.n_mels,
                            frames=args.frames)  # fmt: skip
         print(f"device {args.device}, torch threads {torch.get_num_threads()}, cache {cache.shape}")
-        print(f"{'model':6} {'preset':8} {'chunk':>5} {'params':>10} {'train real':>10} "
+        print(f"{'model':11} {'preset':8} {'chunk':>5} {'params':>10} {'train real':>10} "
               f"{'train mem':>10} {'ratio':>6} {'infer':>8}   (chunks/s)")  # fmt: skip
         for model in args.models.split(","):
             for preset in args.presets.split(","):
                 row = bench_one(model, preset, cache, args)
                 rows.append(row)
-                print(f"{model:6} {preset:8} {row['chunk_frames']:5d} {row['params']:10,d} "
+                print(f"{model:11} {preset:8} {row['chunk_frames']:5d} {row['params']:10,d} "
                       f"{row['train_chunks_s_real']:10.1f} {row['train_chunks_s_memory']:10.1f} "
                       f"{row['ratio']:6.2f} {row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
     if args.json:

@@ -3,12 +3,21 @@ recurrent neural networks for music classification" (CRNN).
 
 Input normalisation over mel bins, four blocks of 3x3 conv, batch norm, ELU, max-pool and
 dropout that collapse the frequency axis, a 2-layer GRU over the remaining time steps, and a
-linear head on the last hidden state. The ``paper`` preset is the published stack
-(64-128-128-128 channels, pools (2,2), (3,3), (4,4), (4,4), two GRU layers of 32 units: about
-0.39 M parameters on 96 mel bands); ``compact`` has fewer channels for a 2-core CPU, keeps 6x
-more time steps and 4 frequency rows (96 / 24), flattened into the GRU input: on the synthetic
-set, collapsing frequency to one row by max-pooling made the small model learn timbre cues
-much more slowly (val macro F1 0.70 vs 0.80 after 15 epochs).
+linear head on the last hidden state (or on the mean of the top layer's outputs). The
+``paper`` preset is the published stack (64-128-128-128 channels, pools (2,2), (3,3), (4,4),
+(4,4), two GRU layers of 32 units: about 0.39 M parameters on 96 mel bands).
+
+``compact`` is sized for a 2-core CPU and was chosen on the default synthetic set, where the
+genre pairs Rock / Pop and Folk / International differ only in drum order and metre:
+
+- time is pooled 2x in all (pools (2,1), (2,1), (2,1), (3,2)), so the GRU steps every 46 ms and
+  sees the eighth-note drum grid (120-300 ms). After 30 epochs, validation log loss was 0.60
+  with 8x pooling, 0.41 with 4x and 0.32 with 2x; the published 16x (371 ms steps) could not
+  tell the rhythm pairs apart (test macro F1 0.70 after 15 epochs);
+- the head reads the mean of the GRU outputs ("mean"): with the last hidden state (8x pooling,
+  15 epochs) validation macro F1 was 0.35 instead of 0.65;
+- 4 frequency rows (96 / 24) are flattened into the GRU input: collapsing frequency to one row
+  made the small model learn timbre cues much more slowly (val macro F1 0.70 vs 0.80).
 """
 
 from __future__ import annotations
@@ -56,12 +65,12 @@ class CRNNConfig:
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 64)
-    pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (3, 2))
+    pools: tuple[tuple[int, int], ...] = ((2, 1), (2, 1), (2, 1), (3, 2))
     conv_dropout: float = 0.1
     gru_hidden: int = 64
     gru_layers: int = 2
     head_dropout: float = 0.1
-    summary: str = "last"
+    summary: str = "mean"
     input_norm: bool = True
 
 
@@ -71,6 +80,7 @@ PRESETS: dict[str, CRNNConfig] = {
         pools=((2, 2), (3, 3), (4, 4), (4, 4)),
         gru_hidden=32,
         head_dropout=0.3,
+        summary="last",
     ),
     "compact": CRNNConfig(),
 }

@@ -68,19 +68,19 @@ def test_an_interrupted_training_resumes_where_it_stopped(
 ):
     from harness import training_run
 
-    params = {"cnn": {**TINY_CNN, "epochs": 3}}
-    reference = run_pipeline(_config(synth_root, tmp_path / "ref", params=params))
+    settings = {"params": {"cnn": TINY_CNN}, "quick": True}  # quick: 2 epochs
+    reference = run_pipeline(_config(synth_root, tmp_path / "ref", **settings))
     expected = pd.read_csv(reference / "models" / "cnn" / "history.csv")
 
     real_epoch = training_run._one_epoch
 
-    def crash_after_two(clf, epoch, *args, **kwargs):
-        if epoch == 3:
+    def crash_in_epoch_two(clf, epoch, *args, **kwargs):
+        if epoch == 2:
             raise KeyboardInterrupt  # not an Exception: it stops the run, as Ctrl-C would
         return real_epoch(clf, epoch, *args, **kwargs)
 
-    monkeypatch.setattr(training_run, "_one_epoch", crash_after_two)
-    config = _config(synth_root, tmp_path, params=params)
+    monkeypatch.setattr(training_run, "_one_epoch", crash_in_epoch_two)
+    config = _config(synth_root, tmp_path, **settings)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(config)
     checkpoints = list((tmp_path / "cache" / "checkpoints").glob("cnn-*/last.pt"))
@@ -91,5 +91,6 @@ def test_an_interrupted_training_resumes_where_it_stopped(
     assert "resuming cnn from" in capsys.readouterr().out
     history = pd.read_csv(run_dir / "models" / "cnn" / "history.csv")
     columns = ["epoch", "train_loss", "val_log_loss", "lr"]
+    assert history["epoch"].tolist() == [1, 2]
     pd.testing.assert_frame_equal(history[columns], expected[columns])
     assert not checkpoints[0].parent.exists()  # finished: nothing left to resume
