@@ -60,6 +60,8 @@ class CRNNConfig:
     summary : str
         What the head sees: "last" (the top GRU layer's last hidden state, as published) or
         "mean" (the top layer's outputs averaged over time).
+    bidirectional : bool
+        Run the GRU both ways (the head then sees 2 x gru_hidden features).
     input_norm : bool
         Batch norm over mel bins of the input.
     """
@@ -71,6 +73,7 @@ class CRNNConfig:
     gru_layers: int = 2
     head_dropout: float = 0.1
     summary: str = "mean"
+    bidirectional: bool = False
     input_norm: bool = True
 
 
@@ -121,11 +124,12 @@ class CRNN(nn.Module):
             hidden_size=config.gru_hidden,
             num_layers=config.gru_layers,
             batch_first=True,
+            bidirectional=config.bidirectional,
         )
         self.dropout = nn.Dropout(config.head_dropout)
         if config.summary not in ("last", "mean"):
             raise ParameterError(f"crnn summary must be 'last' or 'mean', got {config.summary!r}.")
-        self.head = small_head(config.gru_hidden, n_classes)
+        self.head = small_head(config.gru_hidden * (2 if config.bidirectional else 1), n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(
@@ -133,7 +137,12 @@ class CRNN(nn.Module):
         )
         seq = x.flatten(1, 2).transpose(1, 2)  # (B, C*F, T) -> (B, T, C*F)
         outputs, hidden = self.gru(seq)
-        summary = outputs.mean(dim=1) if self.config.summary == "mean" else hidden[-1]
+        if self.config.summary == "mean":
+            summary = outputs.mean(dim=1)
+        elif self.config.bidirectional:  # the top layer's forward and backward final states
+            summary = torch.cat([hidden[-2], hidden[-1]], dim=1)
+        else:
+            summary = hidden[-1]
         return self.head(self.dropout(summary))
 
 

@@ -70,8 +70,11 @@ def test_overrides_and_errors():
     small = build_cnn(n_classes=4, n_mels=32, channels=[4, 8], pools=[[2, 2], [2, 2]])
     assert small.config.channels == (4, 8) and len(small.features) == 2
     assert build_crnn(n_classes=4, n_mels=96, gru_hidden=7).gru.hidden_size == 7
-    mean = build_crnn(n_classes=4, n_mels=96, summary="mean").eval()
-    assert mean(torch.randn(2, 96, 64)).shape == (2, 4)
+    for summary in ("mean", "last"):
+        for both_ways in (False, True):
+            crnn = build_crnn(n_classes=4, n_mels=96, summary=summary, bidirectional=both_ways)
+            assert crnn.eval()(torch.randn(2, 96, 64)).shape == (2, 4)
+            assert crnn.head.in_features == 64 * (2 if both_ways else 1)
     with pytest.raises(ParameterError, match="summary"):
         build_crnn(n_classes=4, n_mels=96, summary="max")
     with pytest.raises(ParameterError, match="Unknown cnn setting"):
