@@ -19,7 +19,7 @@ def test_every_target_is_a_module_colon_attribute():
         module, _, attr = entry.target.partition(":")
         assert module and attr, entry
         assert entry.kind in ("baseline", "neural")
-    assert set(names("neural")) == {"cnn", "crnn"}
+    assert set(names("neural")) == {"cnn", "crnn", "short-chunk"}
 
 
 def test_load_target_imports_lazily():
@@ -38,7 +38,7 @@ def test_user_error_is_one_line_and_exit_code_1():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: Unknown model 'crn'. Did you mean: crnn, cnn? "
-        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn."
+        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn, short-chunk."
     ]
     assert "Traceback" not in result.stderr
 
