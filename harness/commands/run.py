@@ -22,7 +22,7 @@ TRAIN_EPILOG = """Examples:
 
   fma-harness train crnn                     # synthetic FMA: train, calibrate, score, save
 
-  fma-harness train cnn --config cnn.toml    # [params.cnn] epochs = 40, preset = "paper"
+  fma-harness train cnn --config cnn.toml    # \\[params.cnn] epochs = 40, preset = "paper"
 
   torchrun --nproc_per_node 4 -m harness train cnn --ddp --fma-root ~/fma --subset medium
 
