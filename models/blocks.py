@@ -129,6 +129,40 @@ def conv_stack(
     return nn.Sequential(*blocks)
 
 
+class ConvFrontEnd(nn.Module):
+    """The start every conv model shares: batch norm over mel bins, then one ConvBlock per
+    (channels, pool) pair of ``config``.
+
+    Subclasses call ``super().__init__(...)``, add their head, and call :meth:`embed` in
+    ``forward``. ``config`` needs ``channels``, ``pools`` and ``input_norm`` fields.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_mels: int,
+        config,
+        model: str,
+        dropout: float = 0.0,
+        activation: str = "elu",
+    ) -> None:
+        super().__init__()
+        check_stack(config.channels, config.pools, model=model, n_mels=n_mels)
+        self.n_mels = n_mels
+        self.config = config
+        self.min_frames = min_size(config.pools, 1)
+        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
+        self.features = conv_stack(
+            config.channels, config.pools, dropout=dropout, activation=activation
+        )
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Log-mel (batch, n_mels, frames) or (batch, 1, n_mels, frames) to the last conv
+        block's map (batch, channels[-1], n_mels // freq pools, frames // time pools)."""
+        x = as_image(x, n_mels=self.n_mels, min_frames=self.min_frames)
+        return self.features(self.input_norm(x))
+
+
 def small_head(in_features: int, n_classes: int, *, std: float = 0.01) -> nn.Linear:
     """Linear head initialised near zero so the loss at init is close to ln(n_classes)."""
     head = nn.Linear(in_features, n_classes)

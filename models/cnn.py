@@ -16,12 +16,8 @@ import torch
 from torch import nn
 
 from models.blocks import (
-    FrequencyNorm,
+    ConvFrontEnd,
     GlobalPool,
-    as_image,
-    check_stack,
-    conv_stack,
-    min_size,
     preset_config,
     small_head,
 )
@@ -63,7 +59,7 @@ PRESETS: dict[str, CNNConfig] = {
 }
 
 
-class CNN(nn.Module):
+class CNN(ConvFrontEnd):
     """FCN genre classifier.
 
     Parameters
@@ -82,13 +78,7 @@ class CNN(nn.Module):
     """
 
     def __init__(self, *, n_classes: int, n_mels: int, config: CNNConfig) -> None:
-        super().__init__()
-        check_stack(config.channels, config.pools, model="cnn", n_mels=n_mels)
-        self.n_mels = n_mels
-        self.config = config
-        self.min_frames = min_size(config.pools, 1)
-        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
-        self.features = conv_stack(config.channels, config.pools, dropout=config.dropout)
+        super().__init__(n_mels=n_mels, config=config, model="cnn", dropout=config.dropout)
         in_ch = config.channels[-1]
         self.pool = GlobalPool(config.global_pool)
         self.dropout = nn.Dropout(config.dropout)
@@ -96,8 +86,7 @@ class CNN(nn.Module):
         self.head = small_head(width, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input_norm(as_image(x, n_mels=self.n_mels, min_frames=self.min_frames))
-        return self.head(self.dropout(self.pool(self.features(x))))
+        return self.head(self.dropout(self.pool(self.embed(x))))
 
 
 def build_cnn(*, n_classes: int, n_mels: int, preset: str = "compact", **overrides) -> CNN:

@@ -29,10 +29,7 @@ from torch import nn
 
 from harness.errors import ParameterError
 from models.blocks import (
-    FrequencyNorm,
-    as_image,
-    check_stack,
-    conv_stack,
+    ConvFrontEnd,
     min_size,
     preset_config,
     small_head,
@@ -89,7 +86,7 @@ PRESETS: dict[str, CRNNConfig] = {
 }
 
 
-class CRNN(nn.Module):
+class CRNN(ConvFrontEnd):
     """CRNN genre classifier.
 
     Parameters
@@ -108,17 +105,9 @@ class CRNN(nn.Module):
     """
 
     def __init__(self, *, n_classes: int, n_mels: int, config: CRNNConfig) -> None:
-        super().__init__()
-        check_stack(config.channels, config.pools, model="crnn", n_mels=n_mels)
-        self.n_mels = n_mels
-        self.config = config
-        self.min_frames = min_size(config.pools, 1)
-        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
-        self.features = conv_stack(config.channels, config.pools, dropout=config.conv_dropout)
+        super().__init__(n_mels=n_mels, config=config, model="crnn", dropout=config.conv_dropout)
         in_ch = config.channels[-1]
-        freq_out = n_mels
-        for pool in config.pools:
-            freq_out //= pool[0]
+        freq_out = n_mels // min_size(config.pools, 0)  # floor of floors = floor of the product
         self.gru = nn.GRU(
             input_size=in_ch * freq_out,
             hidden_size=config.gru_hidden,
@@ -132,9 +121,7 @@ class CRNN(nn.Module):
         self.head = small_head(config.gru_hidden * (2 if config.bidirectional else 1), n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(
-            self.input_norm(as_image(x, n_mels=self.n_mels, min_frames=self.min_frames))
-        )
+        x = self.embed(x)
         seq = x.flatten(1, 2).transpose(1, 2)  # (B, C*F, T) -> (B, T, C*F)
         outputs, hidden = self.gru(seq)
         if self.config.summary == "mean":

@@ -20,12 +20,8 @@ from torch import nn
 
 from harness.errors import ParameterError
 from models.blocks import (
-    FrequencyNorm,
+    ConvFrontEnd,
     GlobalPool,
-    as_image,
-    check_stack,
-    conv_stack,
-    min_size,
     preset_config,
     small_head,
 )
@@ -69,7 +65,7 @@ PRESETS: dict[str, ShortChunkConfig] = {
 }
 
 
-class ShortChunkCNN(nn.Module):
+class ShortChunkCNN(ConvFrontEnd):
     """Short-chunk CNN classifier.
 
     Parameters
@@ -89,19 +85,13 @@ class ShortChunkCNN(nn.Module):
     """
 
     def __init__(self, *, n_classes: int, n_mels: int, config: ShortChunkConfig) -> None:
-        super().__init__()
-        check_stack(config.channels, config.pools, model="short-chunk", n_mels=n_mels)
-        self.n_mels = n_mels
-        self.config = config
-        self.min_frames = min_size(config.pools, 1)
+        super().__init__(n_mels=n_mels, config=config, model="short-chunk", activation="relu")
         if config.chunk_frames < self.min_frames:
             raise ParameterError(
                 f"short-chunk: chunk_frames={config.chunk_frames} is shorter than the "
                 f"{self.min_frames} frames its time pools need."
             )
         self.chunk_frames = config.chunk_frames
-        self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
-        self.features = conv_stack(config.channels, config.pools, activation="relu")
         in_ch = config.channels[-1]
         self.pool = GlobalPool("max")
         self.hidden = nn.Sequential(
@@ -113,8 +103,7 @@ class ShortChunkCNN(nn.Module):
         self.head = small_head(config.head_units, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input_norm(as_image(x, n_mels=self.n_mels, min_frames=self.min_frames))
-        return self.head(self.hidden(self.pool(self.features(x))))
+        return self.head(self.hidden(self.pool(self.embed(x))))
 
 
 def build_short_chunk(
