@@ -43,6 +43,10 @@ NEURAL_DEFAULTS: dict[str, dict[str, Any]] = {
     "short-chunk": {"epochs": 60, "patience": None, "n_eval_chunks": 8},
 }
 FAILED_STATUSES = ("missing", "empty", "corrupt", "failed")
+# A clip that decodes to digital silence carries no genre: models neither train nor predict on
+# it, and its prediction is the training prior (as for a clip that failed to decode). The
+# reference rows (uniform, prior) ignore their input and predict it like any other clip.
+NO_SIGNAL_STATUSES = ("silent",)
 
 
 @dataclass
@@ -68,11 +72,41 @@ class ModelOutcome:
     error: str | None = None
 
 
-def usable_keys(data: PreparedData, features: FeatureStore, group: str) -> pd.Index:
-    """Keys of ``group`` whose clip decoded (missing, empty and corrupt clips are excluded)."""
+def usable_keys(
+    data: PreparedData, features: FeatureStore, group: str, *, silent: bool = False
+) -> pd.Index:
+    """Keys of ``group`` a model sees: clips that decoded and are not digital silence.
+
+    Missing, empty, corrupt and failed clips are always excluded; ``silent=True`` keeps the
+    silent ones (for the reference rows, which ignore their input).
+    """
     keys = data.keys(group)
     status = features.status["status"].reindex(keys)
-    return keys[~status.isin(FAILED_STATUSES).to_numpy() & status.notna().to_numpy()]
+    excluded = FAILED_STATUSES if silent else FAILED_STATUSES + NO_SIGNAL_STATUSES
+    return keys[~status.isin(excluded).to_numpy() & status.notna().to_numpy()]
+
+
+def silent_keys(data: PreparedData, features: FeatureStore, group: str) -> pd.Index:
+    """Keys of ``group`` whose clip decoded to digital silence (no genre to recognise)."""
+    keys = data.keys(group)
+    status = features.status["status"].reindex(keys)
+    return keys[status.isin(NO_SIGNAL_STATUSES).to_numpy()]
+
+
+def training_prior(data: PreparedData) -> np.ndarray:
+    """The best prediction without audio: label frequencies of the training split.
+
+    Returns
+    -------
+    np.ndarray, shape (len(data.classes),)
+        Class frequencies summing to 1 (single-label), or the fraction of training tracks
+        tagged with each genre (multi-label).
+    """
+    labels = data.labels.reindex(data.keys("training")).dropna()
+    if data.task == "genre_top":
+        counts = labels.value_counts(normalize=True)
+        return counts.reindex(data.classes, fill_value=0.0).to_numpy(dtype=np.float64)
+    return labels[list(data.classes)].mean(axis=0).to_numpy(dtype=np.float64)
 
 
 def group_inputs(
@@ -213,8 +247,9 @@ def fit_model(
     Under DDP every rank calls this; the fit itself synchronises the ranks.
     """
     kind = get_entry(name).kind
-    train_keys, X_train = _inputs(data, features, "training", kind=kind)
-    val_keys, X_val = _inputs(data, features, "validation", kind=kind)
+    silent = name in REFERENCE_MODELS
+    train_keys, X_train = _inputs(data, features, "training", kind=kind, silent=silent)
+    val_keys, X_val = _inputs(data, features, "validation", kind=kind, silent=silent)
     if kind == "baseline" and len(train_keys):  # e.g. a silent clip has NaN skew: leave it out
         finite = np.isfinite(X_train).all(axis=1)
         train_keys, X_train = train_keys[finite], X_train[finite]
@@ -254,18 +289,24 @@ def _run_model(
     fitted = fit_model(name, data, features, options=options)
     estimator, kind = fitted.estimator, fitted.kind
     val_keys, X_val = fitted.val_keys, fitted.X_val
+    reference = name in REFERENCE_MODELS
     logits = {"validation": (val_keys, logits_of(estimator, X_val))}
     for group in ("test", CHALLENGE_GROUP):
-        keys, X = _inputs(data, features, group, kind=kind)
+        keys, X = _inputs(data, features, group, kind=kind, silent=reference)
         if len(keys):
             logits[group] = (keys, logits_of(estimator, X))
+    no_signal = {}
+    if not reference:
+        groups = ("validation", "test", CHALLENGE_GROUP)
+        no_signal = {g: silent_keys(data, features, g) for g in groups}
 
     row, predictions = score_groups(
         data,
         logits,
         classes=list(estimator.classes_),
         task=data.task,
-        calibrate=name not in REFERENCE_MODELS,
+        calibrate=not reference,
+        no_signal=no_signal,
     )
     row = {
         "model": name,
@@ -274,13 +315,16 @@ def _run_model(
         "train_seconds": round(fitted.train_seconds, 2),
         "n_train": fitted.n_train,
         "n_train_excluded": fitted.n_excluded,
+        "n_silent_as_prior": sum(len(keys) for keys in no_signal.values()),
     }
     save_outputs(estimator, name=name, out_dir=out_dir, predictions=predictions, kind=kind)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
 
 
-def _inputs(data: PreparedData, features: FeatureStore, group: str, *, kind: str):
-    keys = usable_keys(data, features, group)
+def _inputs(
+    data: PreparedData, features: FeatureStore, group: str, *, kind: str, silent: bool = False
+):
+    keys = usable_keys(data, features, group, silent=silent)
     if len(keys) == 0:
         return keys, None
     return keys, group_inputs(data, features, group, kind=kind, keys=keys)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from harness.dataset import CHALLENGE_GROUP, PreparedData
+from harness.experiment import training_prior
 from harness.manifest import sha1_file
 
 LEADERBOARD_COLUMNS = (
@@ -43,8 +44,7 @@ def challenge_probabilities(
     proba : np.ndarray, shape (n, len(data.classes))
     """
     all_ids = [str(k) for k in data.keys(CHALLENGE_GROUP)]
-    train = data.labels.reindex(data.keys("training")).dropna()
-    prior = train.value_counts(normalize=True).reindex(data.classes, fill_value=0.0).to_numpy()
+    prior = training_prior(data)
     predicted = dict(
         zip(predictions["keys"].tolist(), predictions["proba_calibrated"], strict=True)
     )

@@ -5,6 +5,7 @@ probabilities come back unchanged), one temperature fitted on validation, challe
 validation and test, raw and calibrated. Multi-label: sigmoid, tagging metrics, no temperature.
 Probabilities are always laid out over the task's full label set: a class the model never saw in
 training gets probability 0 here, which the metrics clip to 1e-15 as the challenge grader does.
+A clip of digital silence, which the model never sees, gets the training prior.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def score_groups(
     classes: list[str],
     task: str,
     calibrate: bool = True,
+    no_signal: dict[str, pd.Index] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """Calibrate on validation, score every labelled group, and collect predictions.
 
@@ -61,6 +63,10 @@ def score_groups(
     calibrate : bool
         Fit a temperature on validation. False for the reference rows (``prior``, ``uniform``):
         scaling a constant prediction only moves it towards uniform.
+    no_signal : dict, optional
+        group -> keys of clips the model did not see because they are digital silence: each
+        gets the training prior (:func:`harness.experiment.training_prior`) as its raw and
+        calibrated probabilities, and is scored with the rest of its group.
 
     Returns
     -------
@@ -76,11 +82,36 @@ def score_groups(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
         if task == "genre_top":
-            return _score_single(data, logits, classes=classes, calibrate=calibrate)
-        return _score_multi(data, logits, classes=classes)
+            return _score_single(
+                data, logits, classes=classes, calibrate=calibrate, no_signal=no_signal or {}
+            )
+        return _score_multi(data, logits, classes=classes, no_signal=no_signal or {})
 
 
-def _score_single(data, logits, *, classes, calibrate):
+def _with_prior_rows(data, logits, no_signal, probabilities):
+    """Per group: keys, raw and calibrated probabilities over ``data.classes``.
+
+    ``probabilities(logits)`` maps a group's logits to ``(raw, calibrated)``, each of shape
+    (n, len(data.classes)); the ``no_signal`` keys of each group follow with the training prior.
+    """
+    from harness.experiment import training_prior
+
+    prior = training_prior(data)
+    empty = np.zeros((0, len(data.classes)))
+    out = {}
+    for group in dict.fromkeys([*logits, *no_signal]):
+        keys, group_logits = logits.get(group, (pd.Index([]), None))
+        raw, cal = (empty, empty) if group_logits is None else probabilities(group_logits)
+        extra = no_signal.get(group, pd.Index([]))
+        if len(extra):
+            fill = np.tile(prior, (len(extra), 1))
+            keys, raw, cal = keys.append(extra), np.vstack([raw, fill]), np.vstack([cal, fill])
+        if len(keys):
+            out[group] = (keys, raw, cal)
+    return out
+
+
+def _score_single(data, logits, *, classes, calibrate, no_signal):
     from harness import metrics
     from harness.calibration import TemperatureScaler
 
@@ -96,13 +127,16 @@ def _score_single(data, logits, *, classes, calibrate):
         scaler.temperature_ = 1.0
     row: dict[str, Any] = {"temperature": round(float(scaler.temperature_), 4)}
     predictions: dict[str, dict[str, np.ndarray]] = {}
-    for group, (keys, group_logits) in logits.items():
-        raw = expand_columns(
-            softmax(group_logits, axis=1), model_classes=classes, classes=label_set
+
+    def probabilities(group_logits):
+        raw = softmax(group_logits, axis=1)
+        return tuple(
+            expand_columns(p, model_classes=classes, classes=label_set)
+            for p in (raw, scaler.transform(group_logits))
         )
-        cal = expand_columns(
-            scaler.transform(group_logits), model_classes=classes, classes=label_set
-        )
+
+    groups = _with_prior_rows(data, logits, no_signal, probabilities)
+    for group, (keys, raw, cal) in groups.items():
         arrays = {
             "keys": np.asarray(keys, dtype=str),
             "classes": np.asarray(label_set),
@@ -122,14 +156,19 @@ def _score_single(data, logits, *, classes, calibrate):
     return row, predictions
 
 
-def _score_multi(data, logits, *, classes):
+def _score_multi(data, logits, *, classes, no_signal):
     from harness import metrics
 
     label_set = list(data.classes)
     row: dict[str, Any] = {}
     predictions: dict[str, dict[str, np.ndarray]] = {}
-    for group, (keys, group_logits) in logits.items():
+
+    def probabilities(group_logits):
         proba = expand_columns(expit(group_logits), model_classes=classes, classes=label_set)
+        return proba, proba
+
+    groups = _with_prior_rows(data, logits, no_signal, probabilities)
+    for group, (keys, proba, _) in groups.items():
         arrays = {
             "keys": np.asarray(keys, dtype=str),
             "classes": np.asarray(label_set),

@@ -64,6 +64,13 @@ def test_leaderboard_rows_and_submissions(first_run, synth_root):
         assert validate_submission(path, expected_ids=expected_ids) == []
     # 16 submission columns, 8 trained classes: unseen genres get a floor, so log loss is finite
     assert board["submission_log_loss"].notna().all()
+    # no model trains on a clip that failed to decode or is digital silence (one is planted)
+    status = pd.read_csv(run_dir / "decode_status.csv")
+    training = status[status["group"] == "training"]
+    unusable = training["status"].isin(["missing", "empty", "corrupt", "silent"])
+    assert (training["status"] == "silent").sum() == 1
+    for model in ("mfcc-logreg", "cnn"):
+        assert board.set_index("model").loc[model, "n_train_excluded"] == unusable.sum()
 
 
 def test_same_seed_same_numbers_and_cache_reused(first_run, synth_root, tmp_path):

@@ -63,8 +63,8 @@ def decode_status(*, status: pd.DataFrame) -> CheckResult:
         f"{len(bad)} of {n} clips are not ok ({', '.join(parts)}) — {by_status}",
         evidence=evidence,
         action="missing/empty/corrupt clips are excluded from training and get the prior in a "
-        "submission; short clips are zero-padded and silent ones kept: re-download or drop them "
-        "if they matter",
+        "submission; silent clips are left out of training and predicted with the prior; short "
+        "clips are zero-padded: re-download or drop them if they matter",
     )
 
 
