@@ -92,7 +92,8 @@ def _with_prior_rows(data, logits, no_signal, probabilities):
     """Per group: keys, raw and calibrated probabilities over ``data.classes``.
 
     ``probabilities(logits)`` maps a group's logits to ``(raw, calibrated)``, each of shape
-    (n, len(data.classes)); the ``no_signal`` keys of each group follow with the training prior.
+    (n, len(data.classes)); the ``no_signal`` keys of each group get the training prior. Rows
+    follow the group's clip order, so every model's predictions line up row by row.
     """
     from harness.experiment import training_prior
 
@@ -106,6 +107,8 @@ def _with_prior_rows(data, logits, no_signal, probabilities):
         if len(extra):
             fill = np.tile(prior, (len(extra), 1))
             keys, raw, cal = keys.append(extra), np.vstack([raw, fill]), np.vstack([cal, fill])
+            order = pd.Index(keys).get_indexer(data.keys(group).intersection(keys, sort=False))
+            keys, raw, cal = keys[order], raw[order], cal[order]
         if len(keys):
             out[group] = (keys, raw, cal)
     return out

@@ -48,19 +48,21 @@ def test_silent_clips_are_neither_seen_nor_guessed():
     # 3 Rock, 1 Pop in training: the silent training clip still counts for the prior
     np.testing.assert_allclose(training_prior(data), [0.25, 0.75])
 
-    # the model is confidently wrong on everything it sees; the silent clip 6 (Pop) is not seen
+    # the model is confidently Pop on what it sees; the silent clip 5 (Rock) is not seen
+    features = _features({5: "silent"})
     confident_pop = np.array([[5.0, -5.0], [5.0, -5.0]])
-    logits = {"validation": (pd.Index([4, 5], dtype=object), confident_pop)}
+    logits = {"validation": (usable_keys(data, features, "validation"), confident_pop)}
     row, predictions = score_groups(
         data, logits, classes=CLASSES, task="genre_top", calibrate=False,
         no_signal={"validation": silent_keys(data, features, "validation")},
     )  # fmt: skip
     val = predictions["validation"]
-    assert val["keys"].tolist() == ["4", "5", "6"]
-    np.testing.assert_allclose(val["proba"][2], [0.25, 0.75])
-    np.testing.assert_allclose(val["proba_calibrated"][2], [0.25, 0.75])
+    assert val["keys"].tolist() == ["4", "5", "6"]  # the split's order, as for every model
+    np.testing.assert_allclose(val["proba"][1], [0.25, 0.75])
+    np.testing.assert_allclose(val["proba_calibrated"][1], [0.25, 0.75])
     p_pop = 1 / (1 + np.exp(-10.0))  # softmax of (5, -5)
-    expected = -np.mean([np.log(p_pop), np.log(1 - p_pop), np.log(0.25)])  # Pop, Rock, Pop
+    np.testing.assert_allclose(val["proba"][[0, 2], 0], p_pop)
+    expected = -np.mean([np.log(p_pop), np.log(0.75), np.log(p_pop)])  # Pop, Rock, Pop
     assert row["val_log_loss"] == pytest.approx(expected, abs=1e-4)
 
 

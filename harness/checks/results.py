@@ -3,8 +3,9 @@
 Reads ``models/<name>/predictions_<split>.npz`` (keys ``keys``, ``y_true``, ``classes``,
 ``proba``, ``proba_calibrated``) and ``models/<name>/history.csv``, and produces: the comparison
 table (log loss, macro F1, accuracy, each with a bootstrap 95% interval, with ``prior`` and
-``uniform`` as reference rows), per-class F1, confusion matrices, reliability diagrams before and
-after calibration, and learning curves. Metrics come from :mod:`harness.metrics`.
+``uniform`` as reference rows), each model against ``mfcc-logreg`` on paired resamples,
+per-class F1, confusion matrices, reliability diagrams before and after calibration, and
+learning curves. Metrics come from :mod:`harness.metrics`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.checks.base import CheckResult
+from harness.errors import DataError
 from harness.figures import (
     comparison_figure,
     confusion_figure,
@@ -26,17 +28,34 @@ from harness.figures import (
 FAMILY = "results"
 METRICS = ("log_loss", "macro_f1", "accuracy")
 REFERENCES = ("uniform", "prior")
+ROW_ARRAYS = ("keys", "y_true", "proba", "proba_calibrated")  # one row per track
 N_BOOT = 300
+BASELINE = "mfcc-logreg"  # the FMA paper's and the challenge's reference model
+CLEAR_WIN = 0.95  # fraction of paired resamples a model must win to count as better
 
 
 def load_predictions(run_dir: Path, *, split: str) -> dict[str, dict[str, np.ndarray]]:
-    """model name -> arrays of ``predictions_<split>.npz`` (models without the file left out)."""
-    out = {}
+    """model name -> arrays of ``predictions_<split>.npz`` (models without the file left out).
+
+    Every model's rows are put in the first model's key order, so row ``i`` is the same track
+    for all of them; models that scored a different set of tracks are refused.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
     for path in sorted(Path(run_dir, "models").glob(f"*/predictions_{split}.npz")):
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        if "y_true" in arrays:
-            out[path.parent.name] = arrays
+        if "y_true" not in arrays:
+            continue
+        if out:
+            first_name, first = next(iter(out.items()))
+            order = pd.Index(arrays["keys"]).get_indexer(first["keys"])
+            if len(arrays["keys"]) != len(first["keys"]) or (order < 0).any():
+                raise DataError(
+                    f"{path}: scores other {split} tracks than {first_name}; rerun the run "
+                    "so that every model is scored on the same clips"
+                )
+            arrays = {k: v[order] if k in ROW_ARRAYS else v for k, v in arrays.items()}
+        out[path.parent.name] = arrays
     return out
 
 
@@ -98,6 +117,68 @@ def comparison(
         if worse
         else "",
         figures=[comparison_figure(table)],
+    )
+
+
+def paired_comparison(
+    preds: dict[str, dict[str, np.ndarray]],
+    *,
+    split: str,
+    baseline: str = BASELINE,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> CheckResult:
+    """Each model minus ``baseline`` on the same bootstrap resamples of the split's tracks.
+
+    A model counts as better (worse) on a metric when it wins (loses) in at least ``CLEAR_WIN``
+    of the resamples; the finding names the models that are clearly better on both metrics,
+    those clearly worse on one, and those the split is too small to tell from the baseline.
+    """
+    from harness import metrics
+
+    if baseline not in preds:
+        return CheckResult(FAMILY, "paired_comparison", "SKIP", f"no {baseline} in this run")
+    base = preds[baseline]
+    y, labels = base["y_true"].astype(str), list(base["classes"].astype(str))
+    rows = []
+    for name, arrays in preds.items():
+        if name == baseline or _kind(name) == "reference":
+            continue
+        row: dict[str, object] = {"model": name}
+        for metric, higher in (("log_loss", False), ("macro_f1", True)):
+            result = metrics.paired_bootstrap(
+                getattr(metrics, metric), y, arrays["proba"], base["proba"],
+                higher_is_better=higher, n_boot=n_boot, seed=seed, labels=labels,
+            )  # fmt: skip
+            row[f"{metric} difference"] = round(result["difference"], 4)
+            row[f"{metric} 95% CI"] = f"[{result['low']:+.3f}, {result['high']:+.3f}]"
+            row[f"{metric} better in"] = round(result["a_better"], 3)
+            row[f"{metric} worse in"] = round(result["a_worse"], 3)
+        rows.append(row)
+    if not rows:
+        return CheckResult(FAMILY, "paired_comparison", "SKIP", f"no model besides {baseline}")
+    table = pd.DataFrame(rows)
+    wins = (table["log_loss better in"] >= CLEAR_WIN) & (table["macro_f1 better in"] >= CLEAR_WIN)
+    losses = (table[["log_loss worse in", "macro_f1 worse in"]] >= CLEAR_WIN).any(axis=1)
+    unclear = table.loc[~wins & ~losses, "model"].tolist()
+    finding = (
+        f"each model minus {baseline} on {len(y)} {split} tracks ({n_boot} paired resamples); "
+        f"clearly better on log loss and macro F1: {', '.join(table.loc[wins, 'model']) or 'none'}"
+    )
+    if losses.any():
+        finding += f"; clearly worse on one: {', '.join(table.loc[losses, 'model'])}"
+    if unclear:
+        finding += f"; not distinguishable on this split: {', '.join(unclear)}"
+    return CheckResult(
+        FAMILY,
+        "paired_comparison",
+        "PASS",
+        finding,
+        evidence=table,
+        action=f"to separate {', '.join(unclear)} from {baseline}, evaluate on more tracks "
+        "(a larger subset or split) or several seeds"
+        if unclear
+        else "",
     )
 
 
@@ -269,6 +350,7 @@ def _results_checks(run_dir: Path, *, n_boot: int, seed: int) -> list[CheckResul
         ]
     return [
         comparison(preds, split=split, n_boot=n_boot, seed=seed),
+        paired_comparison(preds, split=split, n_boot=n_boot, seed=seed),
         per_class_f1(preds),
         confusion_matrices(preds),
         calibration(preds),
