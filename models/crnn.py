@@ -18,6 +18,12 @@ genre pairs Rock / Pop and Folk / International differ only in drum order and me
   15 epochs) validation macro F1 was 0.35 instead of 0.65;
 - 4 frequency rows (96 / 24) are flattened into the GRU input: collapsing frequency to one row
   made the small model learn timbre cues much more slowly (val macro F1 0.70 vs 0.80).
+
+Its results vary strongly with the seed. Pooling time 2x in the first block
+instead of the last and training on 6 s chunks (same cost per epoch), four seeds gave
+validation log loss 0.08 to 0.90 and test macro F1 0.81 to 0.95 (mfcc-logreg: 0.54 and 0.885);
+60 epochs, a lower learning rate (3e-3) or a timbre path past the GRU did not narrow that.
+Compare CRNN variants over several seeds, not one run.
 """
 
 from __future__ import annotations

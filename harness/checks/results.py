@@ -132,7 +132,7 @@ def paired_comparison(
 
     A model counts as better (worse) on a metric when it wins (loses) in at least ``CLEAR_WIN``
     of the resamples; the finding names the models that are clearly better on both metrics,
-    those clearly worse on one, and those the split is too small to tell from the baseline.
+    those clearly worse on at least one, and those the split cannot tell from the baseline.
     """
     from harness import metrics
 
@@ -166,7 +166,7 @@ def paired_comparison(
         f"clearly better on log loss and macro F1: {', '.join(table.loc[wins, 'model']) or 'none'}"
     )
     if losses.any():
-        finding += f"; clearly worse on one: {', '.join(table.loc[losses, 'model'])}"
+        finding += f"; clearly worse on at least one: {', '.join(table.loc[losses, 'model'])}"
     if unclear:
         finding += f"; not distinguishable on this split: {', '.join(unclear)}"
     return CheckResult(
