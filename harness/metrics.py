@@ -372,19 +372,37 @@ def bootstrap_ci(
     (low, high) : tuple of float
         Percentiles of the resampled values; resamples where the metric is NaN are ignored.
     """
-    if n_boot < 1 or not 0 < confidence < 1:
-        raise ParameterError(f"need n_boot >= 1 and 0 < confidence < 1, got {n_boot}, {confidence}")
+    _check_bootstrap(n_boot, confidence)
     y = np.asarray(list(y_true) if not isinstance(y_true, np.ndarray) else y_true)
     p = np.asarray(proba)
     if len(y) != len(p) or len(y) == 0:
         raise ParameterError(f"y_true has {len(y)} rows but proba has {len(p)}; need equal, > 0")
+    values = _resampled(lambda idx: metric_fn(y[idx], p[idx], **kwargs), len(y),
+                        n_boot=n_boot, seed=seed)  # fmt: skip
+    return _percentiles(values, confidence)
+
+
+def _check_bootstrap(n_boot: int, confidence: float) -> None:
+    if n_boot < 1 or not 0 < confidence < 1:
+        raise ParameterError(f"need n_boot >= 1 and 0 < confidence < 1, got {n_boot}, {confidence}")
+
+
+def _resampled(statistic: Callable[[np.ndarray], float], n: int, *, n_boot: int, seed: int):
+    """``statistic(idx)`` on ``n_boot`` resamples of ``n`` rows with replacement, shape (n_boot,).
+
+    Degenerate-input warnings (a class missing from a resample) are silenced.
+    """
     rng = np.random.default_rng(seed)
     values = np.empty(n_boot, dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
         for b in range(n_boot):
-            idx = rng.integers(0, len(y), size=len(y))
-            values[b] = metric_fn(y[idx], p[idx], **kwargs)
+            values[b] = statistic(rng.integers(0, n, size=n))
+    return values
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of ``values``, NaNs ignored."""
     alpha = (1 - confidence) / 2
     low, high = np.nanquantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
@@ -424,8 +442,7 @@ def paired_bootstrap(
         resampled differences), ``a_better`` and ``a_worse`` (fractions of resamples where a is
         strictly better, strictly worse than b; ties count for neither).
     """
-    if n_boot < 1 or not 0 < confidence < 1:
-        raise ParameterError(f"need n_boot >= 1 and 0 < confidence < 1, got {n_boot}, {confidence}")
+    _check_bootstrap(n_boot, confidence)
     y = np.asarray(y_true)
     a, b = np.asarray(proba_a), np.asarray(proba_b)
     if not len(y) == len(a) == len(b) or len(y) == 0:
@@ -433,22 +450,20 @@ def paired_bootstrap(
             f"y_true, proba_a and proba_b have {len(y)}, {len(a)} and {len(b)} rows; "
             "need the same tracks, at least one"
         )
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n_boot, dtype=np.float64)
+
+    def difference(idx):
+        return metric_fn(y[idx], a[idx], **kwargs) - metric_fn(y[idx], b[idx], **kwargs)
+
+    diffs = _resampled(difference, len(y), n_boot=n_boot, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
-        for i in range(n_boot):
-            idx = rng.integers(0, len(y), size=len(y))
-            diffs[i] = metric_fn(y[idx], a[idx], **kwargs) - metric_fn(y[idx], b[idx], **kwargs)
-        observed = metric_fn(y, a, **kwargs) - metric_fn(y, b, **kwargs)
-    sign = 1.0 if higher_is_better else -1.0
-    alpha = (1 - confidence) / 2
-    low, high = np.nanquantile(diffs, [alpha, 1 - alpha])
-    gains = sign * diffs[~np.isnan(diffs)]
+        observed = difference(np.arange(len(y)))
+    low, high = _percentiles(diffs, confidence)
+    gains = (1.0 if higher_is_better else -1.0) * diffs[~np.isnan(diffs)]
     return {
         "difference": float(observed),
-        "low": float(low),
-        "high": float(high),
+        "low": low,
+        "high": high,
         "a_better": float(np.mean(gains > 0)),
         "a_worse": float(np.mean(gains < 0)),
     }

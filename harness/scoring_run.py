@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.special import expit, softmax
 
 from harness.dataset import PreparedData
-from harness.experiment import targets
+from harness.experiment import targets, training_prior
 
 ROW_METRICS = ("log_loss", "macro_f1", "accuracy")
 MULTI_ROW_METRICS = ("roc_auc_macro", "pr_auc_macro", "f1_macro_at_0.5")
@@ -95,8 +95,6 @@ def _with_prior_rows(data, logits, no_signal, probabilities):
     (n, len(data.classes)); the ``no_signal`` keys of each group get the training prior. Rows
     follow the group's clip order, so every model's predictions line up row by row.
     """
-    from harness.experiment import training_prior
-
     prior = training_prior(data)
     empty = np.zeros((0, len(data.classes)))
     out = {}
