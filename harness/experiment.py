@@ -25,15 +25,21 @@ from harness.registry import get_entry, load_target
 REFERENCE_MODELS = ("uniform", "prior")  # reference rows: reported as they are, never calibrated
 # Per-model training settings of the default run, chosen on the default synthetic set (see
 # models/crnn.py for the CRNN's shape): the compact CNN still improved at epoch 15 (30: test log
-# loss 0.66 instead of 0.93). The CRNN learns slowly: 45 epochs on 6 s chunks (the estimator's
-# default 256 frames; 8 averaged at evaluation) with SpecAugment, and no early stopping, because
-# its validation loss jumps while the one-cycle learning rate is high: patience 8 stopped two
-# variants at epochs 13 and 24 of 45 (val log loss 1.26 and 0.39) while the full schedule
-# reached 0.38. The short-chunk CNN trains its whole schedule too (stopped early at 40 s: val
-# log loss 0.29).
+# loss 0.66 instead of 0.93). The CRNN: 45 epochs on 6 s chunks (the estimator's default 256
+# frames; 8 averaged at evaluation) with SpecAugment and mixup, and no early stopping, because
+# its validation loss jumps while the one-cycle learning rate is high (patience 8 stopped two
+# variants at epochs 13 and 24 of 45). Mixup stops it from keying on an artist's constant
+# noise layer (models/crnn.py). The short-chunk CNN trains its whole schedule too (stopped
+# early at 40 s: val log loss 0.29).
 NEURAL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 30},
-    "crnn": {"spec_augment": True, "epochs": 45, "patience": None, "n_eval_chunks": 8},
+    "crnn": {
+        "spec_augment": True,
+        "mixup": 0.3,
+        "epochs": 45,
+        "patience": None,
+        "n_eval_chunks": 8,
+    },
     # 60 epochs: val log loss 0.07 (40: 0.25); 8 x 3.7 s chunks cover the 29 s clip
     "short-chunk": {"epochs": 60, "patience": None, "n_eval_chunks": 8},
 }
