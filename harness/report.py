@@ -162,6 +162,7 @@ def collect_run(run_dir: Path) -> tuple[list[CheckResult], dict[str, Any]]:
     """Every result a run directory holds, and the report's header facts from its manifest."""
     import json
 
+    from harness.checks.artists import artist_errors
     from harness.checks.base import load_checks
     from harness.checks.model_sanity import model_sanity_checks
     from harness.checks.results import results_checks
@@ -175,6 +176,7 @@ def collect_run(run_dir: Path) -> tuple[list[CheckResult], dict[str, Any]]:
         results += load_checks(run_dir / "checks.json")
     results += model_sanity_checks(run_dir)
     results += results_checks(run_dir)
+    results.append(artist_errors(run_dir))
     meta: dict[str, Any] = {"run directory": str(run_dir)}
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():

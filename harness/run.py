@@ -42,7 +42,12 @@ from harness.layout import (
 )
 from harness.manifest import build_manifest, utc_now, write_json_atomic
 from harness.registry import get_entry, names
-from harness.run_outputs import data_checksums, write_leaderboard, write_submissions
+from harness.run_outputs import (
+    data_checksums,
+    write_leaderboard,
+    write_splits,
+    write_submissions,
+)
 
 T = TypeVar("T")
 FEATURE_SOURCES = ("audio", "official")
@@ -247,7 +252,7 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
         return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"Run directory: {run_dir}")
-    data.splits.rename("split").to_csv(run_dir / "splits.csv")
+    write_splits(data, run_dir / "splits.csv")
     features.status.to_csv(run_dir / "decode_status.csv")
     if config.checks and not official:  # the data checks decode audio
         run_data_checks_into(run_dir, data, features, seed=config.seed)

@@ -92,6 +92,15 @@ def leaderboard_frame(outcomes: list[Any]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def write_splits(data: PreparedData, path: Path) -> None:
+    """Write ``splits.csv``: track_id, split and artist_id of every labelled track (the
+    artist lets the report check whether a model's errors gather on one artist)."""
+    frame = pd.DataFrame({"split": data.splits})
+    frame["artist_id"] = data.tracks[("artist", "id")].reindex(frame.index).to_numpy()
+    frame.index.name = "track_id"
+    frame.to_csv(path)
+
+
 def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
     """Write ``leaderboard.csv`` and ``leaderboard.md`` and return the table."""
     frame = leaderboard_frame(outcomes)

@@ -47,6 +47,10 @@ def test_run_directory_holds_everything(first_run, synth_root):
     assert manifest["config"]["models"] == config.models
     assert manifest["seeds"] == {"seed": 0}
     assert set(manifest["data_checksums"]) >= {"tracks.csv", "splits.csv"}
+    splits = pd.read_csv(run_dir / "splits.csv")
+    assert list(splits.columns) == ["track_id", "split", "artist_id"]
+    assert splits["artist_id"].notna().all()
+    assert "artist_errors" in (run_dir / "report.md").read_text("utf-8")
     assert manifest["feature_cache_keys"]
     assert manifest["versions"]["torch"] and "commit" in manifest["git"]
 
