@@ -1,4 +1,4 @@
-"""Results by artist: a model that misses most clips of one artist the same way is flagged."""
+"""Results by artist: a model that misses one artist's clips as a whole, the same way, is named."""
 
 import numpy as np
 import pandas as pd
@@ -6,14 +6,23 @@ import pandas as pd
 from harness.checks.artists import artist_error_table, artist_errors
 
 CLASSES = np.array(["Folk", "Pop", "Rock"])
-# 10 test tracks: artist 7 has 4 Folk clips, artist 8 has 4 Pop clips, artist 9 has 2 Rock clips
-KEYS = np.arange(100, 110).astype(str)
-ARTISTS = pd.Series([7] * 4 + [8] * 4 + [9] * 2, index=KEYS)
-TRUTH = np.array(["Folk"] * 4 + ["Pop"] * 4 + ["Rock"] * 2)
+# 30 tracks; artist 9 has only 2 clips (too few to judge), the other six are judged
+LAYOUT = [(7, "Folk", 5), (8, "Pop", 5), (10, "Rock", 5), (11, "Folk", 5), (12, "Pop", 5),
+          (13, "Rock", 3), (9, "Rock", 2)]  # fmt: skip
+ARTIST_OF = np.concatenate([[a] * n for a, _, n in LAYOUT])
+TRUTH = np.concatenate([[g] * n for _, g, n in LAYOUT])
+KEYS = np.arange(100, 100 + len(TRUTH)).astype(str)
+ARTISTS = pd.Series(ARTIST_OF, index=KEYS)
 
 
 def _proba(predicted):
     return np.where(CLASSES[None, :] == np.asarray(predicted)[:, None], 0.8, 0.1)
+
+
+def _miss(where, labels):
+    predicted = TRUTH.copy()
+    predicted[where] = labels
+    return predicted
 
 
 def _preds(**predicted_by_model):
@@ -23,24 +32,32 @@ def _preds(**predicted_by_model):
     }
 
 
-def test_flags_an_artist_missed_as_a_whole_and_counts_models_alike():
-    right = TRUTH.copy()
-    shortcut = TRUTH.copy()
-    shortcut[:3] = "Rock"  # 3 of artist 7's 4 Folk clips
-    shortcut[8:] = "Pop"  # both clips of artist 9: too few clips to judge
-    scattered = TRUTH.copy()
-    scattered[[0, 4]] = "Rock"  # one clip each of artists 7 and 8
+def test_flags_an_artist_missed_as_a_whole_the_same_way():
+    artist_7, artist_9 = np.flatnonzero(ARTIST_OF == 7), np.flatnonzero(ARTIST_OF == 9)
+    shortcut = _miss(np.r_[artist_7, artist_9], ["Rock"] * 5 + ["Pop"] * 2)
+    firsts = [ARTIST_OF.tolist().index(a) for a in (7, 8, 10, 11, 12)]
+    three_each = np.r_[[np.arange(i, i + 3) for i in firsts]].ravel()
+    weak = _miss(three_each, np.where(TRUTH[three_each] == "Rock", "Pop", "Rock"))
     table = artist_error_table(
-        _preds(good=right, shortcut=shortcut, also=shortcut, scattered=scattered, uniform=shortcut),
+        _preds(
+            good=TRUTH,
+            shortcut=shortcut,
+            also=shortcut,
+            scattered=_miss(firsts, "Rock"),  # one miss in each of five artists
+            two_ways=_miss(artist_7[:4], ["Pop", "Pop", "Rock", "Rock"]),  # rare, but split
+            small_artist=_miss(artist_9, "Pop"),  # 2 clips: too few to judge
+            weak=weak,  # 3 of 5 wrong everywhere: what its 50% error rate predicts
+            uniform=shortcut,  # reference rows are not judged
+        ),
         ARTISTS,
         split="test",
     )
-    assert table[
-        ["model", "artist", "genre", "clips", "wrong", "predicted as"]
-    ].values.tolist() == [
-        ["shortcut", 7, "Folk", 4, 3, "Rock"],
-        ["also", 7, "Folk", 4, 3, "Rock"],
+    columns = ["model", "artist", "genre", "clips", "wrong", "predicted as"]
+    assert table[columns].values.tolist() == [
+        ["shortcut", 7, "Folk", 5, 5, "Rock"],
+        ["also", 7, "Folk", 5, 5, "Rock"],
     ]
+    assert table["chance"].tolist() == [float(f"{(7 / 30) ** 5:.2g}")] * 2
     assert table["models also wrong"].tolist() == [1, 1]
 
 
@@ -53,23 +70,22 @@ def _save_run(run_dir, predicted, *, artist_column=True):
     )  # fmt: skip
     splits = pd.DataFrame({"track_id": KEYS, "split": "validation"})
     if artist_column:
-        splits["artist_id"] = ARTISTS.to_numpy()
+        splits["artist_id"] = ARTIST_OF
     splits.to_csv(run_dir / "splits.csv", index=False)
 
 
 def test_check_names_the_artist_from_the_run_directory(tmp_path):
-    predicted = TRUTH.copy()
-    predicted[4:8] = "Rock"  # all of artist 8
-    _save_run(tmp_path, predicted)
+    _save_run(tmp_path, _miss(ARTIST_OF == 8, "Rock"))
     result = artist_errors(tmp_path)
     assert result.verdict == "WARN"
-    assert result.finding == "crnn on artist 8 (Pop, validation): 4/4 wrong, mostly as Rock"
+    assert result.finding == (
+        "crnn on artist 8 (Pop, validation): 5/5 wrong, mostly as Rock (chance 0.00013)"
+    )
     assert "mixup" in result.action
 
 
 def test_check_passes_without_concentrated_errors_and_skips_old_runs(tmp_path):
-    predicted = TRUTH.copy()
-    predicted[[0, 4]] = "Rock"
+    predicted = _miss([0, 5, 10], "Pop")
     _save_run(tmp_path / "scattered", predicted)
     assert artist_errors(tmp_path / "scattered").verdict == "PASS"
     _save_run(tmp_path / "old", predicted, artist_column=False)
