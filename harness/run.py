@@ -220,10 +220,15 @@ def run_pipeline(config: RunConfig) -> Path:
     if not config.ddp:
         return _run_pipeline(config, hdist.DistInfo())
     info = hdist.init_distributed()
-    try:
-        return _run_pipeline(config, info)
-    finally:
-        hdist.shutdown()
+    # On failure the rank leaves without the collective teardown (torchrun then stops its
+    # peers; a destroy while they wait in a collective can hang). On success the ranks leave
+    # together: rank 0 still writes after the others finish training, and a rank that tore
+    # gloo down meanwhile aborted at exit once in CI (SIGABRT, "terminate called without an
+    # active exception").
+    run_dir = _run_pipeline(config, info)
+    hdist.barrier()
+    hdist.shutdown()
+    return run_dir
 
 
 def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
