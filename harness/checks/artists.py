@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.checks.base import CheckResult
-from harness.checks.results import FAMILY, load_predictions
+from harness.checks.results import FAMILY, REFERENCES, load_predictions
 
 MIN_CLIPS = 3  # an artist needs this many clips in a split to be judged
 ALPHA = 0.05  # family-wise: divided by the number of artists judged for a model and split
@@ -59,7 +59,7 @@ def artist_error_table(
 
     rows = []
     for name, arrays in preds.items():
-        if name in ("uniform", "prior"):
+        if name in REFERENCES:
             continue
         frame = pd.DataFrame(
             {
@@ -70,8 +70,8 @@ def artist_error_table(
         )
         frame["wrong"] = frame["true"] != frame["pred"]
         error_rate = float(frame["wrong"].mean())
-        judged = frame.dropna(subset=["artist"]).groupby("artist", sort=True)
-        judged = [(artist, clips) for artist, clips in judged if len(clips) >= MIN_CLIPS]
+        by_artist = frame.dropna(subset=["artist"]).groupby("artist", sort=True)
+        judged = [(artist, clips) for artist, clips in by_artist if len(clips) >= MIN_CLIPS]
         for artist, clips in judged:
             wrong = clips[clips["wrong"]]
             if wrong.empty:
