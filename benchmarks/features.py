@@ -45,7 +45,7 @@ print(json.dumps({"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 
 def make_clips(workdir: Path, n_clips: int) -> pd.DataFrame:
     """Generate (once) n_clips synthetic 30 s 44.1 kHz stereo mp3s; return a clips table."""
-    from harness.data.synth import SynthConfig, generate
+    from harness.data.synth.generate import SynthConfig, generate
 
     root = workdir / f"synth-{n_clips}"
     if not (root / "synthetic_config.json").exists():

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness import training_loop as loop
-from harness.distributed import DistInfo
-from harness.training import NeuralClassifier
-from harness.training_data import ArraySource
+from harness.training import steps as loop
+from harness.training.chunks import ArraySource
+from harness.training.distributed import DistInfo
+from harness.training.estimator import NeuralClassifier
 
 
 def make_cache(path: Path, *, n_clips: int, n_mels: int, frames: int) -> np.memmap:

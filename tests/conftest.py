@@ -1,7 +1,7 @@
 """Shared fixtures: a tiny synthetic FMA generated once per test session.
 
 ``synth_root`` is the root of a generated set in the real FMA layout (see
-:mod:`harness.data.synth`): 8 genres x 8 tracks of 4 s mono 22,050 Hz mp3s (every split
+:mod:`harness.data.synth.generate`): 8 genres x 8 tracks of 4 s mono 22,050 Hz mp3s (every split
 populated), 4 metadata-only multi-root tracks, 6 challenge clips, and one planted fault of each
 kind (empty, short, silent, corrupt, 2 duplicates, 2 mislabels) listed in synthetic_truth.csv.
 
@@ -29,7 +29,7 @@ SYNTH_FIXTURE = {
 @pytest.fixture(scope="session")
 def synth_config(tmp_path_factory):
     """The SynthConfig of the session's tiny synthetic set (root included)."""
-    from harness.data.synth import SynthConfig
+    from harness.data.synth.generate import SynthConfig
 
     return SynthConfig(root=tmp_path_factory.mktemp("synth") / "fma", **SYNTH_FIXTURE)
 
@@ -37,7 +37,7 @@ def synth_config(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synth_root(synth_config):
     """Path of the tiny synthetic FMA, generated once per session (a few seconds)."""
-    from harness.data.synth import generate
+    from harness.data.synth.generate import generate
 
     generate(synth_config, n_jobs=2, progress=False)
     return synth_config.root

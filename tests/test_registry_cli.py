@@ -23,7 +23,7 @@ def test_every_target_is_a_module_colon_attribute():
 
 
 def test_load_target_imports_lazily():
-    assert load_target("harness.layout:FmaLayout").__name__ == "FmaLayout"
+    assert load_target("harness.data.layout:FmaLayout").__name__ == "FmaLayout"
 
 
 def test_help_does_not_import_torch():
@@ -44,7 +44,7 @@ def test_user_error_is_one_line_and_exit_code_1():
 
 
 def test_config_file_rejects_unknown_keys(tmp_path):
-    from harness.run import load_config_file
+    from harness.pipeline.run import load_config_file
 
     path = tmp_path / "run.toml"
     path.write_text('subset = "medium"\nseeed = 3\n')

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from harness.checks.base import CheckResult, id_list
-from harness.figures import smd_figure
+from harness.checks.figures import smd_figure
 
 FAMILY = "features"
 SMD_THRESHOLD = 0.25

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.checks.base import CheckResult, id_list
-from harness.figures import distribution_figure
+from harness.checks.figures import distribution_figure
 
 FAMILY = "labels"
 # A split whose class distribution differs from training's by more than this total variation

@@ -1,7 +1,7 @@
 """Model sanity: render the quick checks each neural model ran during a run.
 
 A run stores, for each neural model, ``models/<name>/sanity.json``: a list of dicts
-``{name, passed, value, expected, detail}`` (see :mod:`harness.training_sanity`: init_loss,
+``{name, passed, value, expected, detail}`` (see :mod:`harness.training.sanity`: init_loss,
 gradients, overfit_batch, shuffled_labels, finite). This module turns each model's list into one
 :class:`CheckResult`, and adds the train/validation gap at the end of training from
 ``history.csv`` (columns train_loss, val_log_loss per epoch).

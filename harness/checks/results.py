@@ -5,7 +5,7 @@ Reads ``models/<name>/predictions_<split>.npz`` (keys ``keys``, ``y_true``, ``cl
 table (log loss, macro F1, accuracy, each with a bootstrap 95% interval, with ``prior`` and
 ``uniform`` as reference rows), each model against ``mfcc-logreg`` on paired resamples,
 per-class F1, confusion matrices, reliability diagrams before and after calibration, and
-learning curves. Metrics come from :mod:`harness.metrics`.
+learning curves. Metrics come from :mod:`harness.scoring.metrics.single`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from harness.checks.base import CheckResult
-from harness.errors import DataError
-from harness.figures import (
+from harness.checks.figures import (
     comparison_figure,
     confusion_figure,
     learning_curve_figure,
     reliability_figure,
 )
+from harness.errors import DataError
 
 FAMILY = "results"
 METRICS = ("log_loss", "macro_f1", "accuracy")
@@ -77,7 +77,7 @@ def comparison(
     preds: dict[str, dict[str, np.ndarray]], *, split: str, n_boot: int = N_BOOT, seed: int = 0
 ) -> CheckResult:
     """Comparison table of every model with bootstrap 95% intervals."""
-    from harness import metrics
+    from harness.scoring import metrics
 
     first = next(iter(preds.values()))
     y, labels = first["y_true"].astype(str), list(first["classes"].astype(str))
@@ -134,7 +134,7 @@ def paired_comparison(
     of the resamples; the finding names the models that are clearly better on both metrics,
     those clearly worse on at least one, and those the split cannot tell from the baseline.
     """
-    from harness import metrics
+    from harness.scoring import metrics
 
     if baseline not in preds:
         return CheckResult(FAMILY, "paired_comparison", "SKIP", f"no {baseline} in this run")
@@ -188,7 +188,7 @@ def _kind(name: str) -> str:
 
 def per_class_f1(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
     """F1 of every class for every model (rows classes, columns models)."""
-    from harness import metrics
+    from harness.scoring import metrics
 
     columns = {}
     for name, a in preds.items():
@@ -223,7 +223,7 @@ def per_class_f1(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
 
 def confusion_matrices(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
     """Row-normalised confusion matrices (true rows, predicted columns), one figure per model."""
-    from harness import metrics
+    from harness.scoring import metrics
 
     figures, pairs = [], []
     for name, a in preds.items():
@@ -257,8 +257,8 @@ def confusion_matrices(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
 
 def calibration(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
     """Reliability before and after temperature scaling, with ECE and log loss of each."""
-    from harness import metrics
-    from harness.figures import reliability_curve
+    from harness.checks.figures import reliability_curve
+    from harness.scoring import metrics
 
     rows, figures = [], []
     for name, a in preds.items():
@@ -323,7 +323,7 @@ def learning_curves(run_dir: Path) -> CheckResult:
 
 def results_checks(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
     """Every results section of a run (test split if stored, else validation)."""
-    from harness.metrics import DegenerateInputWarning
+    from harness.scoring.metrics.single import DegenerateInputWarning
 
     with warnings.catch_warnings():
         # a class absent from a small test split is expected; the tables show its support

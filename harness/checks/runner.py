@@ -210,9 +210,9 @@ def run_data_checks(
 
     Parameters
     ----------
-    data : harness.dataset.PreparedData
+    data : harness.data.prepared.PreparedData
         Tracks, splits, labels and clips (key -> path, group).
-    features : harness.experiment.FeatureStore
+    features : harness.pipeline.model_run.FeatureStore
         ``status`` (the extraction status table), ``cache_dir``, ``logmel`` (LogMelConfig) and
         optionally ``decode`` (the DecodeConfig the cache was built with).
     n_jobs : int
@@ -284,8 +284,8 @@ def check_dataset(
     from harness import features as feats
     from harness.checks.base import save_checks
     from harness.checks.truth import load_truth, score_against_truth, truth_result
-    from harness.dataset import decode_config_for, default_test_dir, prepare
-    from harness.report import write_report
+    from harness.data.prepared import decode_config_for, default_test_dir, prepare
+    from harness.report.markdown import write_report
 
     data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
                    test_dir=default_test_dir(Path(root)))  # fmt: skip

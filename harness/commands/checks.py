@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SYNTH_ROOT
+from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SYNTH_ROOT
 
 CHECK_EPILOG = """Examples:
 
@@ -82,7 +82,7 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<run_id>).")],
 ) -> None:
     """Render everything a run produced (data checks, model sanity, results, figures)."""
-    from harness.report import collect_run, write_report
+    from harness.report.markdown import collect_run, write_report
 
     results, meta = collect_run(run_dir)
     md_path, html_path = write_report(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.layout import DEFAULT_SYNTH_ROOT
+from harness.data.layout import DEFAULT_SYNTH_ROOT
 
 DATA_EPILOG = """Examples:
 
@@ -71,7 +71,7 @@ def synth(
     n_jobs: JobsOpt = -1,
 ) -> None:
     """Generate a synthetic FMA (metadata, mp3s, challenge folder, planted faults)."""
-    from harness.data.synth import SynthConfig, generate
+    from harness.data.synth.generate import SynthConfig, generate
 
     config = SynthConfig(
         root=root,
@@ -114,8 +114,8 @@ def splits(
     import pandas as pd
 
     from harness.data.fma import load_tracks, select_subset
+    from harness.data.layout import FmaLayout
     from harness.data.splits import SPLITS, check_leakage, get_splits
-    from harness.layout import FmaLayout
 
     tracks = select_subset(load_tracks(FmaLayout(root).tracks_csv), subset)
     split = get_splits(tracks, resplit=resplit, seed=seed)
@@ -147,8 +147,8 @@ def decode_check(
 
     from harness.data.audio import decode_status_table
     from harness.data.fma import audio_path, load_tracks, require_audio_dir, select_subset
-    from harness.dataset import decode_config_for
-    from harness.layout import FmaLayout
+    from harness.data.layout import FmaLayout
+    from harness.data.prepared import decode_config_for
 
     layout = FmaLayout(root)
     audio_dir = require_audio_dir(root, subset)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from harness.layout import DEFAULT_CACHE_DIR, DEFAULT_SYNTH_ROOT
+from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_SYNTH_ROOT
 
 FEATURES_EPILOG = """Examples:
 
@@ -35,14 +35,14 @@ def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: 
     import pandas as pd
 
     from harness.data import fma
-    from harness.data.splits import get_splits
-    from harness.dataset import (
+    from harness.data.prepared import (
         challenge_clips,
         default_test_dir,
         holds_clips,
         load_subset_tracks,
         track_clips,
     )
+    from harness.data.splits import get_splits
 
     layout, tracks = load_subset_tracks(root, subset=subset)
     audio_dir = fma.require_audio_dir(layout.root, subset)
@@ -99,7 +99,7 @@ def features(
 
     from rich.console import Console
 
-    from harness.dataset import decode_config_for
+    from harness.data.prepared import decode_config_for
     from harness.features import LogMelConfig, check_feature_sets, extract
 
     sets = check_feature_sets(feature_sets)

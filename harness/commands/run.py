@@ -66,7 +66,7 @@ ResplitOpt = Annotated[
 
 
 def _config(config_file: Path | None, **cli: object):
-    from harness.run import RunConfig, load_config_file
+    from harness.pipeline.run import RunConfig, load_config_file
 
     values = load_config_file(config_file) if config_file else {}
     values.update({k: v for k, v in cli.items() if v is not None})
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run everything: data, splits, features, all models, submissions and the report."""
-        from harness.run import run_pipeline
+        from harness.pipeline.run import run_pipeline
 
         model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
         cfg = _config(
@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
         from harness.registry import get_entry
 
         get_entry(model)  # an unknown name fails before anything heavy is imported
-        from harness.run import run_pipeline
+        from harness.pipeline.run import run_pipeline
 
         cfg = _config(
             config,

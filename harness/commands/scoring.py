@@ -66,7 +66,7 @@ def _print_problems(problems: list, path: Path) -> None:
 
 
 def _expected_ids(test_dir: Path | None, ids: Path | None) -> list[str] | None:
-    from harness.submission import ids_from_test_dir, read_ids_file
+    from harness.data.challenge import ids_from_test_dir, read_ids_file
 
     if test_dir is not None and ids is not None:
         raise typer.BadParameter("pass either --test-dir or --ids, not both")
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Check a submission CSV as the challenge grader would (exit 0 valid, 2 invalid)."""
-        from harness.submission import validate_submission
+        from harness.scoring.submission.validate import validate_submission
 
         problems = validate_submission(submission, expected_ids=_expected_ids(test_dir, ids))
         if as_json:
@@ -129,7 +129,8 @@ def register(app: typer.Typer) -> None:
         """Validate a submission against an answer key, then print log loss and macro F1."""
         import warnings
 
-        from harness.submission import SubmissionError, score_submission
+        from harness.scoring.submission.score import score_submission
+        from harness.scoring.submission.validate import SubmissionError
 
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -171,9 +172,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Write a sample submission for a test folder (model submissions come from `run`)."""
+        from harness.data.challenge import ids_from_test_dir
+        from harness.data.layout import DEFAULT_SUBMISSIONS_DIR
         from harness.errors import ParameterError
-        from harness.layout import DEFAULT_SUBMISSIONS_DIR
-        from harness.submission import ids_from_test_dir, uniform_submission
+        from harness.scoring.submission.write import uniform_submission
 
         if not uniform:
             raise ParameterError(

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.data.layout import SUBSETS
 from harness.data.taxonomy import packaged_header
 from harness.errors import DataError, ParameterError
-from harness.layout import SUBSETS
 
 LIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("track", "tags"),

@@ -1,0 +1,55 @@
+"""A challenge test folder (``crowdai_fma_test/``): its clips and their expected file ids.
+
+The folder holds ``<file_id>.mp3`` files; a file id is the name without ``.mp3``. An ids file
+lists the expected ids one per line (or as a CSV whose first column is ``file_id``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import DataError
+
+
+def challenge_mp3s(test_dir: Path | str) -> list[Path]:
+    """The clips of a challenge test folder: its ``*.mp3`` files (any case), sorted by file id."""
+    test_dir = Path(test_dir)
+    if not test_dir.is_dir():
+        raise DataError(
+            f"{test_dir}: challenge test folder not found (it does not exist); "
+            "pass the crowdai_fma_test folder"
+        )
+    paths = sorted(
+        (p for p in test_dir.iterdir() if p.suffix.lower() == ".mp3"), key=lambda p: p.stem
+    )
+    if not paths:
+        raise DataError(f"test folder {test_dir} holds no .mp3 files; is it the right folder?")
+    return paths
+
+
+def ids_from_test_dir(test_dir: Path | str) -> list[str]:
+    """The expected file ids of a challenge test folder: its ``*.mp3`` names, sorted, no suffix."""
+    return [p.stem for p in challenge_mp3s(test_dir)]
+
+
+def read_ids_file(path: Path | str) -> list[str]:
+    """Expected ids from a file: one id per line, or a CSV whose first column is ``file_id``."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read ids file {path}: {exc.strerror}") from None
+    is_csv = bool(lines) and lines[0].split(",")[0].strip() == "file_id"
+    ids: list[str] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines[1:] if is_csv else lines, start=2 if is_csv else 1):
+        fid = (line.split(",")[0] if is_csv else line).strip()
+        if not fid:
+            continue
+        if fid in seen:
+            raise DataError(f"{path} line {number}: id {fid!r} repeats line {seen[fid]}")
+        seen[fid] = number
+        ids.append(fid)
+    if not ids:
+        raise DataError(f"ids file {path} holds no ids; expected one file_id per line")
+    return ids

@@ -1,0 +1,196 @@
+"""Prepare a dataset for training: metadata, subset, splits, labels and the clips to featurise.
+
+This is the one place that turns an FMA root (real or synthetic) into plain tables that the
+feature extractor, the models and the checks consume. Nothing here decodes audio.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness.data import fma
+from harness.data.audio import DecodeConfig
+from harness.data.challenge import challenge_mp3s
+from harness.data.layout import SUBSETS, FmaLayout
+from harness.data.splits import SPLITS, get_splits
+from harness.errors import DataError, ParameterError
+
+TASKS = ("genre_top", "genres_all")
+CHALLENGE_GROUP = "challenge"
+
+
+@dataclass
+class PreparedData:
+    """Everything a run needs before features exist.
+
+    Attributes
+    ----------
+    layout : FmaLayout
+        Where the dataset lives.
+    subset : str
+        FMA subset used (small, medium, large, full).
+    task : str
+        ``genre_top`` (single-label) or ``genres_all`` (multi-label).
+    tracks : pd.DataFrame
+        tracks.csv rows of the subset, index track_id, 2-level columns.
+    splits : pd.Series
+        track_id -> training / validation / test.
+    labels : pd.Series or pd.DataFrame
+        ``genre_top``: genre name per track_id. ``genres_all``: multi-hot (n_tracks, n_genres).
+    classes : list of str
+        Label set, sorted.
+    clips : pd.DataFrame
+        key -> ``path``, ``group``: labelled tracks (group = split) and, when a challenge test
+        folder is used, its clips keyed by file_id with group ``challenge``.
+    n_unlabelled : int
+        Subset tracks excluded because they have no label for the task.
+    """
+
+    layout: FmaLayout
+    subset: str
+    task: str
+    tracks: pd.DataFrame
+    splits: pd.Series
+    labels: pd.Series | pd.DataFrame
+    classes: list[str]
+    clips: pd.DataFrame
+    n_unlabelled: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def keys(self, group: str) -> pd.Index:
+        """Keys of the clips in one group (a split name or ``challenge``)."""
+        return self.clips.index[self.clips["group"] == group]
+
+
+def holds_clips(folder: Path) -> bool:
+    """True when ``folder`` exists and holds at least one ``.mp3`` file (any case)."""
+    return folder.is_dir() and any(p.suffix.lower() == ".mp3" for p in folder.iterdir())
+
+
+def default_test_dir(root: Path) -> Path | None:
+    """The root's challenge folder (``crowdai_fma_test/``) when it holds clips, else None."""
+    test_dir = FmaLayout(Path(root)).test_dir
+    return test_dir if holds_clips(test_dir) else None
+
+
+def challenge_clips(test_dir: Path) -> pd.DataFrame:
+    """The clips of a challenge test folder: ``<file_id>.mp3`` -> path, group ``challenge``."""
+    paths = challenge_mp3s(test_dir)
+    return pd.DataFrame(
+        {"path": [str(p) for p in paths], "group": CHALLENGE_GROUP},
+        index=pd.Index([p.stem for p in paths], name="key", dtype=object),
+    )
+
+
+def load_subset_tracks(root: Path, *, subset: str) -> tuple[FmaLayout, pd.DataFrame]:
+    """The layout of ``root`` and the tracks.csv rows of ``subset`` (and smaller subsets)."""
+    layout = FmaLayout(Path(root))
+    if not layout.tracks_csv.exists():
+        raise DataError(
+            f"{layout.tracks_csv}: not found; download fma_metadata.zip and unzip it into "
+            f"{layout.root}, or run `fma-harness data synth --root {layout.root}`"
+        )
+    return layout, fma.select_subset(fma.load_tracks(layout.tracks_csv), subset)
+
+
+def track_clips(track_ids: pd.Index, *, splits: pd.Series, audio_dir: Path) -> pd.DataFrame:
+    """Clip table of FMA tracks: track_id -> ``path`` (where the mp3 is) and ``group`` (split)."""
+    keys = [int(k) for k in track_ids]
+    return pd.DataFrame(
+        {
+            "path": [str(fma.audio_path(audio_dir, k)) for k in keys],
+            "group": splits.reindex(keys).to_numpy(),
+        },
+        index=pd.Index(keys, name="key", dtype=object),
+    )
+
+
+def prepare(
+    *,
+    root: Path,
+    subset: str = "small",
+    task: str = "genre_top",
+    resplit: bool = False,
+    seed: int = 0,
+    test_dir: Path | None = None,
+    min_genre_count: int = 1,
+    require_audio: bool = True,
+) -> PreparedData:
+    """Load metadata, select the subset, split, label and list the audio clips.
+
+    Parameters
+    ----------
+    root : Path
+        FMA root holding ``fma_metadata/`` and ``fma_<subset>/``.
+    subset : str
+        One of small, medium, large, full.
+    task : str
+        ``genre_top`` or ``genres_all``.
+    resplit : bool
+        Ignore the official ``set.split`` and build an artist-grouped split with ``seed``.
+    test_dir : Path, optional
+        A challenge test folder; its clips are added with group ``challenge``.
+    min_genre_count : int
+        ``genres_all`` only: drop genres with fewer training tracks than this.
+    require_audio : bool
+        False when features come from the official features.csv: the audio directory may then
+        be absent (clip paths are still listed where the audio would be).
+    """
+    if subset not in SUBSETS:
+        raise ParameterError(f"subset '{subset}' is not one of {', '.join(SUBSETS)}")
+    if task not in TASKS:
+        raise ParameterError(f"task '{task}' is not one of {', '.join(TASKS)}")
+    layout, tracks = load_subset_tracks(root, subset=subset)
+    if require_audio:
+        audio_dir = fma.require_audio_dir(layout.root, subset)
+    else:
+        audio_dir = layout.audio_dir(subset)
+    splits = get_splits(tracks, resplit=resplit, seed=seed)
+    if task == "genre_top":
+        labels = fma.genre_top_labels(tracks)
+        classes = sorted(labels.unique().tolist())
+    else:
+        genres = fma.load_genres(layout.genres_csv)
+        labels = fma.genres_all_labels(tracks, genres, min_count=min_genre_count)
+        labels = labels.loc[:, labels.sum(axis=0) > 0]
+        labels = labels[labels.sum(axis=1) > 0]
+        classes = list(labels.columns)
+    n_unlabelled = len(tracks) - len(labels)
+    clips = track_clips(labels.index, splits=splits, audio_dir=audio_dir)
+    unknown = ~clips["group"].isin(SPLITS)
+    if unknown.any():
+        raise DataError(
+            f"{layout.tracks_csv}: {int(unknown.sum())} tracks have no split "
+            f"(first: {clips.index[unknown][0]}); rerun with --resplit"
+        )
+    if test_dir is not None:
+        clips = pd.concat([clips, challenge_clips(Path(test_dir))])
+    return PreparedData(
+        layout=layout,
+        subset=subset,
+        task=task,
+        tracks=tracks,
+        splits=splits,
+        labels=labels,
+        classes=classes,
+        clips=clips,
+        n_unlabelled=n_unlabelled,
+    )
+
+
+def decode_config_for(root: Path, *, min_duration: float | None = None) -> DecodeConfig:
+    """How to judge the clips of ``root``: which decoded length counts as ``short``.
+
+    ``min_duration`` when given; else a synthetic set's own minimum (``synthetic_config.json``
+    records it, so that a set of 10 s clips is not all short); else FMA's 29 s.
+    """
+    if min_duration is not None:
+        return DecodeConfig(min_duration=float(min_duration))
+    path = FmaLayout(Path(root)).root / "synthetic_config.json"
+    if not path.exists():
+        return DecodeConfig()
+    return DecodeConfig(min_duration=float(json.loads(path.read_text("utf-8"))["min_duration"]))

@@ -1,0 +1,194 @@
+"""Render check results to ``report.md`` and one self-contained ``report.html``.
+
+The report opens with the verdict summary (counts, then one row per check linking to it) and
+then shows each check: verdict, finding, evidence (a table trimmed to ``max_rows`` rows, or a
+dict of counts), the action to take and its figures. The HTML page embeds every figure as a
+base64 PNG and its CSS inline, so it opens offline with no network fetch and no JavaScript; the
+Markdown file refers to PNG copies written under ``figures/``.
+
+``render_run(run_dir)`` renders everything a run directory holds (see
+:mod:`harness.checks.results` and :mod:`harness.checks.model_sanity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.checks.base import (
+    DEFAULT_MAX_ROWS,
+    CheckResult,
+    anchor,
+    evidence_frame,
+    order_results,
+    summary_table,
+    verdict_counts,
+    worst_verdict,
+)
+from harness.report.html import render_html
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-style pipe table."""
+    if frame.empty and not len(frame.columns):
+        return ""
+    head = "| " + " | ".join(_md_escape(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join([head, rule, *rows])
+
+
+def render_markdown(
+    results: Sequence[CheckResult],
+    *,
+    title: str,
+    meta: dict[str, Any] | None = None,
+    figure_paths: dict[str, list[str]] | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> str:
+    """The report as Markdown.
+
+    Parameters
+    ----------
+    figure_paths : dict, optional
+        check key -> relative paths of its PNG files (figures are omitted when not given).
+    """
+    results = order_results(results)
+    counts = verdict_counts(results)
+    lines = [f"# {title}", ""]
+    for key, value in (meta or {}).items():
+        lines.append(f"- **{key}**: {value}")
+    lines += [
+        "",
+        f"**Overall: {worst_verdict(r.verdict for r in results)}** — "
+        + ", ".join(f"{n} {v}" for v, n in counts.items()),
+        "",
+        "## Summary",
+        "",
+    ]
+    summary = summary_table(results)
+    summary["check"] = [f"[{r.name}](#{anchor(r)})" for r in results]
+    lines += [markdown_table(summary), ""]
+    family = None
+    for result in results:
+        if result.family != family:
+            family = result.family
+            lines += [f"## {family.capitalize()}", ""]
+        lines += _markdown_check(result, figure_paths or {}, max_rows=max_rows)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_check(
+    result: CheckResult, figure_paths: dict[str, list[str]], *, max_rows: int
+) -> list[str]:
+    lines = [
+        f'<a id="{anchor(result)}"></a>',
+        f"### {result.name} — {result.verdict}",
+        "",
+        f"**Finding:** {result.finding}",
+        "",
+    ]
+    if isinstance(result.evidence, str) and result.evidence:
+        lines += [result.evidence, ""]
+    frame, hidden = evidence_frame(result.evidence, max_rows=max_rows)
+    if len(frame.columns):
+        lines += [markdown_table(frame), ""]
+        if hidden:
+            lines += [f"*... {hidden} more rows in checks.json*", ""]
+    if result.action:
+        lines += [f"**Action:** {result.action}", ""]
+    for path in figure_paths.get(result.key, []):
+        lines += [f"![{result.name}]({path})", ""]
+    return lines
+
+
+def write_report(
+    results: Sequence[CheckResult],
+    out_dir: Path,
+    *,
+    title: str = "fma-harness report",
+    meta: dict[str, Any] | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> tuple[Path, Path]:
+    """Write ``report.md`` (+ ``figures/*.png``) and ``report.html`` into ``out_dir``.
+
+    Returns
+    -------
+    (Path, Path)
+        Paths of report.md and report.html.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = order_results(results)
+    figure_paths: dict[str, list[str]] = {}
+    if any(r.figures for r in results):
+        (out_dir / "figures").mkdir(exist_ok=True)
+    for result in results:
+        for i, png in enumerate(result.figures):
+            rel = f"figures/{anchor(result)}-{i + 1}.png"
+            (out_dir / rel).write_bytes(png)
+            figure_paths.setdefault(result.key, []).append(rel)
+    md = render_markdown(
+        results, title=title, meta=meta, figure_paths=figure_paths, max_rows=max_rows
+    )
+    html = render_html(results, title=title, meta=meta, max_rows=max_rows)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(md, encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
+    return md_path, html_path
+
+
+def render_run(run_dir: Path, *, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Path, Path]:
+    """Render everything a run directory holds into its ``report.md`` and ``report.html``.
+
+    Reads ``checks.json`` (data checks), ``models/<name>/sanity.json`` (neural model sanity),
+    ``models/<name>/predictions_*.npz`` and ``history.csv`` (results) and ``manifest.json``.
+    """
+    run_dir = Path(run_dir)
+    results, meta = collect_run(run_dir)
+    return write_report(
+        results, run_dir, title=f"fma-harness report: {run_dir.name}", meta=meta, max_rows=max_rows
+    )
+
+
+def collect_run(run_dir: Path) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Every result a run directory holds, and the report's header facts from its manifest."""
+    import json
+
+    from harness.checks.artists import artist_errors
+    from harness.checks.base import load_checks
+    from harness.checks.model_sanity import model_sanity_checks
+    from harness.checks.results import results_checks
+    from harness.errors import DataError
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: run directory not found; pass a folder under runs/")
+    results: list[CheckResult] = []
+    if (run_dir / "checks.json").exists():
+        results += load_checks(run_dir / "checks.json")
+    results += model_sanity_checks(run_dir)
+    results += results_checks(run_dir)
+    results.append(artist_errors(run_dir))
+    meta: dict[str, Any] = {"run directory": str(run_dir)}
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+        for key in ("started", "finished"):
+            if key in manifest:
+                meta[key] = manifest[key]
+        git = manifest.get("git") or {}
+        if git.get("commit"):
+            meta["git commit"] = git["commit"][:12] + (" (dirty)" if git.get("dirty") else "")
+        config = manifest.get("config", {})
+        for key in ("resolved_root", "subset", "task", "seed"):
+            if key in config:
+                meta[key] = config[key]
+    return results, meta

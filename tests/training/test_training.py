@@ -1,0 +1,326 @@
+"""Tests for the neural training loop (harness/training*.py): estimator API, repeatability,
+lazy memmap reading, checkpoints and resume, augmentation options, sanity helpers, and one
+learnability test on classes that differ only in the temporal order of their sounds."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from harness.errors import ParameterError
+from harness.training import steps
+from harness.training.chunks import (
+    ArraySource,
+    EvalChunks,
+    RowSubset,
+    TrainChunks,
+    eval_offsets,
+    fit_length,
+)
+from harness.training.estimator import HISTORY_COLUMNS, NeuralClassifier
+
+torch.set_num_threads(1)
+TINY = {"channels": (8, 8, 8, 8)}  # a small CNN: fits in a fraction of a second
+
+
+def band_dataset(n, *, seed, n_mels=24, frames=80, n_classes=3):
+    """Classes that differ by which band is louder (easy for any model)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    X = rng.normal(size=(n, n_mels, frames)) * 3 - 40
+    for i, c in enumerate(y):
+        X[i, c * 8 : c * 8 + 8] += 6
+    return X.astype(np.float16), np.array(["blues", "jazz", "rock"])[y]
+
+
+def order_dataset(n, *, seed, n_mels=24, frames=160):
+    """Two classes with the same three sounds in the same proportions, in a different order
+    (cycles a-b-c-c vs a-c-b-c, one event every 6 frames): invisible to frame statistics."""
+    rng = np.random.default_rng(seed)
+    cycles = {"abcc": [0, 1, 2, 2], "acbc": [0, 2, 1, 2]}
+    y = np.array([list(cycles)[i % 2] for i in range(n)])
+    X = rng.normal(size=(n, n_mels, frames)) * 3 - 40
+    for i in range(n):
+        phase = int(rng.integers(0, 24))
+        for k, start in enumerate(range(-phase, frames, 6)):
+            band = cycles[y[i]][k % 4] * 8
+            X[i, band + 2 : band + 6, max(start, 0) : max(start + 3, 0)] += 15
+    return X.astype(np.float16), y
+
+
+def tiny_clf(**kw):
+    params = dict(model="cnn", model_params=TINY, chunk_frames=64, n_eval_chunks=2,
+                  batch_size=8, epochs=3, lr=1e-2, num_threads=1, progress=False)  # fmt: skip
+    params.update(kw)
+    return NeuralClassifier(**params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = band_dataset(32, seed=0)
+    Xv, yv = band_dataset(12, seed=1)
+    return X, y, Xv, yv
+
+
+def test_fit_predict_api_and_history(data, tmp_path):
+    X, y, Xv, yv = data
+    clf = tiny_clf(epochs=4).fit(X, y, X_val=Xv, y_val=yv)
+    assert list(clf.classes_) == ["blues", "jazz", "rock"]
+    proba = clf.predict_proba(Xv)
+    assert proba.shape == (12, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    logits = clf.decision_logits(Xv)
+    np.testing.assert_allclose(steps.logits_to_proba(logits, task="single"), proba)
+    assert (clf.predict(Xv) == yv).mean() > 0.8
+    hist = clf.history_
+    assert tuple(hist.columns) == HISTORY_COLUMNS and list(hist["epoch"]) == [1, 2, 3, 4]
+    assert hist["val_log_loss"].iloc[-1] < math.log(3) and (hist["grad_norm"] > 0).all()
+    assert clf.best_epoch_ == int(hist["epoch"][hist["val_log_loss"].idxmin()])
+    back = pd.read_csv(clf.save_history(tmp_path / "h.csv"))
+    np.testing.assert_allclose(back["train_loss"], hist["train_loss"])
+
+
+def test_same_seed_same_predictions_other_seed_differs(data):
+    X, y, Xv, yv = data
+    a = tiny_clf(random_state=3, spec_augment=True, mixup=0.4).fit(X, y, X_val=Xv, y_val=yv)
+    b = tiny_clf(random_state=3, spec_augment=True, mixup=0.4).fit(X, y, X_val=Xv, y_val=yv)
+    c = tiny_clf(random_state=4, spec_augment=True, mixup=0.4).fit(X, y, X_val=Xv, y_val=yv)
+    np.testing.assert_array_equal(a.predict_proba(Xv), b.predict_proba(Xv))
+    pd.testing.assert_frame_equal(a.history_.drop(columns="seconds"),
+                                  b.history_.drop(columns="seconds"))  # fmt: skip
+    assert not np.array_equal(a.predict_proba(Xv), c.predict_proba(Xv))
+
+
+class CountingArray:
+    """Array-like that records every read, to prove the loop never loads a whole array."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.ndim, self.reads = data, data.shape, data.ndim, []
+
+    def __getitem__(self, key):
+        out = self.data[key]
+        self.reads.append(out.size)
+        return out
+
+
+def test_memmap_input_read_lazily_per_chunk(data, tmp_path):
+    X, y, Xv, yv = data
+    mm = np.memmap(tmp_path / "x.f16", dtype=np.float16, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    ro = np.memmap(tmp_path / "x.f16", dtype=np.float16, mode="r", shape=X.shape)
+    counting = CountingArray(ro)
+    clf = tiny_clf(epochs=1).fit(counting, y)
+    assert counting.reads and max(counting.reads) == 24 * 64  # one chunk at a time
+    np.testing.assert_array_equal(
+        clf.predict_proba(ro), tiny_clf(epochs=1).fit(X, y).predict_proba(X)
+    )
+    state = ArraySource(ro[4:9]).__getstate__()  # pickled for workers as file + offset
+    assert state["memmap"][2] == (5, 24, 80) and state["memmap"][3] == 4 * 24 * 80 * 2
+    subset = RowSubset(ro, [5, 1, 30])  # drop rows without loading the cache
+    assert subset.shape == (3, 24, 80) and np.array_equal(subset[1, :, 2:9], X[1, :, 2:9])
+    clone = pickle.loads(pickle.dumps(subset))
+    assert isinstance(clone.data, np.memmap) and np.array_equal(clone[2, :, :], X[30])
+    tiny_clf(epochs=1, num_workers=1).fit(subset, y[[5, 1, 30]])  # read in a worker process
+
+
+def test_default_chunk_follows_the_model():
+    from models.cnn import build_cnn
+    from models.crnn import build_crnn
+
+    paper = build_cnn(n_classes=3, n_mels=96, preset="paper")
+    assert NeuralClassifier("cnn", preset="paper").resolve_chunk_frames(paper) == 1280
+    assert NeuralClassifier().resolve_chunk_frames(build_crnn(n_classes=3, n_mels=96)) == 256
+
+
+def test_short_chunk_trains_on_its_own_3_7_s_chunks():
+    X, y = band_dataset(24, seed=0, n_mels=96, frames=400)
+    Xv, yv = band_dataset(12, seed=1, n_mels=96, frames=400)
+    clf = NeuralClassifier("short-chunk", n_eval_chunks=3, batch_size=8, epochs=12,
+                           progress=False).fit(X, y, X_val=Xv, y_val=yv)  # fmt: skip
+    assert clf.chunk_frames_ == 160  # the model's chunk: 3.7 s at 22,050 Hz, hop 512
+    assert (clf.predict(Xv) == yv).mean() == 1.0  # band classes: any working model gets them
+
+
+def test_crops_and_eval_chunks():
+    assert eval_offsets(100, chunk_frames=40, n_chunks=3) == [0, 30, 60]
+    assert eval_offsets(30, chunk_frames=40, n_chunks=3) == [0, 0, 0]
+    short = fit_length(np.arange(6, dtype=np.float32).reshape(2, 3), chunk_frames=7)
+    assert short.shape == (2, 7) and list(short[0]) == [0, 1, 2, 0, 1, 2, 0]
+    src = ArraySource(np.random.default_rng(0).normal(size=(5, 4, 50)).astype(np.float32))
+    ds = TrainChunks(src, np.zeros(5, dtype=np.int64), chunk_frames=20, seed=1)
+    first = ds[2][0]
+    assert np.array_equal(first, ds[2][0])  # a pure function of (seed, epoch, index)
+    ds.set_epoch(1)
+    assert not np.array_equal(first, ds[2][0])
+    assert EvalChunks(src, chunk_frames=20, n_chunks=4)[0].shape == (4, 4, 20)
+
+
+def test_lr_schedules():
+    peak, total = 1e-2, 100
+    one = [steps.lr_at(s, total=total, peak=peak, schedule="onecycle") for s in range(101)]
+    assert one[0] == pytest.approx(peak / 25) and max(one) == pytest.approx(peak, rel=1e-3)
+    assert one[-1] < peak / 1000 and int(np.argmax(one)) == 30
+    cos = [steps.lr_at(s, total=total, peak=peak, schedule="cosine") for s in (0, 50, 100)]
+    assert cos == pytest.approx([peak, peak / 2, 0.0], abs=1e-12)
+    with pytest.raises(ParameterError):
+        steps.lr_at(0, total=1, peak=1, schedule="step")
+
+
+def test_checkpoint_resume_continues_where_it_stopped(data, tmp_path, monkeypatch):
+    X, y, Xv, yv = data
+    ckpt = tmp_path / "ckpt"
+    tiny_clf(epochs=2, checkpoint_dir=ckpt).fit(X, y, X_val=Xv, y_val=yv)
+    saved = torch.load(ckpt / "last.pt", weights_only=True)  # plain, weights-only payload
+    assert saved["state"]["epoch"] == 2 and len(saved["state"]["history"]) == 2
+    assert not list(ckpt.glob(".*tmp"))
+    started = []
+    real = steps.train_epoch
+
+    def spy(*args, **kw):
+        started.append(kw["step0"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(steps, "train_epoch", spy)
+    resumed = tiny_clf(epochs=4, checkpoint_dir=ckpt).fit(X, y, X_val=Xv, y_val=yv)
+    steps_per_epoch = 32 // 8
+    assert started == [2 * steps_per_epoch, 3 * steps_per_epoch]  # epochs 3 and 4 only
+    assert list(resumed.history_["epoch"]) == [1, 2, 3, 4]
+    with pytest.raises(ParameterError, match="different settings"):
+        tiny_clf(epochs=4, lr=1e-4, checkpoint_dir=ckpt).fit(X, y, X_val=Xv, y_val=yv)
+
+
+def test_interrupted_fit_resumes_to_the_same_model(data, tmp_path, monkeypatch):
+    X, y, Xv, yv = data
+    real = steps.train_epoch
+    calls = []
+
+    def crash_in_epoch_3(*args, **kw):
+        calls.append(kw["step0"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(steps, "train_epoch", crash_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_clf(epochs=4, checkpoint_dir=tmp_path).fit(X, y, X_val=Xv, y_val=yv)
+    monkeypatch.setattr(steps, "train_epoch", real)
+    resumed = tiny_clf(epochs=4, checkpoint_dir=tmp_path).fit(X, y, X_val=Xv, y_val=yv)
+    straight = tiny_clf(epochs=4).fit(X, y, X_val=Xv, y_val=yv)
+    np.testing.assert_array_equal(resumed.predict_proba(Xv), straight.predict_proba(Xv))
+    cols = ["train_loss", "val_log_loss", "grad_norm", "lr"]
+    pd.testing.assert_frame_equal(resumed.history_[cols], straight.history_[cols])
+    again = tiny_clf(epochs=4, checkpoint_dir=tmp_path).fit(X, y, X_val=Xv, y_val=yv)  # finished
+    np.testing.assert_array_equal(again.predict_proba(Xv), straight.predict_proba(Xv))
+
+
+def test_save_load_round_trip(data, tmp_path):
+    X, y, Xv, yv = data
+    clf = tiny_clf().fit(X, y, X_val=Xv, y_val=yv)
+    clf.save(tmp_path / "model.pt")
+    back = NeuralClassifier.load(tmp_path / "model.pt", num_threads=1)
+    assert list(back.classes_) == list(clf.classes_) and back.num_threads == 1
+    np.testing.assert_allclose(back.predict_proba(Xv), clf.predict_proba(Xv), rtol=1e-6)
+    pd.testing.assert_frame_equal(back.history_, clf.history_, check_dtype=False)
+
+
+def test_early_stopping_keeps_best_epoch(data):
+    X, y, Xv, yv = data
+    clf = tiny_clf(epochs=12, patience=2, lr=0.3, schedule="constant")  # too high: val worsens
+    clf.fit(X, y, X_val=Xv, y_val=yv)
+    hist = clf.history_
+    assert clf.stopped_early_ and len(hist) < 12
+    assert clf.best_epoch_ == len(hist) - 2
+    assert hist["val_log_loss"].iloc[clf.best_epoch_ - 1] == hist["val_log_loss"].min()
+
+
+def test_multilabel_task_and_class_weights(data):
+    X, y, Xv, yv = data
+    cols = ["blues", "jazz", "rock"]
+    multi = pd.DataFrame({c: (y == c).astype(int) for c in cols})
+    multi["jazz"] |= (np.arange(len(y)) % 5 == 0).astype(int)
+    multi_val = pd.DataFrame({c: (yv == c).astype(int) for c in cols})
+    clf = tiny_clf(task="multi", class_weight="balanced").fit(X, multi, X_val=Xv, y_val=multi_val)
+    proba = clf.predict_proba(Xv)
+    assert list(clf.classes_) == cols and proba.shape == (12, 3)
+    assert not np.allclose(proba.sum(axis=1), 1.0) and ((proba > 0) & (proba < 1)).all()
+    assert clf.predict(Xv).shape == (12, 3) and clf.history_["val_log_loss"].notna().all()
+    single = tiny_clf(class_weight={"rock": 3.0}, spec_augment=True).fit(X, y)
+    assert single.history_["val_log_loss"].isna().all()  # no validation set: no val scores
+
+
+def test_input_errors(data):
+    X, y, Xv, yv = data
+    with pytest.raises(ParameterError, match="3-D"):
+        tiny_clf().fit(X[:, :, 0], y)
+    with pytest.raises(ParameterError, match="labels"):
+        tiny_clf().fit(X, y[:-1])
+    with pytest.raises(ParameterError, match="not in classes"):
+        tiny_clf(classes=["blues", "jazz"]).fit(X, y)
+    with pytest.raises(ParameterError, match="Did you mean"):
+        tiny_clf(model="crn").fit(X, y)
+    with pytest.raises(ParameterError, match="not fitted"):
+        tiny_clf().predict_proba(Xv)
+    with pytest.raises(ParameterError, match="minimum input of 64"):
+        tiny_clf(chunk_frames=32).fit(X, y)
+    clf = tiny_clf(epochs=1).fit(X, y)
+    with pytest.raises(ParameterError, match="mel bands"):
+        clf.predict_proba(np.zeros((2, 30, 80), dtype=np.float16))
+
+
+@pytest.mark.slow
+def test_crnn_learns_temporal_order_that_frame_statistics_miss():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = order_dataset(64, seed=0)
+    Xv, yv = order_dataset(40, seed=1)
+
+    def stats(a):
+        return np.concatenate([a.mean(axis=2), a.std(axis=2)], axis=1)
+
+    summary = LogisticRegression(max_iter=2000).fit(stats(X), y).score(stats(Xv), yv)
+    crnn = NeuralClassifier("crnn", model_params={"pools": ((2, 2), (2, 2), (2, 2), (3, 2))},
+                            chunk_frames=64, n_eval_chunks=2, batch_size=16, epochs=8,
+                            num_threads=1, progress=False)  # fmt: skip
+    acc = (crnn.fit(X, y, X_val=Xv, y_val=yv).predict(Xv) == yv).mean()
+    assert summary < 0.75  # the classes are (nearly) invisible to frame statistics
+    assert acc >= 0.9
+
+
+def _dead_layer_cnn(*, n_classes, n_mels, preset, **overrides):
+    from models.cnn import build_cnn
+
+    module = build_cnn(n_classes=n_classes, n_mels=n_mels, preset=preset, **overrides)
+    module.unused = torch.nn.Linear(3, 3)  # never called: no gradient reaches it
+    torch.nn.init.normal_(module.head.weight, std=5.0)  # a loud head: loss at init >> ln C
+    return module
+
+
+@pytest.mark.slow
+def test_sanity_checks_pass_on_a_sound_setup(data):
+    from harness.training.sanity import run_sanity_checks
+
+    X, y, Xv, yv = data
+    clf = tiny_clf(epochs=3).fit(X, y, X_val=Xv, y_val=yv)
+    results = run_sanity_checks(clf, X, y, Xv, yv, shuffled_epochs=2)
+    names = [r["name"] for r in results]
+    assert names == ["init_loss", "gradients", "overfit_batch", "shuffled_labels", "finite"]
+    assert all(r["passed"] for r in results), results
+    assert all(set(r) == {"name", "passed", "value", "expected", "detail"} for r in results)
+    init = results[0]
+    assert init["expected"] == pytest.approx(math.log(3))
+
+
+def test_sanity_checks_catch_dead_layers_and_loud_init(data):
+    from harness.training.sanity import check_gradients, check_init_loss
+
+    X, y, _, _ = data
+    clf = tiny_clf(model=_dead_layer_cnn)
+    grads = check_gradients(clf, X, y)
+    assert not grads["passed"] and "unused" in grads["detail"]
+    assert not check_init_loss(clf, X, y)["passed"]
