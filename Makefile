@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

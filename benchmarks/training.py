@@ -3,7 +3,7 @@
 For each model and preset, in one run:
 
 - train chunks/s with the real pipeline: a float16 log-mel memmap on disk, random crops,
-  the estimator's own DataLoader (``NeuralClassifier._train_loader``);
+  the training loop's own DataLoader (:func:`harness.training.loaders.train_loader`);
 - train chunks/s of the same model and loop on in-memory random tensors of the same shape;
 - their ratio (target >= 0.8: the data path must not be the bottleneck);
 - inference chunks/s (evenly spaced evaluation chunks read from the memmap).
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from harness.training import loaders
 from harness.training import steps as loop
 from harness.training.chunks import ArraySource
-from harness.training.distributed import DistInfo
 from harness.training.estimator import NeuralClassifier
 
 
@@ -65,31 +65,39 @@ def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
     device = torch.device(args.device)
     torch.manual_seed(0)
     module = clf.build_module(n_classes=n_classes, n_mels=cache.shape[1]).to(device)
-    clf.chunk_frames_ = clf.resolve_chunk_frames(module)
-    clf.n_mels_ = cache.shape[1]
+    chunk_frames = clf.resolve_chunk_frames(module)
     steps = args.steps if preset == "compact" else max(1, args.steps // 3)
     n_clips = min(steps * batch, cache.shape[0])
     targets = np.arange(n_clips) % n_classes
     source = ArraySource(cache[:n_clips])
-    loader, dataset, _, _ = clf._train_loader(source, targets, DistInfo())
-    shape = (batch, cache.shape[1], clf.chunk_frames_)
+    train = loaders.train_loader(
+        source,
+        targets,
+        chunk_frames=chunk_frames,
+        batch_size=batch,
+        num_workers=clf.num_workers,
+        random_state=clf.random_state,
+    )
+    shape = (batch, cache.shape[1], chunk_frames)
     memory = [(torch.randn(shape) * 12 - 40, torch.as_tensor(targets[: shape[0]]))
-              for _ in range(len(loader))]  # fmt: skip
+              for _ in range(len(train.loader))]  # fmt: skip
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     timed_epoch(clf, module, memory[:1], optimizer, device=device)  # warm-up
     real, mem = [], []
     for r in range(args.rounds):
-        dataset.set_epoch(r)
-        s, n = timed_epoch(clf, module, loader, optimizer, device=device)
+        train.set_epoch(r)
+        s, n = timed_epoch(clf, module, train.loader, optimizer, device=device)
         real.append(n / s)
         s, n = timed_epoch(clf, module, memory, optimizer, device=device)
         mem.append(n / s)
-    eval_loader = clf._eval_loader(cache[:n_clips])
+    eval_loader = loaders.eval_loader(cache[:n_clips], chunk_frames=chunk_frames,
+                                      n_eval_chunks=clf.n_eval_chunks, batch_size=batch,
+                                      num_workers=clf.num_workers)  # fmt: skip
     start = time.perf_counter()
     loop.predict_logits(module, eval_loader, device=device, use_amp=False)
     infer = n_clips * clf.n_eval_chunks / (time.perf_counter() - start)
     return {
-        "model": model, "preset": preset, "chunk_frames": clf.chunk_frames_,
+        "model": model, "preset": preset, "chunk_frames": chunk_frames,
         "batch_size": batch, "params": sum(p.numel() for p in module.parameters()),
         "train_chunks_s_real": max(real), "train_chunks_s_memory": max(mem),
         "ratio": max(real) / max(mem), "infer_chunks_s": infer,

@@ -1,39 +1,72 @@
 """The `fma-harness` command line: thin wrappers that parse, call the library and print.
 
 Each family of subcommands lives in ``harness/commands/<family>.py`` and exposes
-``register(app)``; this module only assembles them and turns a :class:`HarnessError` into one
-clean line on stderr and exit code 1 (never a traceback for a user mistake).
+``register(app)``; the option names they share (``--root``, ``--cache-dir``, ...) come from
+:mod:`harness.commands.options`. This module only assembles them, adds ``--version``, and turns
+a :class:`HarnessError` into one clean line on stderr and exit code 1 (never a traceback for a
+user mistake).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import Annotated
 
 import typer
 
+from harness import __version__
 from harness.errors import HarnessError
 
-COMMAND_MODULES = ("data", "features", "training", "scoring", "checks", "run")
+COMMAND_MODULES = ("data", "features", "scoring", "checks", "run")
+
+APP_EPILOG = """Examples:
+
+  fma-harness run                         # synthetic FMA, every model, submissions and report
+
+  fma-harness check --root ~/fma --subset medium
+
+  fma-harness models                      # the models --models accepts
+
+Every command takes --help with its own examples; the same option means the same thing in every
+command (--root, --subset, --cache-dir, --out, --seed, --n-jobs, --device, --test-dir).
+"""
 
 app = typer.Typer(
     name="fma-harness",
     help="Genre recognition on the Free Music Archive: data, features, models, scoring, reports.",
+    epilog=APP_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"fma-harness {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    # no docstring: the app's help above is the help of `fma-harness --help`
+    pass
+
+
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"harness.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"harness.commands.{name}":
-                continue  # that family is not built yet
-            raise
-        module.register(app)
+        importlib.import_module(f"harness.commands.{name}").register(app)
 
 
 _register_all()

@@ -1,9 +1,27 @@
-"""Models and baselines registered by name as lazy ``"module:attr"`` targets.
+"""Models registered by name as lazy ``"module:attr"`` targets, open to users' own models.
 
 Nothing here imports torch or scikit-learn: a target is imported only when a model is built, so
-``fma-harness --help`` stays fast. Each target is a factory called with keyword arguments
-(``random_state`` at least) that returns an estimator with ``fit``, ``predict_proba`` and
-``classes_``.
+``fma-harness --help`` stays fast. A target is a factory; what it returns depends on the input
+the model consumes:
+
+- ``consumes = "features"`` (the default): ``factory(random_state=..., **params)`` returns a
+  scikit-learn style estimator (``fit``, ``predict_proba``, ``classes_``) fitted on a feature
+  table of shape (n_tracks, n_features), MFCC-140 by default;
+- ``consumes = "logmel"``: ``factory(*, n_classes, n_mels, preset, **model_params)`` returns a
+  ``torch.nn.Module`` mapping log-mel chunks (batch, 1, n_mels, frames) to logits (batch,
+  n_classes); the harness trains it with its one training loop.
+
+Three ways to register a model, all resolved by :func:`get_entry`:
+
+1. the built-in table :data:`BUILTIN_MODELS` below;
+2. a Python entry point of the group ``fma_harness.models`` in the user's package, whose name is
+   the model name and whose value is the factory's ``"module:attr"``;
+3. a ``"module:attr"`` name given directly (``--models mfcc-logreg,my_pkg.tagger:build_model``).
+
+A factory declares its input with an attribute ``consumes`` (``"features"`` when absent) and may
+carry ``training_defaults``, a dict of :class:`harness.training.estimator.NeuralClassifier`
+settings (log-mel models) or factory keyword arguments (feature models) that the default run
+uses; a run's ``[params.NAME]`` wins over them.
 """
 
 from __future__ import annotations
@@ -12,65 +30,141 @@ import difflib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from typing import Any
 
 from harness.errors import ParameterError
+
+FEATURES = "features"  # the model consumes a feature table (n_tracks, n_features)
+LOGMEL = "logmel"  # the model consumes log-mel spectrograms (n_tracks, n_mels, frames)
+CONSUMES = (FEATURES, LOGMEL)
+MODELS_ENTRY_POINT_GROUP = "fma_harness.models"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registered model: its name, factory target and the input it consumes."""
+    """One registered model: its name, factory target, the input it consumes, a summary."""
 
     name: str
     target: str
-    kind: str  # "baseline" (feature table in) or "neural" (log-mel arrays in)
+    consumes: str
     summary: str
 
-
-MODELS: dict[str, ModelEntry] = {
-    entry.name: entry
-    for entry in [
-        ModelEntry(
-            "uniform", "baselines.reference:make_uniform", "baseline", "1/C for every class"
-        ),
-        ModelEntry(
-            "prior", "baselines.reference:make_prior", "baseline", "training class frequencies"
-        ),
-        ModelEntry(
-            "mfcc-logreg",
-            "baselines.logistic:make_logreg",
-            "baseline",
-            "StandardScaler + LogisticRegression (FMA paper)",
-        ),
-        ModelEntry("svm", "baselines.svm:make_svm", "baseline", "StandardScaler + RBF SVC"),
-        ModelEntry("knn", "baselines.knn:make_knn", "baseline", "StandardScaler + k-NN"),
-        ModelEntry("mlp", "baselines.mlp:make_mlp", "baseline", "StandardScaler + MLP (100 units)"),
-        ModelEntry("cnn", "models.cnn:build_cnn", "neural", "fully convolutional (Choi 2016)"),
-        ModelEntry("crnn", "models.crnn:build_crnn", "neural", "conv + GRU (Choi 2017)"),
-        ModelEntry(
-            "short-chunk",
-            "models.short_chunk:build_short_chunk",
-            "neural",
-            "7-layer CNN on 3.7 s chunks (Won 2020)",
-        ),
-    ]
-}
+    @property
+    def is_neural(self) -> bool:
+        """True when the harness trains it with its torch loop (log-mel input)."""
+        return self.consumes == LOGMEL
 
 
-def get_entry(name: str) -> ModelEntry:
-    """Return the registry entry for ``name`` or raise with the closest known names."""
-    if name in MODELS:
-        return MODELS[name]
-    close = difflib.get_close_matches(name, MODELS, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ParameterError(f"Unknown model '{name}'.{hint} Known: {', '.join(MODELS)}.")
+BUILTIN_MODELS: tuple[ModelEntry, ...] = (
+    ModelEntry("uniform", "baselines.reference:make_uniform", FEATURES, "1/C for every class"),
+    ModelEntry("prior", "baselines.reference:make_prior", FEATURES, "training class frequencies"),
+    ModelEntry(
+        "mfcc-logreg",
+        "baselines.logistic:make_logreg",
+        FEATURES,
+        "StandardScaler + LogisticRegression (FMA paper)",
+    ),
+    ModelEntry("svm", "baselines.svm:make_svm", FEATURES, "StandardScaler + RBF SVC"),
+    ModelEntry("knn", "baselines.knn:make_knn", FEATURES, "StandardScaler + k-NN"),
+    ModelEntry("mlp", "baselines.mlp:make_mlp", FEATURES, "StandardScaler + MLP (100 units)"),
+    ModelEntry("cnn", "models.cnn:build_cnn", LOGMEL, "fully convolutional (Choi 2016)"),
+    ModelEntry("crnn", "models.crnn:build_crnn", LOGMEL, "conv + GRU (Choi 2017)"),
+    ModelEntry(
+        "short-chunk",
+        "models.short_chunk:build_short_chunk",
+        LOGMEL,
+        "7-layer CNN on 3.7 s chunks (Won 2020)",
+    ),
+)
+# Reference rows: predict without looking at the input, reported as they are, never calibrated.
+REFERENCE_MODELS = ("uniform", "prior")
 
 
 def load_target(target: str) -> Callable:
-    """Import ``"package.module:attr"`` and return the attribute."""
+    """Import ``"package.module:attr"`` and return the attribute (one line on failure)."""
     module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    if not module_name or not attr:
+        raise ParameterError(f"'{target}' is not a 'package.module:attr' target")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ParameterError(
+            f"'{target}': module {exc.name} not found; install the package that provides it "
+            "or put it on PYTHONPATH"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ParameterError(f"'{target}': module {module_name} has no attribute {attr}") from None
 
 
-def names(kind: str | None = None) -> list[str]:
-    """Registered model names, optionally only those of one kind."""
-    return [n for n, e in MODELS.items() if kind is None or e.kind == kind]
+def entry_from_target(target: str, *, name: str | None = None) -> ModelEntry:
+    """A registry entry for a user's factory: imports it to read ``consumes`` and its summary."""
+    factory = load_target(target)
+    consumes = getattr(factory, "consumes", FEATURES)
+    if consumes not in CONSUMES:
+        raise ParameterError(
+            f"'{target}': consumes = {consumes!r}; expected one of {', '.join(CONSUMES)}"
+        )
+    doc = (getattr(factory, "__doc__", None) or "").strip()
+    summary = doc.splitlines()[0] if doc else target
+    return ModelEntry(name or target, target, consumes, summary)
+
+
+@cache
+def _entry_point_models() -> dict[str, str]:
+    """name -> target of the models that installed packages register as entry points."""
+    points = metadata.entry_points(group=MODELS_ENTRY_POINT_GROUP)
+    return {point.name: point.value for point in points}
+
+
+def refresh_entry_points() -> None:
+    """Forget the entry points read so far (after installing a package in a live session)."""
+    _entry_point_models.cache_clear()
+
+
+def model_entries() -> dict[str, ModelEntry]:
+    """Every model known by name: the built-ins, then the entry points of installed packages.
+
+    An entry-point model is imported here to learn what it consumes; a built-in is not.
+    """
+    entries = {entry.name: entry for entry in BUILTIN_MODELS}
+    for name, target in _entry_point_models().items():
+        if name in entries:
+            raise ParameterError(
+                f"entry point {MODELS_ENTRY_POINT_GROUP}:{name} ({target}) reuses the name of a "
+                "built-in model; rename it in its package's entry points"
+            )
+        entries[name] = entry_from_target(target, name=name)
+    return entries
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The entry for a registered name or a ``"module:attr"`` target; unknown names raise with
+    the closest known names."""
+    builtin = {entry.name: entry for entry in BUILTIN_MODELS}
+    if name in builtin:
+        return builtin[name]
+    if ":" in name:
+        return entry_from_target(name)
+    entries = model_entries()
+    if name in entries:
+        return entries[name]
+    close = difflib.get_close_matches(name, entries, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ParameterError(
+        f"Unknown model '{name}'.{hint} Known: {', '.join(entries)} "
+        "(or a 'package.module:factory' target)."
+    )
+
+
+def names() -> list[str]:
+    """The built-in model names, in leaderboard order of the default run."""
+    return [entry.name for entry in BUILTIN_MODELS]
+
+
+def training_defaults(entry: ModelEntry) -> dict[str, Any]:
+    """The settings the default run trains ``entry`` with (its factory's ``training_defaults``)."""
+    return dict(getattr(load_target(entry.target), "training_defaults", None) or {})

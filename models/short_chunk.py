@@ -130,3 +130,9 @@ def build_short_chunk(
     """
     config = preset_config(PRESETS, preset, overrides, model="short-chunk")
     return ShortChunkCNN(n_classes=n_classes, n_mels=n_mels, config=config)
+
+
+build_short_chunk.consumes = "logmel"
+# The default run's training settings: the whole schedule (stopped early at 40 s: val log loss
+# 0.29; 60 epochs: 0.07, 40: 0.25); 8 x 3.7 s chunks cover the 29 s clip.
+build_short_chunk.training_defaults = {"epochs": 60, "patience": None, "n_eval_chunks": 8}

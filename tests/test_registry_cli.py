@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from harness.errors import ParameterError
-from harness.registry import MODELS, get_entry, load_target, names
+from harness.registry import CONSUMES, get_entry, load_target, model_entries, names
 
 
 def test_unknown_model_suggests_the_closest_names():
@@ -15,11 +15,14 @@ def test_unknown_model_suggests_the_closest_names():
 
 
 def test_every_target_is_a_module_colon_attribute():
-    for entry in MODELS.values():
+    entries = model_entries()
+    for entry in entries.values():
         module, _, attr = entry.target.partition(":")
         assert module and attr, entry
-        assert entry.kind in ("baseline", "neural")
-    assert set(names("neural")) == {"cnn", "crnn", "short-chunk"}
+        assert entry.consumes in CONSUMES
+    neural = {name for name, entry in entries.items() if entry.is_neural}
+    assert neural == {"cnn", "crnn", "short-chunk"}
+    assert set(names()) <= set(entries)
 
 
 def test_load_target_imports_lazily():
@@ -38,13 +41,14 @@ def test_user_error_is_one_line_and_exit_code_1():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: Unknown model 'crn'. Did you mean: crnn, cnn? "
-        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn, short-chunk."
+        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn, short-chunk "
+        "(or a 'package.module:factory' target)."
     ]
     assert "Traceback" not in result.stderr
 
 
 def test_config_file_rejects_unknown_keys(tmp_path):
-    from harness.pipeline.run import load_config_file
+    from harness.pipeline.config import load_config_file
 
     path = tmp_path / "run.toml"
     path.write_text('subset = "medium"\nseeed = 3\n')

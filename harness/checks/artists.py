@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from harness.checks.base import CheckResult
-from harness.checks.results import FAMILY, REFERENCES, load_predictions
+from harness.checks.results import FAMILY, load_predictions
+from harness.registry import REFERENCE_MODELS
 
 MIN_CLIPS = 3  # an artist needs this many clips in a split to be judged
 ALPHA = 0.05  # family-wise: divided by the number of artists judged for a model and split
@@ -55,11 +57,9 @@ def artist_error_table(
     Columns: ``COLUMNS`` and "models also wrong" (how many other models are flagged on the
     same artist and split). Reference rows (uniform, prior) are not judged.
     """
-    from scipy.stats import binom
-
     rows = []
     for name, arrays in preds.items():
-        if name in REFERENCES:
+        if name in REFERENCE_MODELS:
             continue
         frame = pd.DataFrame(
             {

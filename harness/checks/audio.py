@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness.checks.base import CheckResult, figure_png, id_list, new_figure
+from harness.checks.registry import DataInputs
 
 FAMILY = "audio"
 
@@ -169,3 +170,8 @@ def audio_checks(*, status: pd.DataFrame, target_sr: int = 22050) -> list[CheckR
         sample_rates_and_channels(status=status, target_sr=target_sr),
         known_bad_ids(keys=status.index, status=status),
     ]
+
+
+def from_inputs(inputs: DataInputs) -> list[CheckResult]:
+    """The audio family as a registered ``"data"`` check (:func:`audio_checks`)."""
+    return audio_checks(status=inputs.status, target_sr=inputs.target_sr)

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.checks.base import CheckResult, id_list
+from harness.checks.base import CheckResult, id_list, skip
+from harness.checks.registry import DataInputs
 
 FAMILY = "duplicates"
 N_BANDS = 16
@@ -215,3 +216,21 @@ def duplicate_checks(*, pairs: pd.DataFrame, splits: pd.Series) -> list[CheckRes
             )
         )
     return results
+
+
+def input_pairs(inputs: DataInputs) -> pd.DataFrame | None:
+    """:func:`find_duplicates` of the inputs' hashes and fingerprints, computed once per inputs
+    (None when the inputs have neither)."""
+    if inputs.hashes is None and inputs.prints is None:
+        return None
+    return inputs.shared(
+        "duplicate_pairs", lambda: find_duplicates(hashes=inputs.hashes, prints=inputs.prints)
+    )
+
+
+def from_inputs(inputs: DataInputs) -> list[CheckResult]:
+    """The duplicates family as a registered ``"data"`` check (:func:`duplicate_checks`)."""
+    pairs = input_pairs(inputs)
+    if pairs is None:
+        return [skip(FAMILY, "identical_files", "no file hashes or fingerprints")]
+    return duplicate_checks(pairs=pairs, splits=inputs.groups)

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.checks.base import CheckResult, id_list
+from harness.checks.base import CheckResult, id_list, skip
 from harness.checks.figures import smd_figure
+from harness.checks.labels import given_labels
+from harness.checks.registry import DataInputs
 
 FAMILY = "features"
 SMD_THRESHOLD = 0.25
@@ -227,3 +229,16 @@ def feature_checks(
         ),
         train_test_shift(table=table, train_keys=train_keys, test_keys=test_keys),
     ]
+
+
+def from_inputs(inputs: DataInputs) -> list[CheckResult]:
+    """The features family as a registered ``"data"`` check (:func:`feature_checks` on the
+    MFCC table)."""
+    if inputs.feature_table is None:
+        return [skip(FAMILY, "non_finite_values", "no feature table")]
+    return feature_checks(
+        table=inputs.feature_table,
+        splits=inputs.splits,
+        labels=given_labels(inputs),
+        status=inputs.status["status"],
+    )

@@ -12,6 +12,9 @@ import pandas as pd
 
 from harness.checks.base import CheckResult, id_list
 from harness.checks.figures import distribution_figure
+from harness.checks.registry import DataInputs
+from harness.data.fma import genre_top_labels
+from harness.data.taxonomy import packaged_genres
 
 FAMILY = "labels"
 # A split whose class distribution differs from training's by more than this total variation
@@ -204,3 +207,25 @@ def _hierarchy_problem(
     if not has_top and len(roots) == 1:
         return f"genre_top empty but genres map to the single root '{roots[0]}'"
     return ""
+
+
+def given_labels(inputs: DataInputs) -> pd.Series:
+    """track_id -> genre_top of the inputs' tracks in a split (computed once per inputs)."""
+
+    def compute() -> pd.Series:
+        given = genre_top_labels(inputs.tracks)
+        return given[given.index.isin(inputs.splits.index)]
+
+    return inputs.shared("given_labels", compute)
+
+
+def from_inputs(inputs: DataInputs) -> list[CheckResult]:
+    """The labels family as a registered ``"data"`` check (the mislabel detector apart)."""
+    given, splits, tracks = given_labels(inputs), inputs.splits, inputs.tracks
+    genres = packaged_genres() if inputs.genres is None else inputs.genres
+    return [
+        class_distribution(labels=given, splits=splits),
+        small_classes(labels=given, splits=splits),
+        unlabelled_tracks(tracks=tracks),
+        hierarchy_consistency(tracks=tracks, genres=genres),
+    ]

@@ -12,6 +12,9 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.checks.base import CheckResult, id_list
+from harness.checks.duplicates import input_pairs
+from harness.checks.registry import DataInputs
+from harness.data.splits import check_leakage
 
 FAMILY = "leakage"
 
@@ -31,8 +34,6 @@ def artist_album_leakage(*, tracks: pd.DataFrame, splits: pd.Series) -> list[Che
     list of CheckResult
         ``artists_across_splits`` and ``albums_across_splits`` (FAIL when any is found).
     """
-    from harness.data.splits import check_leakage
-
     leaks = check_leakage(tracks, splits)
     results = []
     for kind, plural in (("artist", "artists"), ("album", "albums")):
@@ -111,3 +112,11 @@ def duplicate_leakage(*, pairs: pd.DataFrame, splits: pd.Series) -> CheckResult:
         action="drop one copy of each pair (keep the training copy out of the test set) or "
         "group duplicates into one split",
     )
+
+
+def from_inputs(inputs: DataInputs) -> list[CheckResult]:
+    """The leakage family as a registered ``"data"`` check: artists and albums across splits,
+    then duplicate audio across splits."""
+    results = artist_album_leakage(tracks=inputs.tracks, splits=inputs.splits)
+    results.append(duplicate_leakage(pairs=input_pairs(inputs), splits=inputs.groups))
+    return results

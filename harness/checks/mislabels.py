@@ -22,9 +22,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from harness.checks.base import CheckResult, id_list
+from harness.checks.base import CheckResult, id_list, skip
+from harness.checks.labels import given_labels
+from harness.checks.registry import DataInputs
 
 FAMILY = "labels"
+USABLE = ("ok", "short", "silent")  # decode statuses whose features the detector reads
 RHYTHM_BANDS = 4
 RHYTHM_MAX_LAG = 128  # frames: about 3 s at 22,050 Hz / hop 512
 RHYTHM_GRID = np.geomspace(2, RHYTHM_MAX_LAG - 1, 40)
@@ -237,3 +240,21 @@ def suspected_mislabels(
         action="listen to the top-ranked tracks and fix genre_top where the suggestion is "
         "right; an estimated noise rate above a few percent caps every model's accuracy",
     )
+
+
+def from_inputs(inputs: DataInputs) -> list[CheckResult]:
+    """The mislabel detector as a registered ``"data"`` check (:func:`suspected_mislabels` on
+    the MFCC and rhythm inputs of the usable clips)."""
+    if inputs.feature_table is None:
+        return [skip(FAMILY, "suspected_mislabels", "no feature table")]
+    status = inputs.status
+    usable = status.index[status["status"].isin(USABLE).to_numpy()]
+    features = detector_features(inputs.feature_table, inputs.rhythm)
+    result = suspected_mislabels(
+        features=features[features.index.isin(usable)],
+        labels=given_labels(inputs),
+        groups=inputs.tracks[("artist", "id")],
+        splits=inputs.splits,
+        random_state=inputs.seed,
+    )
+    return [result]

@@ -21,13 +21,16 @@ from harness.checks.figures import (
     comparison_figure,
     confusion_figure,
     learning_curve_figure,
+    reliability_curve,
     reliability_figure,
 )
 from harness.errors import DataError
+from harness.registry import REFERENCE_MODELS
+from harness.scoring import metrics
+from harness.scoring.metrics.single import DegenerateInputWarning
 
 FAMILY = "results"
 METRICS = ("log_loss", "macro_f1", "accuracy")
-REFERENCES = ("uniform", "prior")
 ROW_ARRAYS = ("keys", "y_true", "proba", "proba_calibrated")  # one row per track
 N_BOOT = 300
 BASELINE = "mfcc-logreg"  # the FMA paper's and the challenge's reference model
@@ -77,8 +80,6 @@ def comparison(
     preds: dict[str, dict[str, np.ndarray]], *, split: str, n_boot: int = N_BOOT, seed: int = 0
 ) -> CheckResult:
     """Comparison table of every model with bootstrap 95% intervals."""
-    from harness.scoring import metrics
-
     first = next(iter(preds.values()))
     y, labels = first["y_true"].astype(str), list(first["classes"].astype(str))
     entries = [(name, a["proba"], a.get("proba_calibrated")) for name, a in preds.items()]
@@ -134,8 +135,6 @@ def paired_comparison(
     of the resamples; the finding names the models that are clearly better on both metrics,
     those clearly worse on at least one, and those the split cannot tell from the baseline.
     """
-    from harness.scoring import metrics
-
     if baseline not in preds:
         return CheckResult(FAMILY, "paired_comparison", "SKIP", f"no {baseline} in this run")
     base = preds[baseline]
@@ -183,13 +182,11 @@ def paired_comparison(
 
 
 def _kind(name: str) -> str:
-    return "reference" if name.split(" ")[0] in REFERENCES else "model"
+    return "reference" if name.split(" ")[0] in REFERENCE_MODELS else "model"
 
 
 def per_class_f1(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
     """F1 of every class for every model (rows classes, columns models)."""
-    from harness.scoring import metrics
-
     columns = {}
     for name, a in preds.items():
         labels = list(a["classes"].astype(str))
@@ -223,8 +220,6 @@ def per_class_f1(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
 
 def confusion_matrices(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
     """Row-normalised confusion matrices (true rows, predicted columns), one figure per model."""
-    from harness.scoring import metrics
-
     figures, pairs = [], []
     for name, a in preds.items():
         if _kind(name) == "reference":
@@ -257,9 +252,6 @@ def confusion_matrices(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
 
 def calibration(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
     """Reliability before and after temperature scaling, with ECE and log loss of each."""
-    from harness.checks.figures import reliability_curve
-    from harness.scoring import metrics
-
     rows, figures = [], []
     for name, a in preds.items():
         if "proba_calibrated" not in a:
@@ -323,8 +315,6 @@ def learning_curves(run_dir: Path) -> CheckResult:
 
 def results_checks(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
     """Every results section of a run (test split if stored, else validation)."""
-    from harness.scoring.metrics.single import DegenerateInputWarning
-
     with warnings.catch_warnings():
         # a class absent from a small test split is expected; the tables show its support
         warnings.simplefilter("ignore", DegenerateInputWarning)

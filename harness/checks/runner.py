@@ -1,4 +1,5 @@
-"""Run the data families of the checklist (audio, duplicates, leakage, labels, features).
+"""Run the ``"data"`` stage of the check registry (audio, duplicates, leakage, labels,
+mislabels, features, then users' data checks; see :mod:`harness.checks.registry`).
 
 Two entry points:
 
@@ -17,18 +18,19 @@ cached log-mel spectrograms, or by decoding the clips when the run cached none.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
-from harness.checks import audio, duplicates, features, labels, leakage, mislabels
-from harness.checks.base import CheckResult, skip
+from harness import features as feats
+from harness.checks import duplicates, mislabels
+from harness.checks.base import CheckResult
+from harness.checks.registry import DATA, DataInputs, run_checks
+from harness.data.audio import DecodeConfig
+from harness.data.audio import decode as decode_clip
 from harness.errors import DataError
-
-USABLE = ("ok", "short", "silent")
 
 
 def data_checks(
@@ -45,7 +47,7 @@ def data_checks(
     target_sr: int = 22050,
     seed: int = 0,
 ) -> list[CheckResult]:
-    """Every data check on plain inputs.
+    """Every registered ``"data"`` check on plain inputs, in registry order.
 
     Parameters
     ----------
@@ -69,67 +71,17 @@ def data_checks(
         added to the mislabel detector's inputs.
     genres : pd.DataFrame, optional
         Genre tree (default: the packaged genres.csv).
+    target_sr : int
+        Sample rate the clips are decoded at.
+    seed : int
+        Seed of the mislabel detector's folds.
     """
-    groups = splits if groups is None else groups
-    results = audio.audio_checks(status=status, target_sr=target_sr)
-    pairs = None
-    if hashes is not None or prints is not None:
-        pairs = duplicates.find_duplicates(hashes=hashes, prints=prints)
-        results += duplicates.duplicate_checks(pairs=pairs, splits=groups)
-    else:
-        results.append(skip("duplicates", "identical_files", "no file hashes or fingerprints"))
-    results += leakage.artist_album_leakage(tracks=tracks, splits=splits)
-    results.append(leakage.duplicate_leakage(pairs=pairs, splits=groups))
-    results += label_and_feature_checks(
-        tracks=tracks, splits=splits, status=status, feature_table=feature_table,
-        rhythm=rhythm, genres=genres, seed=seed,
+    inputs = DataInputs(
+        tracks=tracks, splits=splits, status=status, groups=groups, hashes=hashes,
+        prints=prints, feature_table=feature_table, rhythm=rhythm, genres=genres,
+        target_sr=target_sr, seed=seed,
     )  # fmt: skip
-    return results
-
-
-def label_and_feature_checks(
-    *,
-    tracks: pd.DataFrame,
-    splits: pd.Series,
-    status: pd.DataFrame,
-    feature_table: pd.DataFrame | None,
-    rhythm: pd.DataFrame | None,
-    genres: pd.DataFrame | None,
-    seed: int,
-) -> list[CheckResult]:
-    """The labels and features families (arguments as in :func:`data_checks`)."""
-    from harness.data.fma import genre_top_labels
-    from harness.data.taxonomy import packaged_genres
-
-    given = genre_top_labels(tracks)
-    given = given[given.index.isin(splits.index)]
-    results = [
-        labels.class_distribution(labels=given, splits=splits),
-        labels.small_classes(labels=given, splits=splits),
-        labels.unlabelled_tracks(tracks=tracks),
-        labels.hierarchy_consistency(
-            tracks=tracks, genres=packaged_genres() if genres is None else genres
-        ),
-    ]
-    if feature_table is None:
-        results.append(skip("labels", "suspected_mislabels", "no feature table"))
-        results.append(skip("features", "non_finite_values", "no feature table"))
-        return results
-    usable = status.index[status["status"].isin(USABLE).to_numpy()]
-    inputs = mislabels.detector_features(feature_table, rhythm)
-    results.append(
-        mislabels.suspected_mislabels(
-            features=inputs[inputs.index.isin(usable)],
-            labels=given,
-            groups=tracks[("artist", "id")],
-            splits=splits,
-            random_state=seed,
-        )
-    )
-    results += features.feature_checks(
-        table=feature_table, splits=splits, labels=given, status=status["status"]
-    )
-    return results
+    return run_checks(DATA, inputs)
 
 
 def clip_descriptors(
@@ -167,8 +119,6 @@ def cached_logmels(
     cache_dir: Any, *, keys_by_group: dict[str, pd.Index], logmel: Any, decode: Any = None
 ) -> Iterator[tuple[Any, np.ndarray]]:
     """(key, log-mel) pairs read from the feature cache (DataError when a group is not cached)."""
-    from harness import features as feats
-
     for group, wanted in keys_by_group.items():
         if not len(wanted):
             continue
@@ -180,21 +130,16 @@ def cached_logmels(
 
 
 def _decoded_logmel(path: str, logmel: Any) -> np.ndarray | None:
-    from harness.data.audio import DecodeConfig, decode
-    from harness.features import logmel_spectrogram
-
-    clip = decode(path, config=DecodeConfig(sr=logmel.sr))
+    clip = decode_clip(path, config=DecodeConfig(sr=logmel.sr))
     if clip.y is None:
         return None
-    return np.asarray(logmel_spectrogram(clip.y, sr=clip.sr, config=logmel)[0], np.float32)
+    return np.asarray(feats.logmel_spectrogram(clip.y, sr=clip.sr, config=logmel)[0], np.float32)
 
 
 def decoded_logmels(
     paths: dict[Any, str], *, logmel: Any, n_jobs: int = -1
 ) -> Iterator[tuple[Any, np.ndarray]]:
     """(key, log-mel) pairs computed by decoding each clip (when no log-mel is cached)."""
-    from joblib import Parallel, delayed
-
     keys = list(paths)
     runner = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=4)
     specs = runner(delayed(_decoded_logmel)(str(paths[k]), logmel) for k in keys)
@@ -218,8 +163,6 @@ def run_data_checks(
     n_jobs : int
         Workers for decoding when no log-mel is cached.
     """
-    from harness import features as feats
-
     clips = data.clips
     status = features.status.reindex(clips.index)
     status["status"] = status["status"].fillna("missing")
@@ -256,54 +199,3 @@ def run_data_checks(
         target_sr=int(getattr(features.logmel, "sr", 22050)),
         seed=seed,
     )
-
-
-def check_dataset(
-    *,
-    root: Path,
-    subset: str = "small",
-    cache_dir: Path,
-    out: Path,
-    resplit: bool = False,
-    seed: int = 0,
-    n_jobs: int = -1,
-    progress: bool | None = None,
-) -> tuple[list[CheckResult], pd.DataFrame | None]:
-    """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
-
-    Writes ``checks.json``, ``report.md`` and ``report.html`` into ``out``. On a synthetic set
-    (a root with ``synthetic_truth.csv``) the findings are also scored against the planted
-    faults, and the score is added to the report.
-
-    Returns
-    -------
-    results : list of CheckResult
-    truth_scores : pd.DataFrame or None
-        :func:`harness.checks.truth.score_against_truth` output on a synthetic set.
-    """
-    from harness import features as feats
-    from harness.checks.base import save_checks
-    from harness.checks.truth import load_truth, score_against_truth, truth_result
-    from harness.data.prepared import decode_config_for, default_test_dir, prepare
-    from harness.report.markdown import write_report
-
-    data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
-                   test_dir=default_test_dir(Path(root)))  # fmt: skip
-    logmel = feats.LogMelConfig()
-    decode = decode_config_for(Path(root))
-    status = feats.extract(
-        data.clips, cache_dir=cache_dir, feature_sets=("mfcc", "logmel"), logmel=logmel,
-        n_jobs=n_jobs, progress=progress, decode=decode,
-    )  # fmt: skip
-    store = SimpleNamespace(status=status, cache_dir=Path(cache_dir), logmel=logmel, decode=decode)
-    results = run_data_checks(data=data, features=store, seed=seed, n_jobs=n_jobs)
-    out = Path(out)
-    save_checks(results, out / "checks.json")
-    scores = None
-    shown = list(results)
-    if data.layout.truth_csv.exists():
-        scores = score_against_truth(results, load_truth(data.layout.truth_csv))
-        shown.append(truth_result(scores))
-    meta = {"root": str(root), "subset": subset, "clips": len(data.clips), "seed": seed}
-    write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
-    return results, scores

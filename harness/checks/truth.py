@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.checks.base import CheckResult
+from harness.checks.base import CheckResult, load_checks
 from harness.errors import DataError
 
 AUDIO_FAULTS = ("empty", "short", "silent", "corrupt")
@@ -126,8 +126,6 @@ def score_against_truth(results: Sequence[CheckResult], truth: pd.DataFrame) -> 
 
 def score_report(checks_json: Path, truth_csv: Path) -> pd.DataFrame:
     """:func:`score_against_truth` for a ``checks.json`` and a ``synthetic_truth.csv``."""
-    from harness.checks.base import load_checks
-
     return score_against_truth(load_checks(checks_json), load_truth(truth_csv))
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from harness.commands import options
 from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SYNTH_ROOT
 
 CHECK_EPILOG = """Examples:
@@ -14,8 +15,11 @@ CHECK_EPILOG = """Examples:
   fma-harness check                                  # the synthetic set in data/synthetic
 
   fma-harness check --root ~/fma --subset medium --out runs/checks-medium
+"""
 
-  fma-harness report runs/20260101-120000-seed0
+REPORT_EPILOG = """Examples:
+
+  fma-harness report runs/20260101-120000-seed0      # writes report.md and report.html there
 """
 
 
@@ -39,21 +43,15 @@ def _print_summary(results, console) -> None:
 
 
 def check(
-    root: Annotated[Path, typer.Option(help="FMA root (fma_metadata/, fma_<subset>/).")] = (
-        DEFAULT_SYNTH_ROOT
-    ),
-    subset: Annotated[str, typer.Option(help="small | medium | large | full.")] = "small",
+    root: Annotated[Path, options.root()] = DEFAULT_SYNTH_ROOT,
+    subset: Annotated[str, options.subset()] = "small",
     out: Annotated[
-        Path | None, typer.Option(help="Report folder (default: runs/checks-<root name>).")
+        Path | None, options.out("Report folder (default: runs/checks-<root name>).")
     ] = None,
-    cache_dir: Annotated[
-        Path, typer.Option("--cache-dir", help="Feature cache (shared with `run`).")
-    ] = DEFAULT_CACHE_DIR,
-    resplit: Annotated[
-        bool, typer.Option(help="Ignore set.split; re-split grouped by artist.")
-    ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the re-split and the mislabel CV.")] = 0,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Parallel workers (-1 = all).")] = -1,
+    cache_dir: Annotated[Path, options.cache_dir()] = DEFAULT_CACHE_DIR,
+    resplit: Annotated[bool, options.resplit()] = False,
+    seed: Annotated[int, options.seed("Seed of the re-split and the mislabel CV.")] = 0,
+    n_jobs: Annotated[int, options.n_jobs()] = -1,
 ) -> None:
     """Run the data checklist (audio, duplicates, leakage, labels, features); no model training.
 
@@ -63,7 +61,7 @@ def check(
     """
     import sys
 
-    from harness.checks.runner import check_dataset
+    from harness.pipeline.check import check_dataset
 
     out = out or DEFAULT_RUNS_DIR / f"checks-{root.resolve().name}"
     console = _console()
@@ -96,4 +94,4 @@ def report(
 def register(app: typer.Typer) -> None:
     """Add `check` and `report` to the CLI."""
     app.command(epilog=CHECK_EPILOG)(check)
-    app.command(epilog=CHECK_EPILOG)(report)
+    app.command(epilog=REPORT_EPILOG)(report)

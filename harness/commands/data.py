@@ -7,22 +7,42 @@ from typing import Annotated
 
 import typer
 
+from harness.commands import options
 from harness.data.layout import DEFAULT_SYNTH_ROOT
+
+SYNTH_EPILOG = """Examples:
+
+  fma-harness data synth                          # the default set in data/synthetic
+
+  fma-harness data synth --root /tmp/fma --subset medium --n-tracks 800 --sr 44100 --channels 2
+"""
+
+SPLITS_EPILOG = """Examples:
+
+  fma-harness data splits                         # data/synthetic, fma_small
+
+  fma-harness data splits --root ~/fma --subset medium --resplit --seed 1
+"""
+
+DECODE_CHECK_EPILOG = """Examples:
+
+  fma-harness data decode-check                   # data/synthetic, fma_small
+
+  fma-harness data decode-check --root ~/fma --subset small --n-jobs 8
+"""
 
 DATA_EPILOG = """Examples:
 
   fma-harness data synth                          # the default set in data/synthetic
 
-  fma-harness data synth --root /tmp/fma --subset medium --n-tracks 800 --sr 44100 --channels 2
-
-  fma-harness data splits --root data/synthetic --subset small
+  fma-harness data splits --root ~/fma --subset medium
 
   fma-harness data decode-check --root ~/fma --subset small
 """
 
-RootOpt = Annotated[Path, typer.Option("--root", help="FMA root (fma_metadata/, fma_<subset>/).")]
-SubsetOpt = Annotated[str, typer.Option(help="small | medium (synth); also large | full.")]
-JobsOpt = Annotated[int, typer.Option("--n-jobs", help="Parallel workers (-1 = all cores).")]
+RootOpt = Annotated[Path, options.root()]
+SubsetOpt = Annotated[str, options.subset("small | medium (synth); also large | full.")]
+JobsOpt = Annotated[int, options.n_jobs()]
 RateOpt = Annotated[float, typer.Option(min=0.0, max=0.5)]
 
 
@@ -45,8 +65,10 @@ def _counts_table(title: str, counts: dict, *, total_label: str = "total"):
 
 
 def synth(
-    root: RootOpt = DEFAULT_SYNTH_ROOT,
-    subset: Annotated[str, typer.Option(help="small (8 genres) | medium (16 genres)")] = "small",
+    root: Annotated[Path, options.root("Where to write the synthetic FMA root.")] = (
+        DEFAULT_SYNTH_ROOT
+    ),
+    subset: Annotated[str, options.subset("small (8 genres) | medium (16 genres)")] = "small",
     n_tracks: Annotated[int, typer.Option("--n-tracks", help="Tracks with audio.")] = 400,
     duration: Annotated[float, typer.Option(help="Clip length in seconds.")] = 30.0,
     sr: Annotated[int, typer.Option(help="Sample rate of the mp3s (Hz).")] = 22050,
@@ -54,7 +76,7 @@ def synth(
     compression_level: Annotated[
         float | None, typer.Option(help="MP3 compression level in [0, 1); 0 = best quality.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Same seed, byte-identical files.")] = 0,
+    seed: Annotated[int, options.seed("Same seed, byte-identical files.")] = 0,
     n_test: Annotated[int, typer.Option("--n-test", help="Challenge test clips.")] = 80,
     n_multi_root: Annotated[
         int, typer.Option("--n-multi-root", help="Metadata-only tracks with two root genres.")
@@ -74,25 +96,16 @@ def synth(
     from harness.data.synth.generate import SynthConfig, generate
 
     config = SynthConfig(
-        root=root,
-        subset=subset,
-        n_tracks=n_tracks,
-        duration=duration,
-        sr=sr,
-        channels=channels,
-        compression_level=compression_level,
-        seed=seed,
-        empty=empty,
-        short=short,
-        silent=silent,
-        corrupt=corrupt,
-        duplicate=duplicate,
-        near_duplicate=near_duplicate,
-        mislabel=mislabel,
-        n_test=n_test,
+        root=root, subset=subset, n_tracks=n_tracks, duration=duration, sr=sr,
+        channels=channels, compression_level=compression_level, seed=seed, empty=empty,
+        short=short, silent=silent, corrupt=corrupt, duplicate=duplicate,
+        near_duplicate=near_duplicate, mislabel=mislabel, n_test=n_test,
         n_multi_root=n_multi_root,
-    )
-    summary = generate(config, n_jobs=n_jobs)
+    )  # fmt: skip
+    _print_synth_summary(generate(config, n_jobs=n_jobs), subset)
+
+
+def _print_synth_summary(summary, subset: str) -> None:
     console = _console()
     console.print(_counts_table(f"fma_{subset}: tracks per split", summary.splits))
     console.print(_counts_table("tracks per genre_top (as labelled)", summary.genres))
@@ -107,8 +120,8 @@ def synth(
 def splits(
     root: RootOpt = DEFAULT_SYNTH_ROOT,
     subset: SubsetOpt = "small",
-    resplit: Annotated[bool, typer.Option("--resplit", help="Ignore set.split.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the re-split.")] = 0,
+    resplit: Annotated[bool, options.resplit()] = False,
+    seed: Annotated[int, options.seed("Seed of the re-split.")] = 0,
 ) -> None:
     """Show per-split track counts and any artist/album leakage between splits."""
     import pandas as pd
@@ -136,10 +149,7 @@ def splits(
 def decode_check(
     root: RootOpt = DEFAULT_SYNTH_ROOT,
     subset: SubsetOpt = "small",
-    min_duration: Annotated[
-        float | None,
-        typer.Option(help="Shorter clips are 'short' (s); default 29, or the synthetic set's."),
-    ] = None,
+    min_duration: Annotated[float | None, options.min_duration()] = None,
     n_jobs: JobsOpt = -1,
 ) -> None:
     """Decode every clip of a subset once and count the statuses (vs the truth file if any)."""
@@ -175,7 +185,7 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
         epilog=DATA_EPILOG,
     )
-    group.command("synth", epilog=DATA_EPILOG)(synth)
-    group.command("splits")(splits)
-    group.command("decode-check")(decode_check)
+    group.command("synth", epilog=SYNTH_EPILOG)(synth)
+    group.command("splits", epilog=SPLITS_EPILOG)(splits)
+    group.command("decode-check", epilog=DECODE_CHECK_EPILOG)(decode_check)
     app.add_typer(group, name="data")

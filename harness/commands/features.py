@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from harness.commands import options
 from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_SYNTH_ROOT
 
 FEATURES_EPILOG = """Examples:
@@ -71,28 +72,20 @@ def _status_counts(status):
 
 
 def features(
-    root: Annotated[
-        Path, typer.Option("--root", help="FMA root (fma_metadata/, fma_<subset>/).")
-    ] = DEFAULT_SYNTH_ROOT,
-    subset: Annotated[str, typer.Option(help="small | medium | large | full")] = "small",
+    root: Annotated[Path, options.root()] = DEFAULT_SYNTH_ROOT,
+    subset: Annotated[str, options.subset()] = "small",
     feature_sets: Annotated[
         str, typer.Option("--feature-sets", help="Comma-separated: mfcc, logmel, all (518).")
     ] = "mfcc,logmel",
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Parallel workers (-1 = all).")] = -1,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler: tcp://host:8786, or 'local'.")
-    ] = None,
-    cache_dir: Annotated[
-        Path, typer.Option("--cache-dir", help="Feature cache (shared by all workers).")
-    ] = DEFAULT_CACHE_DIR,
+    n_jobs: Annotated[int, options.n_jobs()] = -1,
+    scheduler: Annotated[str | None, options.scheduler()] = None,
+    cache_dir: Annotated[Path, options.cache_dir()] = DEFAULT_CACHE_DIR,
     test_dir: Annotated[
-        Path | None, typer.Option("--test-dir", help="Challenge folder (default: ROOT's).")
+        Path | None, options.test_dir("Challenge folder (default: ROOT's crowdai_fma_test/).")
     ] = None,
-    resplit: Annotated[bool, typer.Option("--resplit", help="Ignore set.split.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of --resplit.")] = 0,
-    min_duration: Annotated[
-        float | None, typer.Option("--min-duration", help="Shorter clips are 'short' (s).")
-    ] = None,
+    resplit: Annotated[bool, options.resplit()] = False,
+    seed: Annotated[int, options.seed("Seed of --resplit.")] = 0,
+    min_duration: Annotated[float | None, options.min_duration()] = None,
 ) -> None:
     """Extract MFCC-140 (FMA paper) and log-mel features for every clip, into the cache."""
     import time

@@ -1,4 +1,8 @@
-"""`fma-harness run` (the whole job) and `fma-harness train MODEL` (one model, same pipeline)."""
+"""`fma-harness run` (the whole job), `train MODEL` (one model, same pipeline) and `models`.
+
+Every option defaults to None so that a ``--config run.toml`` value is used unless the command
+line gives one; :class:`harness.pipeline.config.RunConfig` holds the real defaults.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from harness.commands import options
+
 RUN_EPILOG = """Examples:
 
   fma-harness run              # synthetic FMA, every model: what `make run` does
 
-  fma-harness run --fma-root ~/fma --subset medium --models mfcc-logreg,crnn
+  fma-harness run --root ~/fma --subset medium --models mfcc-logreg,crnn
 
   fma-harness run --config run.toml --seed 1        # CLI options override the file
 
@@ -24,26 +30,37 @@ TRAIN_EPILOG = """Examples:
 
   fma-harness train cnn --config cnn.toml    # \\[params.cnn] epochs = 40, preset = "paper"
 
-  torchrun --nproc_per_node 4 -m harness train cnn --ddp --fma-root ~/fma --subset medium
+  torchrun --nproc_per_node 4 -m harness train cnn --ddp --root ~/fma --subset medium
 
 An interrupted neural training resumes from its checkpoint in the cache when run again.
 """
 
+MODELS_EPILOG = """Examples:
+
+  fma-harness models                                # built-ins and installed entry points
+
+  fma-harness run --models mfcc-logreg,my_pkg.tagger:build_model
+
+Register your own model with an entry point of the group fma_harness.models in your package's
+pyproject.toml (\\[project.entry-points."fma_harness.models"] my-model =
+"my_pkg.tagger:build_model"), or pass a package.module:factory target to --models.
+"""
+
 RootOpt = Annotated[
-    Path | None, typer.Option("--fma-root", help="FMA root (fma_metadata/, fma_<subset>/).")
+    Path | None, options.root(f"{options.ROOT_HELP} Default: data/synthetic, made if absent.")
 ]
-SubsetOpt = Annotated[str | None, typer.Option(help="small | medium | large | full")]
-TaskOpt = Annotated[str | None, typer.Option(help="genre_top (single-label) | genres_all")]
-TestDirOpt = Annotated[
-    Path | None, typer.Option("--test-dir", help="Challenge test folder of <file_id>.mp3.")
+SubsetOpt = Annotated[str | None, options.subset()]
+TaskOpt = Annotated[
+    str | None, typer.Option("--task", help="genre_top (single-label) | genres_all")
 ]
-SeedOpt = Annotated[int | None, typer.Option(help="Seed for splits, models and bootstrap.")]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Parent folder of run directories.")]
-SchedulerOpt = Annotated[
-    str | None, typer.Option(help="Dask scheduler for features: tcp://host:8786 or 'local'.")
-]
+TestDirOpt = Annotated[Path | None, options.test_dir()]
+SeedOpt = Annotated[int | None, options.seed("Seed for splits, models and bootstrap.")]
+OutOpt = Annotated[Path | None, options.out("Parent folder of run directories.")]
+CacheDirOpt = Annotated[Path | None, options.cache_dir()]
+JobsOpt = Annotated[int | None, options.n_jobs()]
+SchedulerOpt = Annotated[str | None, options.scheduler()]
 QuickOpt = Annotated[bool | None, typer.Option("--quick/--full", help="Smoke run: few epochs.")]
-DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")]
+DeviceOpt = Annotated[str | None, options.device()]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="run.toml with any option.")]
 FeaturesOpt = Annotated[
     str | None,
@@ -60,111 +77,116 @@ DdpOpt = Annotated[
         "torchrun --nproc_per_node N -m harness ...",
     ),
 ]
-ResplitOpt = Annotated[
-    bool | None, typer.Option("--resplit/--official-split", help="Ignore set.split.")
+ResplitOpt = Annotated[bool | None, options.resplit()]
+ModelsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        help="Comma-separated model names or package.module:factory targets (default: all "
+        "built-ins; `fma-harness models` lists them).",
+    ),
+]
+ChecksOpt = Annotated[
+    bool | None, typer.Option("--checks/--no-checks", help="Run the data checklist first.")
+]
+RunIdOpt = Annotated[
+    str | None, typer.Option("--run-id", help="Name of the run directory (default: time + seed).")
 ]
 
 
 def _config(config_file: Path | None, **cli: object):
-    from harness.pipeline.run import RunConfig, load_config_file
+    from harness.pipeline.config import RunConfig, load_config_file
 
     values = load_config_file(config_file) if config_file else {}
     values.update({k: v for k, v in cli.items() if v is not None})
     return RunConfig(**values)
 
 
+def run(
+    root: RootOpt = None,
+    subset: SubsetOpt = None,
+    task: TaskOpt = None,
+    models: ModelsOpt = None,
+    test_dir: TestDirOpt = None,
+    config: ConfigOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    cache_dir: CacheDirOpt = None,
+    n_jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
+    quick: QuickOpt = None,
+    device: DeviceOpt = None,
+    resplit: ResplitOpt = None,
+    features: FeaturesOpt = None,
+    ddp: DdpOpt = None,
+    checks: ChecksOpt = None,
+    run_id: RunIdOpt = None,
+) -> None:
+    """Run everything: data, splits, features, all models, submissions and the report."""
+    from harness.pipeline.run import run_pipeline
+
+    model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    cfg = _config(
+        config, root=root, subset=subset, task=task, models=model_list, test_dir=test_dir,
+        seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
+        quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
+        checks=checks, run_id=run_id,
+    )  # fmt: skip
+    run_pipeline(cfg)
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="A registered model, e.g. mfcc-logreg, crnn.")],
+    root: RootOpt = None,
+    subset: SubsetOpt = None,
+    task: TaskOpt = None,
+    test_dir: TestDirOpt = None,
+    config: ConfigOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    cache_dir: CacheDirOpt = None,
+    n_jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
+    quick: QuickOpt = None,
+    device: DeviceOpt = None,
+    resplit: ResplitOpt = None,
+    features: FeaturesOpt = None,
+    ddp: DdpOpt = None,
+    run_id: RunIdOpt = None,
+) -> None:
+    """Train one model, calibrate it, score it on validation and test, and save it."""
+    from harness.registry import get_entry
+
+    get_entry(model)  # an unknown name fails before anything heavy is imported
+    from harness.pipeline.run import run_pipeline
+
+    cfg = _config(
+        config, root=root, subset=subset, task=task, models=[model], test_dir=test_dir,
+        seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
+        quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
+        checks=False, run_id=run_id,
+    )  # fmt: skip
+    run_pipeline(cfg)
+
+
+def list_models() -> None:
+    """List every model known by name: the built-ins and those of installed packages.
+
+    Users add models with an entry point of the group fma_harness.models, or pass a
+    package.module:factory target to --models of `run` (or as MODEL of `train`).
+    """
+    from harness.registry import model_entries
+
+    rows = [(e.name, e.consumes, e.target, e.summary) for e in model_entries().values()]
+    header = ("model", "consumes", "target", "summary")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        typer.echo("  ".join([*cells, row[3]]))
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(epilog=RUN_EPILOG)
-    def run(
-        fma_root: RootOpt = None,
-        subset: SubsetOpt = None,
-        task: TaskOpt = None,
-        models: Annotated[
-            str | None, typer.Option(help="Comma-separated model names (default: all).")
-        ] = None,
-        test_dir: TestDirOpt = None,
-        config: ConfigOpt = None,
-        seed: SeedOpt = None,
-        out: OutOpt = None,
-        scheduler: SchedulerOpt = None,
-        quick: QuickOpt = None,
-        device: DeviceOpt = None,
-        resplit: ResplitOpt = None,
-        features: FeaturesOpt = None,
-        ddp: DdpOpt = None,
-        checks: Annotated[bool | None, typer.Option("--checks/--no-checks")] = None,
-        run_id: Annotated[
-            str | None, typer.Option(help="Name of the run directory (default: time + seed).")
-        ] = None,
-    ) -> None:
-        """Run everything: data, splits, features, all models, submissions and the report."""
-        from harness.pipeline.run import run_pipeline
-
-        model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
-        cfg = _config(
-            config,
-            root=fma_root,
-            subset=subset,
-            task=task,
-            models=model_list,
-            test_dir=test_dir,
-            seed=seed,
-            out=out,
-            scheduler=scheduler,
-            quick=quick,
-            device=device,
-            resplit=resplit,
-            features=features,
-            ddp=ddp,
-            checks=checks,
-            run_id=run_id,
-        )
-        run_pipeline(cfg)
-
-    @app.command(epilog=TRAIN_EPILOG)
-    def train(
-        model: Annotated[str, typer.Argument(help="A registered model, e.g. mfcc-logreg, crnn.")],
-        fma_root: RootOpt = None,
-        subset: SubsetOpt = None,
-        task: TaskOpt = None,
-        test_dir: TestDirOpt = None,
-        config: ConfigOpt = None,
-        seed: SeedOpt = None,
-        out: OutOpt = None,
-        quick: QuickOpt = None,
-        device: DeviceOpt = None,
-        resplit: ResplitOpt = None,
-        features: FeaturesOpt = None,
-        ddp: DdpOpt = None,
-    ) -> None:
-        """Train one model, calibrate it, score it on validation and test, and save it."""
-        from harness.registry import get_entry
-
-        get_entry(model)  # an unknown name fails before anything heavy is imported
-        from harness.pipeline.run import run_pipeline
-
-        cfg = _config(
-            config,
-            root=fma_root,
-            subset=subset,
-            task=task,
-            models=[model],
-            test_dir=test_dir,
-            seed=seed,
-            out=out,
-            quick=quick,
-            device=device,
-            resplit=resplit,
-            features=features,
-            ddp=ddp,
-            checks=False,
-        )
-        run_pipeline(cfg)
-
-    @app.command("models")
-    def list_models() -> None:
-        """List the registered models and baselines."""
-        from harness.registry import MODELS
-
-        for entry in MODELS.values():
-            typer.echo(f"{entry.name:<12} {entry.kind:<8} {entry.summary}")
+    """Add `run`, `train` and `models` to the CLI."""
+    app.command(epilog=RUN_EPILOG)(run)
+    app.command(epilog=TRAIN_EPILOG)(train)
+    app.command("models", epilog=MODELS_EPILOG)(list_models)

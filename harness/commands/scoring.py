@@ -13,22 +13,34 @@ from typing import Annotated
 
 import typer
 
+from harness.commands import options
+
 MAX_SHOWN = 20
 EXIT_INVALID = 2
 
-SCORING_EPILOG = """Examples:
-
-  fma-harness submit --uniform --test-dir data/synthetic/crowdai_fma_test
+VALIDATE_EPILOG = """Examples:
 
   fma-harness validate submissions/uniform.csv --test-dir data/synthetic/crowdai_fma_test
 
+  fma-harness validate my.csv --ids test_ids.txt --json
+"""
+
+SCORE_EPILOG = """Examples:
+
   fma-harness score submissions/uniform.csv --answers data/synthetic/crowdai_fma_test_answers.csv
+
+  fma-harness score my.csv --answers answers.csv --all --json
+"""
+
+SUBMIT_EPILOG = """Examples:
+
+  fma-harness submit --uniform --test-dir data/synthetic/crowdai_fma_test
+
+  fma-harness submit --uniform --test-dir ~/fma/crowdai_fma_test --out uniform.csv
 """
 
 SubmissionArg = Annotated[Path, typer.Argument(help="Submission CSV to check.")]
-TestDirOpt = Annotated[
-    Path | None, typer.Option("--test-dir", help="Challenge test folder of <file_id>.mp3.")
-]
+TestDirOpt = Annotated[Path | None, options.test_dir()]
 IdsOpt = Annotated[
     Path | None, typer.Option("--ids", help="File of expected ids, one per line (or file_id CSV).")
 ]
@@ -88,101 +100,96 @@ def _print_scores(scores: dict, *, show_all: bool) -> None:
     Console(highlight=False).print(table)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(epilog=SCORING_EPILOG)
-    def validate(
-        submission: SubmissionArg,
-        test_dir: TestDirOpt = None,
-        ids: IdsOpt = None,
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Check a submission CSV as the challenge grader would (exit 0 valid, 2 invalid)."""
-        from harness.scoring.submission.validate import validate_submission
+def validate(
+    submission: SubmissionArg,
+    test_dir: TestDirOpt = None,
+    ids: IdsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a submission CSV as the challenge grader would (exit 0 valid, 2 invalid)."""
+    from harness.scoring.submission.validate import validate_submission
 
-        problems = validate_submission(submission, expected_ids=_expected_ids(test_dir, ids))
+    problems = validate_submission(submission, expected_ids=_expected_ids(test_dir, ids))
+    if as_json:
+        typer.echo(json.dumps(_invalid_payload(submission, problems), indent=2))
+    elif problems:
+        _print_problems(problems, submission)
+    else:
+        typer.echo(f"OK: {submission} is a valid submission")
+    if problems:
+        _exit_invalid()
+
+
+def _invalid_payload(submission: Path, problems: list) -> dict:
+    return {
+        "path": str(submission),
+        "valid": not problems,
+        "n_problems": len(problems),
+        "problems": [p.to_dict() for p in problems],
+    }
+
+
+def score(
+    submission: SubmissionArg,
+    answers: Annotated[
+        Path, typer.Option("--answers", help="Answer key CSV with header file_id,genre.")
+    ],
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also accuracy, top-3 accuracy and ECE.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a submission against an answer key, then print log loss and macro F1."""
+    import warnings
+
+    from harness.scoring.submission.score import score_submission
+    from harness.scoring.submission.validate import SubmissionError
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = score_submission(submission, answers)
+    except SubmissionError as exc:
         if as_json:
-            payload = {
-                "path": str(submission),
-                "valid": not problems,
-                "n_problems": len(problems),
-                "problems": [p.to_dict() for p in problems],
-            }
-            typer.echo(json.dumps(payload, indent=2))
-        elif problems:
-            _print_problems(problems, submission)
+            typer.echo(json.dumps(_invalid_payload(submission, exc.problems)))
         else:
-            typer.echo(f"OK: {submission} is a valid submission")
-        if problems:
-            _exit_invalid()
+            _print_problems(exc.problems, submission)
+        _exit_invalid()
+    if as_json:
+        typer.echo(json.dumps({"path": str(submission), "valid": True, **scores}))
+        return
+    _print_scores(scores, show_all=show_all)
+    for warning in caught:
+        typer.echo(f"note: {warning.message}", err=True)
 
-    @app.command(epilog=SCORING_EPILOG)
-    def score(
-        submission: SubmissionArg,
-        answers: Annotated[
-            Path, typer.Option("--answers", help="Answer key CSV with header file_id,genre.")
-        ],
-        show_all: Annotated[
-            bool, typer.Option("--all", help="Also accuracy, top-3 accuracy and ECE.")
-        ] = False,
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Validate a submission against an answer key, then print log loss and macro F1."""
-        import warnings
 
-        from harness.scoring.submission.score import score_submission
-        from harness.scoring.submission.validate import SubmissionError
+def submit(
+    test_dir: Annotated[Path, options.test_dir()],
+    uniform: Annotated[
+        bool, typer.Option("--uniform", help="Write the uniform sample submission (1/16).")
+    ] = False,
+    out: Annotated[
+        Path | None, options.out("Output CSV [default: submissions/uniform.csv]")
+    ] = None,
+) -> None:
+    """Write a sample submission for a test folder (model submissions come from `run`)."""
+    from harness.data.challenge import ids_from_test_dir
+    from harness.data.layout import DEFAULT_SUBMISSIONS_DIR
+    from harness.errors import ParameterError
+    from harness.scoring.submission.write import uniform_submission
 
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                scores = score_submission(submission, answers)
-        except SubmissionError as exc:
-            if as_json:
-                problems = [p.to_dict() for p in exc.problems]
-                typer.echo(
-                    json.dumps(
-                        {
-                            "path": str(submission),
-                            "valid": False,
-                            "n_problems": len(problems),
-                            "problems": problems,
-                        }
-                    )
-                )
-            else:
-                _print_problems(exc.problems, submission)
-            _exit_invalid()
-        if as_json:
-            typer.echo(json.dumps({"path": str(submission), "valid": True, **scores}))
-            return
-        _print_scores(scores, show_all=show_all)
-        for warning in caught:
-            typer.echo(f"note: {warning.message}", err=True)
+    if not uniform:
+        raise ParameterError(
+            "only --uniform is available here; model submissions are written by `fma-harness run`"
+        )
+    path = out if out is not None else DEFAULT_SUBMISSIONS_DIR / "uniform.csv"
+    ids = ids_from_test_dir(test_dir)
+    uniform_submission(ids, path)
+    print(f"wrote {path} ({len(ids)} rows, uniform 1/16)", file=sys.stdout)
 
-    @app.command(epilog=SCORING_EPILOG)
-    def submit(
-        test_dir: Annotated[
-            Path, typer.Option("--test-dir", help="Challenge test folder of <file_id>.mp3.")
-        ],
-        uniform: Annotated[
-            bool, typer.Option("--uniform", help="Write the uniform sample submission (1/16).")
-        ] = False,
-        out: Annotated[
-            Path | None, typer.Option("--out", help="Output CSV [default: submissions/uniform.csv]")
-        ] = None,
-    ) -> None:
-        """Write a sample submission for a test folder (model submissions come from `run`)."""
-        from harness.data.challenge import ids_from_test_dir
-        from harness.data.layout import DEFAULT_SUBMISSIONS_DIR
-        from harness.errors import ParameterError
-        from harness.scoring.submission.write import uniform_submission
 
-        if not uniform:
-            raise ParameterError(
-                "only --uniform is available here; model submissions are written by "
-                "`fma-harness run`"
-            )
-        path = out if out is not None else DEFAULT_SUBMISSIONS_DIR / "uniform.csv"
-        ids = ids_from_test_dir(test_dir)
-        uniform_submission(ids, path)
-        print(f"wrote {path} ({len(ids)} rows, uniform 1/16)", file=sys.stdout)
+def register(app: typer.Typer) -> None:
+    """Add `validate`, `score` and `submit` to the CLI."""
+    app.command(epilog=VALIDATE_EPILOG)(validate)
+    app.command(epilog=SCORE_EPILOG)(score)
+    app.command(epilog=SUBMIT_EPILOG)(submit)

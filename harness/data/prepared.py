@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.data import fma
@@ -64,6 +65,36 @@ class PreparedData:
     def keys(self, group: str) -> pd.Index:
         """Keys of the clips in one group (a split name or ``challenge``)."""
         return self.clips.index[self.clips["group"] == group]
+
+
+def targets(data: PreparedData, keys: pd.Index) -> np.ndarray:
+    """Labels for ``keys``: genre names (single-label) or a multi-hot matrix (multi-label).
+
+    Returns
+    -------
+    np.ndarray
+        shape (len(keys),) of str for ``genre_top``; (len(keys), len(data.classes)) int8 for
+        ``genres_all``.
+    """
+    if data.task == "genre_top":
+        return data.labels.reindex(keys).to_numpy(dtype=object).astype(str)
+    return data.labels.reindex(keys).to_numpy(dtype=np.int8)
+
+
+def training_prior(data: PreparedData) -> np.ndarray:
+    """The best prediction without audio: label frequencies of the training split.
+
+    Returns
+    -------
+    np.ndarray, shape (len(data.classes),)
+        Class frequencies summing to 1 (single-label), or the fraction of training tracks
+        tagged with each genre (multi-label).
+    """
+    labels = data.labels.reindex(data.keys("training")).dropna()
+    if data.task == "genre_top":
+        counts = labels.value_counts(normalize=True)
+        return counts.reindex(data.classes, fill_value=0.0).to_numpy(dtype=np.float64)
+    return labels[list(data.classes)].mean(axis=0).to_numpy(dtype=np.float64)
 
 
 def holds_clips(folder: Path) -> bool:

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from harness.data.taxonomy import packaged_header
 from harness.errors import ParameterError
 
 FEATURE_SETS: tuple[str, ...] = ("mfcc", "all", "logmel")
@@ -152,8 +153,6 @@ def check_feature_sets(feature_sets) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def all_columns() -> pd.MultiIndex:
     """The 518 columns of ``features.csv``, sorted, names (feature, statistics, number)."""
-    from harness.data.taxonomy import packaged_header
-
     header = packaged_header("features")
     frame = pd.read_csv(io.StringIO(header), index_col=0, header=[0, 1, 2])
     cols = pd.MultiIndex.from_tuples(

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.data.audio import DecodeConfig
 from harness.errors import ParameterError
 from harness.features import worker
 from harness.features.cache import FINGERPRINT, FeatureStore, fingerprint, key_token
@@ -193,8 +194,6 @@ def extract(
         channels, error, padded (log-mel zero-padded). ``.attrs`` holds ``n_computed`` (clips
         decoded in this call) and ``n_cached``.
     """
-    from harness.data.audio import DecodeConfig
-
     sets = check_feature_sets(feature_sets)
     clips = check_clips(clips)
     decode = decode or DecodeConfig()

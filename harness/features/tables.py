@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.data.fma import load_features
 from harness.errors import DataError, ParameterError
 from harness.features.cache import parse_key
 from harness.features.config import (
@@ -172,8 +173,6 @@ def official_features(path: str | Path, *, feature_set: str = "mfcc") -> pd.Data
     pd.DataFrame
         Index track_id; the same 3-level columns as :func:`load_feature_table`; float32.
     """
-    from harness.data.fma import load_features
-
     path = Path(path)
     if path.is_dir():
         candidates = [path / "features.csv", path / "fma_metadata" / "features.csv"]

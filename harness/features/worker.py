@@ -17,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.data.audio import decode
 from harness.features.cache import FeatureStore
 from harness.features.config import LogMelConfig, feature_columns, set_dirname, set_spec
+from harness.features.logmel import logmel_spectrogram
+from harness.features.mfcc import all_stats, mfcc_stats, stft_magnitude
 
 #: Status of a clip that decoded but whose feature computation raised.
 FAILED = "failed"
@@ -67,9 +70,6 @@ def open_store(cache_dir, name: str, *, logmel: LogMelConfig, create: bool) -> S
 
 def _compute(plan: SetPlan, y: np.ndarray, sr: int, shared: dict) -> tuple[np.ndarray, bool]:
     """Values of one feature set for one decoded clip; ``shared`` caches the native STFT."""
-    from harness.features.logmel import logmel_spectrogram
-    from harness.features.mfcc import all_stats, mfcc_stats, stft_magnitude
-
     if plan.name == "logmel":
         return logmel_spectrogram(y, sr=sr, config=plan.logmel)
     if "all" in shared:  # the 518 set contains the 140 MFCC columns
@@ -110,8 +110,6 @@ def _single_thread():
 
 
 def _process_clip(task: ClipTask) -> dict:
-    from harness.data.audio import decode
-
     clip = decode(task.path, config=task.decode)
     base = {
         "status": clip.status,

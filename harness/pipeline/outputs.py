@@ -1,4 +1,5 @@
-"""What a run leaves behind besides models: submissions, the leaderboard and data checksums."""
+"""What a run leaves behind besides models: submissions, the leaderboard (file and console),
+the report, and data checksums."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
-from harness.data.prepared import CHALLENGE_GROUP, PreparedData
+from harness.data.prepared import CHALLENGE_GROUP, PreparedData, training_prior
 from harness.pipeline.manifest import sha1_file
-from harness.pipeline.model_run import training_prior
+from harness.report.markdown import markdown_table, render_run
+from harness.scoring.metrics import DegenerateInputWarning
+from harness.scoring.submission.score import score_submission
+from harness.scoring.submission.write import write_submission
 
 LEADERBOARD_COLUMNS = (
     "model",
@@ -28,6 +34,19 @@ LEADERBOARD_COLUMNS = (
     "submission_macro_f1",
     "train_seconds",
 )
+
+CONSOLE_COLUMNS = {
+    "model": "model",
+    "status": "status",
+    "val_log_loss": "val logloss",
+    "val_macro_f1": "val F1",
+    "test_log_loss": "test logloss",
+    "test_log_loss_calibrated": "test logloss (cal.)",
+    "test_macro_f1": "test F1",
+    "test_accuracy": "test acc",
+    "submission_log_loss": "submission logloss",
+    "train_seconds": "train s",
+}
 
 
 def challenge_probabilities(
@@ -60,9 +79,6 @@ def write_submissions(
     Returns the score of each submission against the answer key when one exists
     (``crowdai_fma_test_answers.csv`` of the synthetic set), keyed by model name.
     """
-    from harness.scoring.metrics.single import DegenerateInputWarning
-    from harness.scoring.submission.score import score_submission
-    from harness.scoring.submission.write import write_submission
 
     scores: dict[str, dict[str, float]] = {}
     answers = data.layout.answers_csv
@@ -106,8 +122,6 @@ def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
     """Write ``leaderboard.csv`` and ``leaderboard.md`` and return the table."""
     frame = leaderboard_frame(outcomes)
     frame.to_csv(run_dir / "leaderboard.csv", index=False)
-    from harness.report.markdown import markdown_table
-
     blanked = frame.astype(object).where(frame.notna(), "")  # a missing score shows as empty
     (run_dir / "leaderboard.md").write_text(markdown_table(blanked) + "\n", "utf-8")
     return frame
@@ -125,3 +139,27 @@ def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
     if (run_dir / "splits.csv").exists():
         sums["splits.csv"] = sha1_file(run_dir / "splits.csv")
     return sums
+
+
+def render_report(run_dir: Path) -> None:
+    """Write ``report.md`` and ``report.html`` for the run."""
+    with warnings.catch_warnings():  # classes absent from a split are a label check finding
+        warnings.simplefilter("ignore", DegenerateInputWarning)
+        render_run(run_dir)
+
+
+def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Path) -> None:
+    """Print the leaderboard as a rich table and say where everything went."""
+    shown = [c for c in CONSOLE_COLUMNS if c in frame.columns]
+    table = Table(
+        title="Leaderboard (sorted by validation log loss; all columns in leaderboard.csv)"
+    )
+    for column in shown:
+        table.add_column(CONSOLE_COLUMNS[column], justify="left" if column == "model" else "right")
+    for row in frame[shown].itertuples(index=False):
+        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
+    console = Console(width=200)
+    console.print(table)
+    console.print(f"Run directory: {run_dir}  (report: {run_dir / 'report.html'})")
+    if submission_dir.exists():
+        console.print(f"Submissions: {submission_dir}")

@@ -6,12 +6,14 @@ dict of counts), the action to take and its figures. The HTML page embeds every 
 base64 PNG and its CSS inline, so it opens offline with no network fetch and no JavaScript; the
 Markdown file refers to PNG copies written under ``figures/``.
 
-``render_run(run_dir)`` renders everything a run directory holds (see
-:mod:`harness.checks.results` and :mod:`harness.checks.model_sanity`).
+``render_run(run_dir)`` renders everything a run directory holds: the data checks stored in
+``checks.json``, then every ``"run"`` check of the registry (:mod:`harness.checks.registry`:
+model sanity, results, artist errors, then users' run checks).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,14 @@ from harness.checks.base import (
     CheckResult,
     anchor,
     evidence_frame,
+    load_checks,
     order_results,
     summary_table,
     verdict_counts,
     worst_verdict,
 )
+from harness.checks.registry import RUN, run_checks
+from harness.errors import DataError
 from harness.report.html import render_html
 
 
@@ -159,24 +164,18 @@ def render_run(run_dir: Path, *, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Path
 
 
 def collect_run(run_dir: Path) -> tuple[list[CheckResult], dict[str, Any]]:
-    """Every result a run directory holds, and the report's header facts from its manifest."""
-    import json
+    """Every result a run directory holds, and the report's header facts from its manifest.
 
-    from harness.checks.artists import artist_errors
-    from harness.checks.base import load_checks
-    from harness.checks.model_sanity import model_sanity_checks
-    from harness.checks.results import results_checks
-    from harness.errors import DataError
-
+    The results are the data checks stored in ``checks.json`` followed by every registered
+    ``"run"`` check (:func:`harness.checks.registry.run_checks`) on ``run_dir``.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run directory not found; pass a folder under runs/")
     results: list[CheckResult] = []
     if (run_dir / "checks.json").exists():
         results += load_checks(run_dir / "checks.json")
-    results += model_sanity_checks(run_dir)
-    results += results_checks(run_dir)
-    results.append(artist_errors(run_dir))
+    results += run_checks(RUN, run_dir)
     meta: dict[str, Any] = {"run directory": str(run_dir)}
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
 
-from harness.data.prepared import PreparedData
-from harness.pipeline.model_run import targets, training_prior
+from harness.data.prepared import PreparedData, targets, training_prior
+from harness.scoring import metrics
+from harness.scoring.calibration import TemperatureScaler
+from harness.scoring.metrics import DegenerateInputWarning
 
 ROW_METRICS = ("log_loss", "macro_f1", "accuracy")
 MULTI_ROW_METRICS = ("roc_auc_macro", "pr_auc_macro", "f1_macro_at_0.5")
@@ -65,7 +67,7 @@ def score_groups(
         scaling a constant prediction only moves it towards uniform.
     no_signal : dict, optional
         group -> keys of clips the model did not see because they are digital silence: each
-        gets the training prior (:func:`harness.pipeline.model_run.training_prior`) as its raw and
+        gets the training prior (:func:`harness.data.prepared.training_prior`) as its raw and
         calibrated probabilities, and is scored with the rest of its group.
 
     Returns
@@ -76,8 +78,6 @@ def score_groups(
         group -> arrays ``keys``, ``y_true`` (labelled groups), ``classes``, ``proba``,
         ``proba_calibrated``.
     """
-    from harness.scoring.metrics.single import DegenerateInputWarning
-
     # A small validation split often misses a class; the report's label checks say so once.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
@@ -113,9 +113,6 @@ def _with_prior_rows(data, logits, no_signal, probabilities):
 
 
 def _score_single(data, logits, *, classes, calibrate, no_signal):
-    from harness.scoring import metrics
-    from harness.scoring.calibration import TemperatureScaler
-
     label_set = list(data.classes)
     val_keys, val_logits = logits["validation"]
     y_val = targets(data, val_keys)
@@ -158,8 +155,6 @@ def _score_single(data, logits, *, classes, calibrate, no_signal):
 
 
 def _score_multi(data, logits, *, classes, no_signal):
-    from harness.scoring import metrics
-
     label_set = list(data.classes)
     row: dict[str, Any] = {}
     predictions: dict[str, dict[str, np.ndarray]] = {}

@@ -8,6 +8,9 @@ resumed run sees the same crops as an uninterrupted one.
 
 from __future__ import annotations
 
+import mmap
+import random
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -88,8 +91,6 @@ class RowSubset:
 
 def _memmap_spec(data) -> tuple | None:
     """(filename, dtype, shape, byte offset) reopening ``data``, if a contiguous memmap view."""
-    import mmap
-
     if not isinstance(data, np.memmap) or not data.flags.c_contiguous:
         return None
     root = data
@@ -177,8 +178,6 @@ class EvalChunks(Dataset):
 
 def worker_init(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: seed numpy/python in each worker from torch's seed."""
-    import random
-
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)

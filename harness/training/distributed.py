@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from harness.errors import ParameterError
 
@@ -153,8 +154,6 @@ def spawn(fn: Callable, *, world_size: int, args: tuple = (), backend: str = "gl
     backend : str
         "gloo" (CPU, default) or "nccl" (one GPU per process).
     """
-    import torch.multiprocessing as mp
-
     if world_size < 1:
         raise ParameterError(f"world_size must be >= 1, got {world_size}.")
     mp.spawn(

@@ -15,7 +15,6 @@ run continues as if never interrupted. CUDA with mixed precision when present; D
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
@@ -24,40 +23,12 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from harness.errors import DataError, ParameterError
-from harness.training import distributed as hdist
+from harness.registry import get_entry, load_target
+from harness.training import checkpoint, loaders, runtime
 from harness.training import steps as loop
-from harness.training.chunks import ArraySource, EvalChunks, TrainChunks, worker_init
+from harness.training.fit_loop import HISTORY_COLUMNS, run_fit
 
 DEFAULT_CHUNK_FRAMES = 256
-HISTORY_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "val_log_loss",
-    "val_macro_f1",
-    "val_accuracy",
-    "lr",
-    "grad_norm",
-    "seconds",
-)
-# settings that must match for a checkpoint to be resumed (epochs, patience, device... may change)
-RESUME_KEYS = (
-    "model",
-    "preset",
-    "model_params",
-    "task",
-    "chunk_frames",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "schedule",
-    "spec_augment",
-    "freq_mask",
-    "time_mask",
-    "mixup",
-    "class_weight",
-    "grad_clip",
-    "random_state",
-)
 
 
 class NeuralClassifier(ClassifierMixin, BaseEstimator):
@@ -184,11 +155,12 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         """A freshly initialised network for this estimator's model, preset and overrides."""
         factory = self.model
         if isinstance(factory, str):
-            from harness.registry import get_entry, load_target
-
-            target = factory if ":" in factory else get_entry(factory).target
-            if ":" not in factory and get_entry(factory).kind != "neural":
-                raise ParameterError(f"Model '{factory}' is a baseline, not a neural model.")
+            target = factory
+            if ":" not in factory:  # a registered name; a "module:attr" target is taken as given
+                entry = get_entry(factory)
+                if not entry.is_neural:
+                    raise ParameterError(f"Model '{factory}' is a baseline, not a neural model.")
+                target = entry.target
             factory = load_target(target)
         module = factory(
             n_classes=n_classes, n_mels=n_mels, preset=self.preset, **(self.model_params or {})
@@ -209,74 +181,23 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
             )
         return chunk
 
-    def _runtime(self) -> tuple[torch.device, bool, hdist.DistInfo]:
-        info = hdist.init_distributed() if self.ddp else hdist.DistInfo()
-        if self.num_threads:
-            torch.set_num_threads(int(self.num_threads))
-        name = self.device
-        if name == "auto":
-            name = "cuda" if torch.cuda.is_available() else "cpu"
-        device = torch.device(name)
-        if device.type == "cuda" and self.ddp:
-            device = torch.device("cuda", info.local_rank)
-        use_amp = (device.type == "cuda") if self.amp == "auto" else bool(self.amp)
-        return device, use_amp, info
+    def eval_loader(self, X) -> torch.utils.data.DataLoader:
+        """Evaluation chunks of ``X`` as this fitted estimator predicts them.
 
-    def _seed(self, epoch: int) -> None:
-        seed = int(self.random_state) * 100_003 + epoch
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        torch.manual_seed(seed)
+        Parameters
+        ----------
+        X : array-like or ArraySource, shape (n, n_mels, frames)
 
-    def _loss_weight(self, targets: np.ndarray, n_classes: int, device) -> dict:
-        cw = self.class_weight
-        if cw is None:
-            return {"weight": None}
-        if self.task == "multi":
-            pos = targets.sum(axis=0)
-            w = (len(targets) - pos) / np.maximum(pos, 1) if cw == "balanced" else None
-        elif cw == "balanced":
-            counts = np.bincount(targets, minlength=n_classes)
-            w = len(targets) / (n_classes * np.maximum(counts, 1))
-        else:
-            w = None
-        if isinstance(cw, dict):
-            w = np.array([float(cw.get(c, 1.0)) for c in self.classes_])
-        if w is None:
-            raise ParameterError(f"class_weight={cw!r}; expected None, 'balanced' or a dict.")
-        return {"weight": torch.as_tensor(w, dtype=torch.float32, device=device)}
-
-    def _train_loader(self, source, targets, info):
-        dataset = TrainChunks(
-            source, targets, chunk_frames=self.chunk_frames_, seed=self.random_state
-        )
-        generator = torch.Generator()
-        sampler = None
-        if info.world_size > 1:
-            from torch.utils.data.distributed import DistributedSampler
-
-            sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
-                                         shuffle=True, seed=int(self.random_state))  # fmt: skip
-        n_local = len(dataset) // info.world_size
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=sampler is None, sampler=sampler,
-            drop_last=n_local > self.batch_size, num_workers=self.num_workers,
-            worker_init_fn=worker_init, generator=generator,
-            persistent_workers=False, pin_memory=False,
-        )  # fmt: skip
-        return loader, dataset, sampler, generator
-
-    def _eval_loader(self, X) -> torch.utils.data.DataLoader:
-        source = X if isinstance(X, ArraySource) else ArraySource(X)
-        if source.shape[1] != getattr(self, "n_mels_", source.shape[1]):
-            raise ParameterError(
-                f"Input has {source.shape[1]} mel bands; the model was trained on {self.n_mels_}."
-            )
-        dataset = EvalChunks(source, chunk_frames=self.chunk_frames_, n_chunks=self.n_eval_chunks)
-        per_batch = max(1, self.batch_size // max(1, self.n_eval_chunks) * 2)
-        return torch.utils.data.DataLoader(
-            dataset, batch_size=per_batch, shuffle=False, num_workers=self.num_workers,
-            worker_init_fn=worker_init,
+        Returns
+        -------
+        DataLoader
+            Yields float32 (clips, n_eval_chunks, n_mels, chunk_frames_); see
+            :func:`harness.training.loaders.eval_loader`.
+        """
+        return loaders.eval_loader(
+            X, chunk_frames=self.chunk_frames_, n_eval_chunks=self.n_eval_chunks,
+            batch_size=self.batch_size, num_workers=self.num_workers,
+            n_mels=self.n_mels_,
         )  # fmt: skip
 
     # ----------------------------------------------------------------- fit
@@ -295,8 +216,6 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from harness.training.fit_loop import run_fit
-
         return run_fit(self, X, y, X_val=X_val, y_val=y_val)
 
     # ----------------------------------------------------------------- inference
@@ -307,18 +226,10 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
     def decision_logits(self, X) -> np.ndarray:
         """Mean logits over ``n_eval_chunks`` evenly spaced chunks: float32 (n, C)."""
         self._check_fitted()
-        device, use_amp, _ = self._runtime_inference()
-        self.module_.to(device)
-        return loop.predict_logits(self.module_, self._eval_loader(X), device=device,
-                                   use_amp=use_amp)  # fmt: skip
-
-    def _runtime_inference(self):
-        if self.num_threads:
-            torch.set_num_threads(int(self.num_threads))
-        name = "cuda" if self.device == "auto" and torch.cuda.is_available() else self.device
-        device = torch.device("cpu" if name == "auto" else name)
-        use_amp = (device.type == "cuda") if self.amp == "auto" else bool(self.amp)
-        return device, use_amp, None
+        rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
+        self.module_.to(rt.device)
+        return loop.predict_logits(self.module_, self.eval_loader(X), device=rt.device,
+                                   use_amp=rt.use_amp)  # fmt: skip
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n, C), columns in ``classes_`` order (softmax or sigmoid)."""
@@ -347,11 +258,11 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
             "settings": self.settings(),
             "classes": [_plain(c) for c in self.classes_],
             "n_mels": int(self.n_mels_),
-            "state_dict": loop.cpu_state(self.module_),
+            "state_dict": checkpoint.cpu_state(self.module_),
             "history": _history_records(self.history_),
             "best_epoch": int(self.best_epoch_),
         }
-        loop.save_atomic(payload, Path(path))
+        checkpoint.save_atomic(payload, Path(path))
         return Path(path)
 
     @classmethod
@@ -361,7 +272,7 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         if not path.is_file():
             raise DataError(f"Model file {path} does not exist; train and save a model first.")
-        payload = loop.load_checkpoint(path)
+        payload = checkpoint.load_checkpoint(path)
         settings = {**payload["settings"], **overrides}
         clf = cls(**settings)
         clf.classes_ = np.asarray(payload["classes"])

@@ -1,5 +1,5 @@
-"""The epoch loop behind :meth:`harness.training.estimator.NeuralClassifier.fit`: set-up, resume from a
-checkpoint, train, validate, early-stop, checkpoint, and finish with the best weights.
+"""The epoch loop behind :meth:`harness.training.estimator.NeuralClassifier.fit`: set-up, resume
+from a checkpoint, train, validate, early-stop, checkpoint, and finish with the best weights.
 
 Under DDP every rank trains on its DistributedSampler shard; rank 0 alone evaluates (on the
 full validation set, so no padded duplicates), broadcasts the scores so every rank takes the
@@ -14,18 +14,52 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from harness.errors import DataError, ParameterError
+from harness.training import checkpoint, loaders, runtime
 from harness.training import distributed as hdist
 from harness.training import steps as loop
 from harness.training.chunks import ArraySource, encode_targets
 from harness.training.progress import EpochProgress
+from harness.training.runtime import Runtime
+
+HISTORY_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_log_loss",
+    "val_macro_f1",
+    "val_accuracy",
+    "lr",
+    "grad_norm",
+    "seconds",
+)
+# settings that must match for a checkpoint to be resumed (epochs, patience, device... may change)
+RESUME_KEYS = (
+    "model",
+    "preset",
+    "model_params",
+    "task",
+    "chunk_frames",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "schedule",
+    "spec_augment",
+    "freq_mask",
+    "time_mask",
+    "mixup",
+    "class_weight",
+    "grad_clip",
+    "random_state",
+)
 
 
 @dataclass
@@ -41,9 +75,48 @@ class FitState:
     history: list = field(default_factory=list)
 
 
-def _prepare(clf, X, y, X_val, y_val):
-    from harness.training.estimator import RESUME_KEYS
+@dataclass(frozen=True)
+class EpochContext:
+    """Everything an epoch needs that stays the same from epoch to epoch.
 
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The network (unwrapped): validated, checkpointed, kept.
+    train_module : torch.nn.Module
+        ``module``, DDP-wrapped under DDP: trained.
+    loader : torch.utils.data.DataLoader
+        The training batches (see :func:`harness.training.loaders.train_loader`).
+    optimizer : torch.optim.Optimizer
+    scaler : torch.amp.GradScaler
+    lr_fn : callable
+        ``lr_fn(step)``: learning rate of optimiser step ``step`` (0-based, whole run).
+    loss_kw : dict
+        ``{"weight": tensor (C,) or None}`` for :func:`harness.training.steps.compute_loss`.
+    runtime : Runtime
+        Device, mixed precision and DDP rank.
+    val : tuple or None
+        (ArraySource of validation log-mels, encoded targets), or None without validation.
+    signature : dict
+        The settings a checkpoint must match to be resumed.
+    ckpt : Path or None
+        Checkpoint file written after every epoch (None: no checkpoints).
+    """
+
+    module: torch.nn.Module
+    train_module: torch.nn.Module
+    loader: torch.utils.data.DataLoader
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    lr_fn: Callable[[int], float]
+    loss_kw: dict
+    runtime: Runtime
+    val: tuple | None
+    signature: dict
+    ckpt: Path | None
+
+
+def _prepare(clf, X, y, X_val, y_val):
     source = ArraySource(X)
     targets, classes = encode_targets(y, task=clf.task, classes=clf.classes)
     if len(targets) != source.shape[0]:
@@ -67,7 +140,7 @@ def _prepare(clf, X, y, X_val, y_val):
 
 
 def _restore(path: Path, *, signature, module, optimizer, scaler) -> tuple[FitState, dict | None]:
-    ckpt = loop.load_checkpoint(path)
+    ckpt = checkpoint.load_checkpoint(path)
     diff = [k for k in signature if ckpt.get("signature", {}).get(k) != signature[k]]
     if diff:
         k = diff[0]
@@ -82,16 +155,16 @@ def _restore(path: Path, *, signature, module, optimizer, scaler) -> tuple[FitSt
     return FitState(**ckpt["state"]), ckpt["best_model"]
 
 
-def _validate(clf, module, val, *, device, use_amp, info) -> dict:
+def _validate(clf, ctx: EpochContext) -> dict:
     nan = {"log_loss": math.nan, "macro_f1": math.nan, "accuracy": math.nan}
-    if val is None:
+    if ctx.val is None:
         return nan
-    scores = None
-    if info.is_main:
-        logits = loop.predict_logits(module, clf._eval_loader(val[0]), device=device,
-                                     use_amp=use_amp)  # fmt: skip
-        scores = loop.score_logits(logits, val[1], task=clf.task)
-    return hdist.broadcast_object(scores) if info.world_size > 1 else scores
+    rt, scores = ctx.runtime, None
+    if rt.info.is_main:
+        logits = loop.predict_logits(ctx.module, clf.eval_loader(ctx.val[0]), device=rt.device,
+                                     use_amp=rt.use_amp)  # fmt: skip
+        scores = loop.score_logits(logits, ctx.val[1], task=clf.task)
+    return hdist.broadcast_object(scores) if rt.info.world_size > 1 else scores
 
 
 def _track_best(clf, state: FitState, row: dict, module, best_model):
@@ -108,75 +181,83 @@ def _track_best(clf, state: FitState, row: dict, module, best_model):
     if math.isnan(val_loss) or val_loss < state.best_loss - 1e-6:
         state.best_loss = val_loss if not math.isnan(val_loss) else state.best_loss
         state.best_epoch, state.bad_epochs = row["epoch"], 0
-        return loop.cpu_state(module)
+        return checkpoint.cpu_state(module)
     state.bad_epochs += 1
     if clf.patience is not None and state.bad_epochs >= clf.patience:
         state.stopped = True
     return best_model
 
 
-def run_fit(clf, X, y, *, X_val=None, y_val=None):
-    """Train ``clf`` (a NeuralClassifier) in place; see ``NeuralClassifier.fit``."""
-    device, use_amp, info = clf._runtime()
+def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
+    """Build model, optimiser and loader, resume from a checkpoint; returns (EpochContext,
+    TrainLoader, FitState, best state dict or None). Seeds epoch 0 before the weights are drawn."""
     source, targets, classes, val, signature = _prepare(clf, X, y, X_val, y_val)
     clf.classes_, clf.n_mels_ = np.asarray(classes), source.shape[1]
-    clf._seed(0)
-    module = clf.build_module(n_classes=len(classes), n_mels=source.shape[1]).to(device)
+    runtime.seed_everything(clf.random_state, 0)
+    module = clf.build_module(n_classes=len(classes), n_mels=source.shape[1]).to(rt.device)
     clf.chunk_frames_ = clf.resolve_chunk_frames(module)
     optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.use_amp)
     state, best_model = FitState(), None
-    ckpt = Path(clf.checkpoint_dir) / loop.CHECKPOINT_NAME if clf.checkpoint_dir else None
+    ckpt = Path(clf.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if clf.checkpoint_dir else None
     if ckpt is not None and clf.resume and ckpt.exists():
         state, best_model = _restore(ckpt, signature=signature, module=module,
                                      optimizer=optimizer, scaler=scaler)  # fmt: skip
-    if info.world_size > 1:
-        hdist.barrier()
     train_module = module
-    if info.world_size > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [device.index] if device.type == "cuda" else None
+    if rt.info.world_size > 1:
+        hdist.barrier()
+        ids = [rt.device.index] if rt.device.type == "cuda" else None
         train_module = DistributedDataParallel(module, device_ids=ids)
-    loader, dataset, sampler, generator = clf._train_loader(source, targets, info)
-    total = clf.epochs * len(loader)
+    train = loaders.train_loader(source, targets, chunk_frames=clf.chunk_frames_,
+                                 batch_size=clf.batch_size, num_workers=clf.num_workers,
+                                 random_state=clf.random_state, info=rt.info)  # fmt: skip
+    total = clf.epochs * len(train.loader)
 
     def lr_fn(step):
         return loop.lr_at(step, total=total, peak=clf.lr, schedule=clf.schedule)
 
-    ctx = {"device": device, "use_amp": use_amp, "info": info, "val": val, "lr_fn": lr_fn,
-           "loss_kw": clf._loss_weight(targets, len(classes), device), "optimizer": optimizer,
-           "scaler": scaler, "signature": signature, "ckpt": ckpt}  # fmt: skip
-    enabled = clf.progress if info.is_main else False
+    weight = loop.class_weights(targets, task=clf.task, class_weight=clf.class_weight,
+                                classes=classes, device=rt.device)  # fmt: skip
+    ctx = EpochContext(module=module, train_module=train_module, loader=train.loader,
+                       optimizer=optimizer, scaler=scaler, lr_fn=lr_fn, loss_kw={"weight": weight},
+                       runtime=rt, val=val, signature=signature, ckpt=ckpt)  # fmt: skip
+    return ctx, train, state, best_model
+
+
+def run_fit(clf, X, y, *, X_val=None, y_val=None):
+    """Train ``clf`` (a NeuralClassifier) in place; see ``NeuralClassifier.fit``.
+
+    Sets ``classes_``, ``n_mels_``, ``chunk_frames_``, ``module_``, ``history_`` (one row per
+    epoch, columns ``HISTORY_COLUMNS``), ``best_epoch_`` and ``stopped_early_``; returns ``clf``.
+    """
+    rt = runtime.setup(device=clf.device, amp=clf.amp, num_threads=clf.num_threads, ddp=clf.ddp)
+    ctx, train, state, best_model = _set_up(clf, rt, X, y, X_val, y_val)
+    enabled = clf.progress if rt.info.is_main else False
     name = clf.model if isinstance(clf.model, str) else "model"
-    with EpochProgress(enabled=enabled, epochs=clf.epochs, steps=len(loader), start=state.epoch,
-                       name=name) as bar:  # fmt: skip
+    with EpochProgress(enabled=enabled, epochs=clf.epochs, steps=len(train.loader),
+                       start=state.epoch, name=name) as bar:  # fmt: skip
         for epoch in range(state.epoch + 1, clf.epochs + 1):
             if state.stopped:
                 break
-            clf._seed(epoch)
-            dataset.set_epoch(epoch)
-            generator.manual_seed(int(clf.random_state) * 7919 + epoch)
-            if sampler is not None:
-                sampler.set_epoch(epoch)
-            best_model = _one_epoch(clf, epoch, state, best_model, module, train_module, loader,
-                                    ctx, bar)  # fmt: skip
-    _finish(clf, module, state, best_model, info)
+            runtime.seed_everything(clf.random_state, epoch)
+            train.set_epoch(epoch)
+            best_model = train_one_epoch(clf, epoch, state, best_model, ctx, bar)
+    _finish(clf, ctx.module, state, best_model, rt.info)
     return clf
 
 
-def _one_epoch(clf, epoch, state, best_model, module, train_module, loader, ctx, bar):
+def train_one_epoch(clf, epoch: int, state: FitState, best_model, ctx: EpochContext, bar):
+    """Train, validate and checkpoint epoch ``epoch``; returns the best state dict so far."""
     started = time.perf_counter()
     settings = clf.get_params(deep=False)
     train_loss, grad_norm, lr, state.step = loop.train_epoch(
-        train_module, loader, optimizer=ctx["optimizer"], scaler=ctx["scaler"],
-        device=ctx["device"], settings=settings, lr_fn=ctx["lr_fn"], step0=state.step,
-        loss_kw=ctx["loss_kw"], on_step=bar.step,
+        ctx.train_module, ctx.loader, optimizer=ctx.optimizer, scaler=ctx.scaler,
+        device=ctx.runtime.device, settings=settings, lr_fn=ctx.lr_fn, step0=state.step,
+        loss_kw=ctx.loss_kw, on_step=bar.step,
     )  # fmt: skip
-    if ctx["info"].world_size > 1:  # every rank logs the global mean
+    if ctx.runtime.info.world_size > 1:  # every rank logs the global mean
         train_loss = hdist.mean_across_ranks(train_loss)
-    scores = _validate(clf, module, ctx["val"], device=ctx["device"], use_amp=ctx["use_amp"],
-                       info=ctx["info"])  # fmt: skip
+    scores = _validate(clf, ctx)
     row = {
         "epoch": epoch,
         "train_loss": train_loss,
@@ -189,25 +270,23 @@ def _one_epoch(clf, epoch, state, best_model, module, train_module, loader, ctx,
     }
     state.history.append(row)
     state.epoch = epoch
-    best_model = _track_best(clf, state, row, module, best_model)
+    best_model = _track_best(clf, state, row, ctx.module, best_model)
     bar.epoch_done(row)
-    if ctx["ckpt"] is not None and ctx["info"].is_main:
+    if ctx.ckpt is not None and ctx.runtime.info.is_main:
         payload = {
             "format": 1,
-            "signature": ctx["signature"],
+            "signature": ctx.signature,
             "state": asdict(state),
-            "model": loop.cpu_state(module),
-            "optimizer": ctx["optimizer"].state_dict(),
-            "scaler": ctx["scaler"].state_dict(),
+            "model": checkpoint.cpu_state(ctx.module),
+            "optimizer": ctx.optimizer.state_dict(),
+            "scaler": ctx.scaler.state_dict(),
             "best_model": best_model,
         }
-        loop.save_atomic(payload, ctx["ckpt"])
+        checkpoint.save_atomic(payload, ctx.ckpt)
     return best_model
 
 
 def _finish(clf, module, state: FitState, best_model, info: hdist.DistInfo) -> None:
-    from harness.training.estimator import HISTORY_COLUMNS
-
     if best_model is None and state.epoch == 0:
         raise DataError("No epoch was trained (epochs=0?); set epochs >= 1.")
     if best_model is not None:

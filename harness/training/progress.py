@@ -6,6 +6,15 @@ from __future__ import annotations
 
 import sys
 
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
 
 class EpochProgress:
     """Context manager: ``step()`` after each batch, ``epoch_done(row)`` after each epoch."""
@@ -18,15 +27,6 @@ class EpochProgress:
 
     def __enter__(self) -> EpochProgress:
         if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

@@ -1,8 +1,8 @@
 """Model sanity checks for the report ("is the network wired and trainable at all?").
 
-Each check takes a configured (unfitted or fitted) :class:`~harness.training.estimator.NeuralClassifier`
-and plain arrays, and returns a plain dict ``{name, passed, value, expected, detail}`` with
-python values only, ready for JSON:
+Each check takes a configured (unfitted or fitted)
+:class:`~harness.training.estimator.NeuralClassifier` and plain arrays, and returns a plain dict
+``{name, passed, value, expected, detail}`` with python values only, ready for JSON:
 
 - ``init_loss``: loss at initialisation is close to ln C (the head starts near zero);
 - ``overfit_batch``: a small fixed batch can be fitted to near-zero loss;

@@ -1,25 +1,25 @@
-"""The pieces of the neural training loop: learning-rate schedules, augmentation, one training
-epoch, chunk-averaged prediction, validation scores and atomic checkpoints.
+"""The per-step math of the neural training loop: learning-rate schedules, augmentation, losses
+and class weights, one training epoch, chunk-averaged prediction and validation scores.
 
-:class:`harness.training.estimator.NeuralClassifier` assembles them; they take plain tensors, modules and
-loaders so they can be tested one by one.
+:mod:`harness.training.fit_loop` assembles them; they take plain tensors, arrays, modules and
+loaders so they can be tested one by one. Checkpoint files live in
+:mod:`harness.training.checkpoint`.
 """
 
 from __future__ import annotations
 
 import math
-import os
+import warnings
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from harness.errors import DataError, ParameterError
+from harness.scoring import metrics
 
 SCHEDULES = ("onecycle", "cosine", "constant")
-CHECKPOINT_NAME = "last.pt"
 
 
 def lr_at(step: int, *, total: int, peak: float, schedule: str, warmup: float = 0.3) -> float:
@@ -84,12 +84,46 @@ def compute_loss(logits, target, *, task: str, weight=None, mix=None) -> torch.T
     return lam * one(target) + (1 - lam) * one(target[perm])
 
 
+def _mixup(x: torch.Tensor, *, alpha: float, seed: int, step: int):
+    """Mix each chunk of x (batch, n_mels, frames) with a shuffled partner, weight lam ~
+    Beta(alpha, alpha) drawn from (seed, step); returns (x, None) or (mixed x, (lam, perm))."""
+    if alpha <= 0 or len(x) < 2:
+        return x, None
+    lam = float(np.random.default_rng([seed, step]).beta(alpha, alpha))
+    perm = torch.randperm(len(x), device=x.device)
+    return lam * x + (1 - lam) * x[perm], (lam, perm)
+
+
 def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, step0, loss_kw,
                 on_step=None):  # fmt: skip
-    """One pass over ``loader``; returns (mean loss, mean grad norm, last lr, steps done).
+    """One pass over ``loader``: one optimiser step per batch.
 
-    ``settings`` is the estimator's parameter dict (spec_augment, freq_mask, time_mask, mixup,
-    grad_clip, task); ``lr_fn(step)`` gives the learning rate of each optimiser step.
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Maps (batch, n_mels, frames) chunks to (batch, C) logits (DDP-wrapped under DDP).
+    loader : iterable
+        Yields (chunks float32 (batch, n_mels, frames), targets (batch,) int64 or (batch, C)).
+    optimizer, scaler
+        The optimiser and the ``torch.amp.GradScaler`` (enabled = mixed precision).
+    device : torch.device
+    settings : dict
+        The estimator's parameters (spec_augment, freq_mask, time_mask, mixup, grad_clip,
+        task, random_state).
+    lr_fn : callable
+        ``lr_fn(step)``: the learning rate of optimiser step ``step`` (0-based, whole run).
+    step0 : int
+        Optimiser steps done before this epoch.
+    loss_kw : dict
+        Extra keyword arguments of :func:`compute_loss` (``{"weight": tensor or None}``).
+    on_step : callable or None
+        Called after every step (progress bar).
+
+    Returns
+    -------
+    tuple
+        (mean loss, mean finite gradient norm before clipping, last learning rate, steps done
+        in total including ``step0``).
     """
     module.train()
     use_amp = scaler.is_enabled()
@@ -98,15 +132,7 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if settings["spec_augment"]:
             x = spec_augment(x, freq_mask=settings["freq_mask"], time_mask=settings["time_mask"])
-        mix = None
-        if settings["mixup"] > 0 and len(x) > 1:
-            lam = float(
-                np.random.default_rng([settings["random_state"], step]).beta(
-                    settings["mixup"], settings["mixup"]
-                )
-            )
-            perm = torch.randperm(len(x), device=device)
-            x, mix = lam * x + (1 - lam) * x[perm], (lam, perm)
+        x, mix = _mixup(x, alpha=settings["mixup"], seed=settings["random_state"], step=step)
         lr = lr_fn(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -155,51 +181,79 @@ def logits_to_proba(logits: np.ndarray, *, task: str) -> np.ndarray:
 
 
 def score_logits(logits: np.ndarray, targets: np.ndarray, *, task: str) -> dict:
-    """Validation scores: {"log_loss", "macro_f1", "accuracy"} (multi: mean BCE, F1 at 0.5,
-    exact-match accuracy)."""
-    from sklearn.metrics import f1_score
+    """Validation scores of chunk-averaged logits.
 
+    Parameters
+    ----------
+    logits : np.ndarray, float32, shape (n_clips, C)
+    targets : np.ndarray
+        int64 (n_clips,) class indices (single) or 0/1 (n_clips, C) multi-hot (multi).
+    task : {"single", "multi"}
+
+    Returns
+    -------
+    dict
+        "log_loss" (nats per clip; multi: mean binary cross-entropy per clip and class),
+        "macro_f1" and "accuracy" (multi: F1 at threshold 0.5 and exact-match accuracy).
+        Macro F1 is :func:`harness.scoring.metrics.macro_f1` (single) or
+        :func:`~harness.scoring.metrics.f1_at_thresholds` (multi): a class absent from both the
+        targets and the predictions is left out of the mean, as on the leaderboard.
+    """
     proba = logits_to_proba(logits, task=task)
-    n_classes = proba.shape[1]
-    if task == "single":
-        eps = 1e-15
-        picked = np.clip(proba[np.arange(len(targets)), targets], eps, 1.0)
-        pred = proba.argmax(axis=1)
+    labels = list(range(proba.shape[1]))
+    # the metrics refuse NaN scores; scoring the 0/1 predictions instead keeps a diverged
+    # epoch scorable (its NaN rows predict class 0, as np.argmax has it) with equal results
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", metrics.DegenerateInputWarning)
+        if task == "single":
+            picked = np.clip(proba[np.arange(len(targets)), targets], metrics.EPS, 1.0)
+            one_hot = np.eye(len(labels))[proba.argmax(axis=1)]
+            return {
+                "log_loss": float(-np.log(picked).mean()),
+                "macro_f1": metrics.macro_f1(targets, one_hot, labels=labels),
+                "accuracy": metrics.accuracy(targets, one_hot, labels=labels),
+            }
+        z = torch.as_tensor(logits, dtype=torch.float64)
+        t = torch.as_tensor(targets, dtype=torch.float64)
+        pred = (proba >= metrics.DEFAULT_THRESHOLD).astype(int)
         return {
-            "log_loss": float(-np.log(picked).mean()),
-            "macro_f1": float(
-                f1_score(targets, pred, labels=range(n_classes), average="macro", zero_division=0)
-            ),
-            "accuracy": float((pred == targets).mean()),
+            "log_loss": float(F.binary_cross_entropy_with_logits(z, t)),
+            "macro_f1": metrics.f1_at_thresholds(targets, pred, labels=labels),
+            "accuracy": float((pred == targets).all(axis=1).mean()),
         }
-    z = torch.as_tensor(logits, dtype=torch.float64)
-    t = torch.as_tensor(targets, dtype=torch.float64)
-    pred = (proba >= 0.5).astype(int)
-    return {
-        "log_loss": float(F.binary_cross_entropy_with_logits(z, t)),
-        "macro_f1": float(f1_score(targets.astype(int), pred, average="macro", zero_division=0)),
-        "accuracy": float((pred == targets).all(axis=1).mean()),
-    }
 
 
-def save_atomic(obj: dict, path: Path) -> None:
-    """``torch.save`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def class_weights(targets: np.ndarray, *, task: str, class_weight, classes,
+                  device=None) -> torch.Tensor | None:  # fmt: skip
+    """Loss weight of each class, for :func:`compute_loss`'s ``weight``.
 
+    Parameters
+    ----------
+    targets : np.ndarray
+        int64 (n_clips,) class indices (single) or 0/1 (n_clips, C) multi-hot (multi).
+    task : {"single", "multi"}
+    class_weight : None, "balanced" or dict
+        "balanced": n / (C * count) per class (single) or negatives / positives per class
+        (multi, a positive weight); a dict maps class names to weights (1.0 for the others).
+    classes : sequence, length C
+        Class names in output order.
+    device : torch.device or None
 
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint written by :func:`save_atomic` with ``weights_only=True``."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt or foreign file: say which and what to do
-        raise DataError(
-            f"Cannot read checkpoint {path} ({type(exc).__name__}: {exc}); delete it to start over."
-        ) from exc
-
-
-def cpu_state(module: torch.nn.Module) -> dict:
-    """A detached CPU copy of ``module.state_dict()``."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+    Returns
+    -------
+    torch.Tensor, float32, shape (C,), or None when ``class_weight`` is None
+    """
+    if class_weight is None:
+        return None
+    w = None
+    if task == "multi":
+        pos = targets.sum(axis=0)
+        w = (len(targets) - pos) / np.maximum(pos, 1) if class_weight == "balanced" else None
+    elif class_weight == "balanced":
+        counts = np.bincount(targets, minlength=len(classes))
+        w = len(targets) / (len(classes) * np.maximum(counts, 1))
+    if isinstance(class_weight, dict):
+        w = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+    if w is None:
+        raise ParameterError(f"class_weight={class_weight!r}; expected None, 'balanced' or a dict.")
+    return torch.as_tensor(w, dtype=torch.float32, device=device)

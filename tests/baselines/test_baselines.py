@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.registry import get_entry, load_target, names
+from harness.registry import BUILTIN_MODELS, FEATURES, get_entry, load_target
 
 CLASSES = np.array(["Folk", "Pop", "Rock"])
 
@@ -20,7 +20,7 @@ def data():
     return X, CLASSES[y_idx]
 
 
-@pytest.mark.parametrize("name", names("baseline"))
+@pytest.mark.parametrize("name", [e.name for e in BUILTIN_MODELS if e.consumes == FEATURES])
 def test_factory_fits_predicts_and_is_seeded(name, data):
     X, y = data
     factory = load_target(get_entry(name).target)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks.runner import check_dataset
 from harness.checks.truth import acceptance_problems
+from harness.pipeline.check import check_dataset
 
 LARGER_SET = {
     "n_tracks": 160,

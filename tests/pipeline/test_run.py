@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from harness.pipeline.run import RunConfig, run_pipeline
+from harness.pipeline.config import RunConfig
+from harness.pipeline.run import run_pipeline
 from harness.scoring.submission.validate import validate_submission
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,8 @@ import pytest
 
 from harness.data.taxonomy import packaged_header
 from harness.errors import ParameterError
-from harness.pipeline.run import RunConfig, run_pipeline
+from harness.pipeline.config import RunConfig
+from harness.pipeline.run import run_pipeline
 
 TINY = Path(__file__).parents[1] / "fixtures" / "fma_tiny"
 

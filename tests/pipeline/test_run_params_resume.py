@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from harness.errors import ParameterError
-from harness.pipeline.run import RunConfig, load_config_file, run_pipeline
+from harness.pipeline.config import RunConfig, load_config_file
+from harness.pipeline.run import run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -72,21 +73,21 @@ def test_an_interrupted_training_resumes_where_it_stopped(
     reference = run_pipeline(_config(synth_root, tmp_path / "ref", **settings))
     expected = pd.read_csv(reference / "models" / "cnn" / "history.csv")
 
-    real_epoch = fit_loop._one_epoch
+    real_epoch = fit_loop.train_one_epoch
 
     def crash_in_epoch_two(clf, epoch, *args, **kwargs):
         if epoch == 2:
             raise KeyboardInterrupt  # not an Exception: it stops the run, as Ctrl-C would
         return real_epoch(clf, epoch, *args, **kwargs)
 
-    monkeypatch.setattr(fit_loop, "_one_epoch", crash_in_epoch_two)
+    monkeypatch.setattr(fit_loop, "train_one_epoch", crash_in_epoch_two)
     config = _config(synth_root, tmp_path, **settings)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(config)
     checkpoints = list((tmp_path / "cache" / "checkpoints").glob("cnn-*/last.pt"))
     assert len(checkpoints) == 1
 
-    monkeypatch.setattr(fit_loop, "_one_epoch", real_epoch)
+    monkeypatch.setattr(fit_loop, "train_one_epoch", real_epoch)
     run_dir = run_pipeline(config)
     assert "resuming cnn from" in capsys.readouterr().out
     history = pd.read_csv(run_dir / "models" / "cnn" / "history.csv")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from harness.data.layout import FmaLayout
-from harness.data.prepared import PreparedData
-from harness.pipeline.model_run import FeatureStore, silent_keys, training_prior, usable_keys
+from harness.data.prepared import PreparedData, training_prior
+from harness.features.extracted import ExtractedFeatures, silent_keys, usable_keys
 from harness.scoring.groups import score_groups
 
 CLASSES = ["Pop", "Rock"]
@@ -33,9 +33,9 @@ def _data(task: str = "genre_top") -> PreparedData:
     )
 
 
-def _features(status: dict[int, str]) -> FeatureStore:
+def _features(status: dict[int, str]) -> ExtractedFeatures:
     table = pd.DataFrame({"status": [status.get(k, "ok") for k in range(10)]}, index=range(10))
-    return FeatureStore(status=table, cache_dir=".", logmel=None)
+    return ExtractedFeatures(status=table, cache_dir=".", logmel=None)
 
 
 def test_silent_clips_are_neither_seen_nor_guessed():

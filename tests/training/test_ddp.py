@@ -5,13 +5,18 @@ full validation set (an odd size, so the sampler's padding would show), and only
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from harness.training import distributed as hdist
+from harness.training.checkpoint import cpu_state
+from harness.training.chunks import ArraySource
 from harness.training.estimator import NeuralClassifier
-from harness.training.steps import cpu_state, score_logits
+from harness.training.loaders import train_loader
+from harness.training.steps import score_logits
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +31,6 @@ def band_dataset(n, *, seed, n_mels=24, frames=80):
 
 
 def _train_rank(rank: int, out_dir: str) -> None:
-    from pathlib import Path
-
     torch.set_num_threads(1)
     X, y = band_dataset(40, seed=0)
     Xv, yv = band_dataset(13, seed=1)
@@ -37,11 +40,13 @@ def _train_rank(rank: int, out_dir: str) -> None:
                            checkpoint_dir=ckpt, progress=False)  # fmt: skip
     clf.fit(X, y, X_val=Xv, y_val=yv)
     info = hdist.current()
-    loader, dataset, sampler, _ = clf._train_loader(clf_source(X), np.zeros(40), info)
+    train = train_loader(ArraySource(X), np.zeros(40), chunk_frames=clf.chunk_frames_,
+                         batch_size=clf.batch_size, num_workers=0, random_state=clf.random_state,
+                         info=info)  # fmt: skip
     shards = []
     for epoch in (1, 2):
-        sampler.set_epoch(epoch)
-        shards.append(list(iter(sampler)))
+        train.set_epoch(epoch)
+        shards.append(list(iter(train.sampler)))
     torch.save(
         {
             "state": cpu_state(clf.module_),
@@ -53,12 +58,6 @@ def _train_rank(rank: int, out_dir: str) -> None:
         },
         Path(out_dir) / f"rank{rank}.pt",
     )
-
-
-def clf_source(X):
-    from harness.training.chunks import ArraySource
-
-    return ArraySource(X)
 
 
 def test_two_gloo_ranks_end_identical(tmp_path):

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from harness.errors import ParameterError
-from harness.training import steps
+from harness.scoring import metrics
+from harness.training import checkpoint, loaders, runtime, steps
 from harness.training.chunks import (
     ArraySource,
     EvalChunks,
@@ -22,7 +23,8 @@ from harness.training.chunks import (
     eval_offsets,
     fit_length,
 )
-from harness.training.estimator import HISTORY_COLUMNS, NeuralClassifier
+from harness.training.estimator import NeuralClassifier
+from harness.training.fit_loop import HISTORY_COLUMNS
 
 torch.set_num_threads(1)
 TINY = {"channels": (8, 8, 8, 8)}  # a small CNN: fits in a fraction of a second
@@ -172,11 +174,81 @@ def test_lr_schedules():
         steps.lr_at(0, total=1, peak=1, schedule="step")
 
 
+def test_runtime_rule_device_amp_and_seeds():
+    assert runtime.resolve_device("cpu") == torch.device("cpu")
+    assert runtime.resolve_device("cuda:1", local_rank=0) == torch.device("cuda", 0)
+    auto = runtime.resolve_device("auto")
+    assert auto.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert runtime.resolve_amp("auto", torch.device("cpu")) is False
+    assert runtime.resolve_amp("auto", torch.device("cuda")) is True
+    assert runtime.resolve_amp(True, torch.device("cpu")) is True
+    rt = runtime.setup(device="cpu", amp="auto", num_threads=None)
+    assert (rt.device, rt.use_amp, rt.info.world_size) == (torch.device("cpu"), False, 1)
+    draws = []
+    for _ in range(2):
+        runtime.seed_everything(5, 3)
+        draws.append((np.random.rand(), float(torch.rand(1))))
+    assert draws[0] == draws[1]
+    runtime.seed_everything(5, 4)
+    assert (np.random.rand(), float(torch.rand(1))) != draws[0]
+
+
+def test_loaders_seed_each_epoch_and_check_mel_bands():
+    src = ArraySource(np.random.default_rng(0).normal(size=(10, 4, 50)).astype(np.float32))
+    train = loaders.train_loader(src, np.arange(10) % 2, chunk_frames=20, batch_size=4,
+                                 num_workers=0, random_state=1)  # fmt: skip
+    orders = []
+    for epoch in (1, 1, 2):
+        train.set_epoch(epoch)
+        orders.append([b[0].sum().item() for b in train.loader])
+    assert orders[0] == orders[1] and orders[0] != orders[2]
+    assert len(orders[0]) == 2  # drop_last: 10 clips in batches of 4
+    evaluation = loaders.eval_loader(src, chunk_frames=20, n_eval_chunks=3, batch_size=4,
+                                     num_workers=0, n_mels=4)  # fmt: skip
+    assert next(iter(evaluation)).shape == (2, 3, 4, 20)
+    with pytest.raises(ParameterError, match="mel bands"):
+        loaders.eval_loader(src, chunk_frames=20, n_eval_chunks=3, batch_size=4, num_workers=0,
+                            n_mels=5)  # fmt: skip
+
+
+def test_class_weights():
+    targets = np.array([0, 0, 0, 1])
+    kw = {"task": "single", "classes": ["a", "b", "c"]}
+    assert steps.class_weights(targets, class_weight=None, **kw) is None
+    balanced = steps.class_weights(targets, class_weight="balanced", **kw)
+    np.testing.assert_allclose(balanced, [4 / 9, 4 / 3, 4 / 3])
+    np.testing.assert_allclose(steps.class_weights(targets, class_weight={"b": 2.0}, **kw),
+                               [1.0, 2.0, 1.0])  # fmt: skip
+    multi = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32)
+    pos = steps.class_weights(multi, task="multi", class_weight="balanced", classes=["a", "b"])
+    np.testing.assert_allclose(pos, [1 / 3, 3.0])
+    with pytest.raises(ParameterError, match="class_weight"):
+        steps.class_weights(targets, class_weight="equal", **kw)
+
+
+@pytest.mark.filterwarnings("ignore::harness.scoring.metrics.DegenerateInputWarning")
+def test_score_logits_agrees_with_the_leaderboard_metrics():
+    logits = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [3, 0, 0, 0], [0, 0, 3, 0]], np.float32)
+    targets = np.array([0, 1, 1, 2])  # class 3: neither true nor predicted
+    scores = steps.score_logits(logits, targets, task="single")
+    proba = steps.logits_to_proba(logits, task="single")
+    labels = [0, 1, 2, 3]
+    assert scores["macro_f1"] == metrics.macro_f1(targets, proba, labels=labels)
+    assert scores["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)  # class 3 left out
+    assert scores["accuracy"] == metrics.accuracy(targets, proba, labels=labels) == 0.75
+    picked = np.clip(proba[np.arange(4), targets], metrics.EPS, 1.0)
+    assert scores["log_loss"] == float(-np.log(picked).mean())
+    nan = steps.score_logits(np.full((2, 3), np.nan, np.float32), np.array([0, 1]), task="single")
+    assert math.isnan(nan["log_loss"]) and nan["accuracy"] == 0.5  # diverged: still scored
+    multi = steps.score_logits(logits - 1.5, np.eye(4)[[0, 1, 1, 2]], task="multi")
+    assert multi["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3) and multi["accuracy"] == 0.75
+
+
 def test_checkpoint_resume_continues_where_it_stopped(data, tmp_path, monkeypatch):
     X, y, Xv, yv = data
     ckpt = tmp_path / "ckpt"
     tiny_clf(epochs=2, checkpoint_dir=ckpt).fit(X, y, X_val=Xv, y_val=yv)
-    saved = torch.load(ckpt / "last.pt", weights_only=True)  # plain, weights-only payload
+    saved = checkpoint.load_checkpoint(ckpt / checkpoint.CHECKPOINT_NAME)  # plain, weights-only
     assert saved["state"]["epoch"] == 2 and len(saved["state"]["history"]) == 2
     assert not list(ckpt.glob(".*tmp"))
     started = []

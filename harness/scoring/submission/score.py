@@ -48,8 +48,8 @@ def score_submission(path: Path | str, answers_csv: Path | str) -> dict[str, flo
     Returns
     -------
     dict
-        :func:`harness.scoring.metrics.single.evaluate`'s ordered keys (log_loss, macro_f1, accuracy,
-        top3_accuracy, ece) over the 16 challenge genres, then ``n_tracks``.
+        :func:`harness.scoring.metrics.evaluate`'s ordered keys (log_loss, macro_f1,
+        accuracy, top3_accuracy, ece) over the 16 challenge genres, then ``n_tracks``.
 
     Raises
     ------

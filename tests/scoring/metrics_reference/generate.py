@@ -7,8 +7,8 @@ row with 0 on the true class, tied rows and a class "e" absent from truth and pr
 ``multilabel.csv`` (3 multi-hot columns y_*, 3 score columns s_*, a ``split`` column
 validation/test). Outputs: ``expected.json``. Each value was cross-checked against scikit-learn
 where it computes the same quantity when this file was generated. Regenerating after a change
-to harness.scoring.metrics.single defeats the point: only do it when a convention change is intended, and say
-so in the commit message.
+to harness.scoring.metrics defeats the point: only do it when a convention change is intended,
+and say so in the commit message.
 """
 
 import csv

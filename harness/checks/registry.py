@@ -1,0 +1,246 @@
+"""The one registry of checks that ``fma-harness check``, ``run`` and ``report`` iterate.
+
+Each check is registered by name with a lazy ``"module:attr"`` target (importing this module
+imports no check module) and a stage:
+
+- ``"data"``: ``check(inputs)`` with one :class:`DataInputs` (tracks, splits, decode status,
+  hashes, fingerprints, feature table, ...) returns a list of
+  :class:`~harness.checks.base.CheckResult`. ``fma-harness check`` and ``fma-harness run`` run
+  this stage and store its results in ``checks.json``.
+- ``"run"``: ``check(run_dir)`` with a run directory (:class:`pathlib.Path`) returns a list of
+  CheckResult or one CheckResult. The run report (``fma-harness run`` and ``fma-harness
+  report``) runs this stage after loading ``checks.json``.
+
+The built-in families come first, in report order (:data:`BUILTIN_CHECKS`). Users add their own
+checks without editing the harness, as Python entry points of the group ``fma_harness.checks``
+in their package: the entry point's name is the check's name and its value the callable's
+``"module:attr"``. A plain callable is a ``"run"`` check; a callable with an attribute
+``stage = "data"`` is a ``"data"`` check. A user's check that cannot be loaded, raises or
+returns something else than CheckResults is reported as a FAIL naming the check and the error;
+the report goes on.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from harness.checks.base import CheckResult
+from harness.errors import ParameterError
+from harness.registry import load_target
+
+DATA = "data"  # called with DataInputs, before any model is trained
+RUN = "run"  # called with a run directory, when its report is assembled
+STAGES = (DATA, RUN)
+CHECKS_ENTRY_POINT_GROUP = "fma_harness.checks"
+USER_FAMILY = "user checks"  # family of the FAIL result standing for a broken user check
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataInputs:
+    """What a ``"data"`` check is called with: plain tables of one dataset.
+
+    Attributes
+    ----------
+    tracks : pd.DataFrame
+        tracks.csv rows of the subset (index track_id, 2-level columns).
+    splits : pd.Series
+        track_id -> training / validation / test.
+    status : pd.DataFrame
+        Decode status table, index key (track_id, or file_id for challenge clips).
+    groups : pd.Series
+        key -> group (split name or ``challenge``) for every key of ``status``; ``splits``
+        when not given.
+    hashes : pd.Series or None
+        key -> SHA-1 of the file (:func:`harness.checks.duplicates.file_hashes`).
+    prints : pd.DataFrame or None
+        key -> audio fingerprint (:func:`harness.checks.runner.clip_descriptors`).
+    feature_table : pd.DataFrame or None
+        MFCC-140 table indexed by track_id.
+    rhythm : pd.DataFrame or None
+        Rhythm descriptors (:func:`harness.checks.mislabels.rhythm_descriptor`) by track_id.
+    genres : pd.DataFrame or None
+        Genre tree (None: the packaged genres.csv).
+    target_sr : int
+        Sample rate the clips are decoded at.
+    seed : int
+        Seed of the randomised checks (the mislabel detector's folds).
+    """
+
+    tracks: pd.DataFrame
+    splits: pd.Series
+    status: pd.DataFrame
+    groups: pd.Series | None = None
+    hashes: pd.Series | None = None
+    prints: pd.DataFrame | None = None
+    feature_table: pd.DataFrame | None = None
+    rhythm: pd.DataFrame | None = None
+    genres: pd.DataFrame | None = None
+    target_sr: int = 22050
+    seed: int = 0
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.groups is None:
+            object.__setattr__(self, "groups", self.splits)
+
+    def shared(self, name: str, compute: Callable[[], T]) -> T:
+        """A value derived from the inputs, computed once and shared by the checks needing it.
+
+        Parameters
+        ----------
+        name : str
+            Key of the value (e.g. ``"duplicate_pairs"``).
+        compute : callable
+            Computes the value on first use.
+        """
+        if name not in self._shared:
+            self._shared[name] = compute()
+        return self._shared[name]
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    """One registered check.
+
+    Attributes
+    ----------
+    name : str
+        The check's name (a built-in family, or the user's entry point name).
+    target : str
+        ``"module:attr"`` of the callable.
+    stage : str
+        ``"data"`` or ``"run"``.
+    builtin : bool
+        False for a check registered through an entry point.
+    problem : str
+        Why a user's check cannot run (it is then reported as a FAIL); empty when it can.
+    """
+
+    name: str
+    target: str
+    stage: str
+    builtin: bool = True
+    problem: str = ""
+
+
+BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
+    CheckEntry("audio", "harness.checks.audio:from_inputs", DATA),
+    CheckEntry("duplicates", "harness.checks.duplicates:from_inputs", DATA),
+    CheckEntry("leakage", "harness.checks.leakage:from_inputs", DATA),
+    CheckEntry("labels", "harness.checks.labels:from_inputs", DATA),
+    CheckEntry("mislabels", "harness.checks.mislabels:from_inputs", DATA),
+    CheckEntry("features", "harness.checks.features:from_inputs", DATA),
+    CheckEntry("model_sanity", "harness.checks.model_sanity:model_sanity_checks", RUN),
+    CheckEntry("results", "harness.checks.results:results_checks", RUN),
+    CheckEntry("artist_errors", "harness.checks.artists:artist_errors", RUN),
+)
+
+
+@cache
+def _entry_point_checks() -> dict[str, str]:
+    """name -> target of the checks that installed packages register as entry points."""
+    points = metadata.entry_points(group=CHECKS_ENTRY_POINT_GROUP)
+    return {point.name: point.value for point in points}
+
+
+def refresh_entry_points() -> None:
+    """Forget the entry points read so far (after installing a package in a live session)."""
+    importlib.invalidate_caches()
+    _entry_point_checks.cache_clear()
+
+
+def user_entry(name: str, target: str) -> CheckEntry:
+    """The entry of a user's check; imports its target to read its ``stage``.
+
+    A target that cannot be imported, is not callable or declares an unknown stage gives a
+    ``"run"`` entry with its ``problem`` set, reported as a FAIL when that stage runs.
+    """
+    if name in {entry.name for entry in BUILTIN_CHECKS}:
+        problem = "reuses the name of a built-in check; rename its entry point"
+        return CheckEntry(name, target, RUN, builtin=False, problem=problem)
+    try:
+        check = load_target(target)
+    except Exception as exc:  # a user's module: any error it raises on import
+        problem = f"cannot be loaded: {_describe(exc)}"
+        return CheckEntry(name, target, RUN, builtin=False, problem=problem)
+    stage = getattr(check, "stage", RUN)
+    problem = "" if callable(check) else "is not callable"
+    if stage not in STAGES:
+        problem = f"declares stage = {stage!r}; expected one of {', '.join(STAGES)}"
+    return CheckEntry(name, target, stage if not problem else RUN, builtin=False, problem=problem)
+
+
+def check_entries(stage: str | None = None) -> list[CheckEntry]:
+    """Every registered check in run order: the built-ins, then the entry points.
+
+    Parameters
+    ----------
+    stage : str, optional
+        Only the checks of this stage (``"data"`` or ``"run"``).
+    """
+    if stage is not None and stage not in STAGES:
+        raise ParameterError(f"unknown check stage {stage!r}; expected one of {', '.join(STAGES)}")
+    entries = list(BUILTIN_CHECKS)
+    entries += [user_entry(name, target) for name, target in _entry_point_checks().items()]
+    return [entry for entry in entries if stage is None or entry.stage == stage]
+
+
+def run_checks(stage: str, argument: Any) -> list[CheckResult]:
+    """Run every check of ``stage`` in registry order and concatenate their results.
+
+    Parameters
+    ----------
+    stage : str
+        ``"data"`` (``argument`` is a :class:`DataInputs`) or ``"run"`` (a run directory).
+    """
+    results: list[CheckResult] = []
+    for entry in check_entries(stage):
+        results += run_entry(entry, argument)
+    return results
+
+
+def run_entry(entry: CheckEntry, argument: Any) -> list[CheckResult]:
+    """Run one check. A built-in's error propagates; a user check's becomes a FAIL result."""
+    if entry.builtin:
+        return _as_results(entry, load_target(entry.target)(argument))
+    if entry.problem:
+        return [failed_result(entry, entry.problem)]
+    try:
+        return _as_results(entry, load_target(entry.target)(argument))
+    except Exception as exc:  # a user's check: any error becomes its FAIL result
+        return [failed_result(entry, f"raised {_describe(exc)}")]
+
+
+def _as_results(entry: CheckEntry, returned: Any) -> list[CheckResult]:
+    if isinstance(returned, CheckResult):
+        return [returned]
+    if isinstance(returned, (list, tuple)) and all(isinstance(r, CheckResult) for r in returned):
+        return list(returned)
+    raise TypeError(
+        f"returned {type(returned).__name__}; a check returns a CheckResult or a list of them"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def failed_result(entry: CheckEntry, problem: str) -> CheckResult:
+    """The FAIL result standing for a user's check that could not give its results."""
+    return CheckResult(
+        USER_FAMILY,
+        entry.name,
+        "FAIL",
+        f"check {entry.name} ({entry.target}) {problem}",
+        action=f"fix or uninstall the package that registers {entry.name} "
+        f"(entry point group {CHECKS_ENTRY_POINT_GROUP})",
+    )

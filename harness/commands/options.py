@@ -1,0 +1,92 @@
+"""The CLI's one vocabulary: the same option name for the same thing in every command.
+
+Each function returns the ``typer.Option`` of one concept, with its canonical name first and
+any older spelling kept as an alias, so a command writes ``root: Annotated[Path, root()]`` and
+only chooses the help text. Names used by more than one command:
+
+============  ===============================  ==========================================
+option        aliases                          meaning
+============  ===============================  ==========================================
+--root        --fma-root                       FMA root (fma_metadata/, fma_<subset>/)
+--subset                                       small | medium | large | full
+--cache-dir                                    feature cache shared by every command
+--out                                          where the command writes (folder or file)
+--seed                                         seed of splits, models, synthetic data
+--n-jobs                                       parallel workers (-1 = all cores)
+--device                                       auto | cpu | cuda | cuda:N
+--test-dir                                     challenge folder of <file_id>.mp3
+--resplit     --official-split, --no-resplit   ignore set.split, re-split by artist
+--scheduler                                    Dask scheduler for feature extraction
+============  ===============================  ==========================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+ROOT_HELP = "FMA root (fma_metadata/, fma_<subset>/)."
+SUBSET_HELP = "small | medium | large | full"
+CACHE_DIR_HELP = "Feature cache (shared by every command and worker)."
+N_JOBS_HELP = "Parallel workers (-1 = all cores)."
+DEVICE_HELP = "auto | cpu | cuda | cuda:N"
+TEST_DIR_HELP = "Challenge test folder of <file_id>.mp3."
+RESPLIT_HELP = "Ignore set.split; re-split grouped by artist."
+SCHEDULER_HELP = "Dask scheduler for features: tcp://host:8786 or 'local'."
+MIN_DURATION_HELP = "Shorter clips are 'short' (s); default 29, or the synthetic set's."
+
+
+def root(help: str = ROOT_HELP) -> Any:
+    """``--root`` (alias ``--fma-root``): the dataset root."""
+    return typer.Option("--root", "--fma-root", help=help)
+
+
+def subset(help: str = SUBSET_HELP) -> Any:
+    """``--subset``: which FMA subset."""
+    return typer.Option("--subset", help=help)
+
+
+def cache_dir(help: str = CACHE_DIR_HELP) -> Any:
+    """``--cache-dir``: the feature cache."""
+    return typer.Option("--cache-dir", help=help)
+
+
+def out(help: str) -> Any:
+    """``--out``: where the command writes (its help says what)."""
+    return typer.Option("--out", help=help)
+
+
+def seed(help: str) -> Any:
+    """``--seed``: the seed (its help says of what)."""
+    return typer.Option("--seed", help=help)
+
+
+def n_jobs(help: str = N_JOBS_HELP) -> Any:
+    """``--n-jobs``: parallel workers."""
+    return typer.Option("--n-jobs", help=help)
+
+
+def device(help: str = DEVICE_HELP) -> Any:
+    """``--device``: where torch models train."""
+    return typer.Option("--device", help=help)
+
+
+def test_dir(help: str = TEST_DIR_HELP) -> Any:
+    """``--test-dir``: the challenge folder."""
+    return typer.Option("--test-dir", help=help)
+
+
+def resplit(help: str = RESPLIT_HELP) -> Any:
+    """``--resplit/--official-split`` (``--no-resplit`` also turns it off)."""
+    return typer.Option("--resplit/--official-split", " /--no-resplit", help=help)
+
+
+def scheduler(help: str = SCHEDULER_HELP) -> Any:
+    """``--scheduler``: a Dask scheduler for feature extraction."""
+    return typer.Option("--scheduler", help=help)
+
+
+def min_duration(help: str = MIN_DURATION_HELP) -> Any:
+    """``--min-duration``: the shortest clip that is not 'short'."""
+    return typer.Option("--min-duration", help=help)

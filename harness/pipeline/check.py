@@ -1,0 +1,85 @@
+"""``fma-harness check``: the data checklist of one dataset, with no model training.
+
+Prepares the dataset, extracts (or reuses) its features, runs the ``"data"`` stage of the check
+registry (:func:`harness.checks.runner.run_data_checks`), scores the findings against the
+planted faults on a synthetic set and writes ``checks.json``, ``report.md`` and
+``report.html``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+
+from harness import features as feats
+from harness.checks.base import CheckResult, save_checks
+from harness.checks.runner import run_data_checks
+from harness.checks.truth import load_truth, score_against_truth, truth_result
+from harness.data.prepared import decode_config_for, default_test_dir, prepare
+from harness.report.markdown import write_report
+
+
+def check_dataset(
+    *,
+    root: Path,
+    subset: str = "small",
+    cache_dir: Path,
+    out: Path,
+    resplit: bool = False,
+    seed: int = 0,
+    n_jobs: int = -1,
+    progress: bool | None = None,
+) -> tuple[list[CheckResult], pd.DataFrame | None]:
+    """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
+
+    Writes ``checks.json``, ``report.md`` and ``report.html`` into ``out``. On a synthetic set
+    (a root with ``synthetic_truth.csv``) the findings are also scored against the planted
+    faults, and the score is added to the report.
+
+    Parameters
+    ----------
+    root : Path
+        FMA root (``fma_metadata/``, ``fma_<subset>/``).
+    subset : str
+        small, medium, large or full.
+    cache_dir : Path
+        Feature cache (shared with ``fma-harness run``).
+    out : Path
+        Report folder.
+    resplit : bool
+        Ignore set.split and re-split grouped by artist.
+    seed : int
+        Seed of the re-split and the mislabel detector's folds.
+    n_jobs : int
+        Parallel workers (-1: all cores).
+    progress : bool, optional
+        Show extraction progress (None: when stderr is a terminal).
+
+    Returns
+    -------
+    results : list of CheckResult
+    truth_scores : pd.DataFrame or None
+        :func:`harness.checks.truth.score_against_truth` output on a synthetic set.
+    """
+    data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
+                   test_dir=default_test_dir(Path(root)))  # fmt: skip
+    logmel = feats.LogMelConfig()
+    decode = decode_config_for(Path(root))
+    status = feats.extract(
+        data.clips, cache_dir=cache_dir, feature_sets=("mfcc", "logmel"), logmel=logmel,
+        n_jobs=n_jobs, progress=progress, decode=decode,
+    )  # fmt: skip
+    store = SimpleNamespace(status=status, cache_dir=Path(cache_dir), logmel=logmel, decode=decode)
+    results = run_data_checks(data=data, features=store, seed=seed, n_jobs=n_jobs)
+    out = Path(out)
+    save_checks(results, out / "checks.json")
+    scores = None
+    shown = list(results)
+    if data.layout.truth_csv.exists():
+        scores = score_against_truth(results, load_truth(data.layout.truth_csv))
+        shown.append(truth_result(scores))
+    meta = {"root": str(root), "subset": subset, "clips": len(data.clips), "seed": seed}
+    write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
+    return results, scores

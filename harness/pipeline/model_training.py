@@ -1,0 +1,110 @@
+"""How a run trains each model: its fit options, the checkpoint it resumes from, and the model
+sanity checks of a fitted neural model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from harness.data.prepared import PreparedData, targets
+from harness.features.extracted import ExtractedFeatures, usable_keys
+from harness.pipeline.config import RunConfig
+from harness.pipeline.extraction import cache_keys
+from harness.pipeline.manifest import write_json_atomic
+from harness.pipeline.model_inputs import LogMelModel
+from harness.pipeline.model_run import FitOptions, ModelOutcome, model_inputs_of, run_model
+from harness.registry import get_entry, training_defaults
+from harness.training.checkpoint import CHECKPOINT_NAME
+from harness.training.sanity import run_sanity_checks
+
+SANITY_SHUFFLED_EPOCHS = 4  # shuffled-label training: enough to show it stays at chance
+SANITY_CLIPS = 192  # training clips the sanity checks sample (half as many validation clips)
+
+
+def fit_options(
+    config: RunConfig, data: PreparedData, features: ExtractedFeatures, name: str
+) -> FitOptions:
+    """How ``name`` is fitted in this run; neural models checkpoint into the cache."""
+    params = config.params.get(name, {})
+    checkpoint_dir = None
+    if get_entry(name).is_neural:
+        checkpoint_dir = checkpoint_dir_for(config, data, features, name)
+    return FitOptions(seed=config.seed, quick=config.quick, device=config.device,
+                      params=params, ddp=config.ddp, checkpoint_dir=checkpoint_dir)  # fmt: skip
+
+
+def checkpoint_dir_for(
+    config: RunConfig, data: PreparedData, features: ExtractedFeatures, name: str
+) -> Path:
+    """``<cache>/checkpoints/<name>-<key>``: the key covers everything the training depends on
+    (settings, seed, clips of each split, log-mel cache), so only the same training resumes."""
+    identity = {
+        "model": name,
+        "task": config.task,
+        "seed": config.seed,
+        "quick": config.quick,
+        "defaults": training_defaults(get_entry(name)),
+        "params": config.params.get(name, {}),
+        "features": cache_keys(features),
+        "training": [str(k) for k in data.keys("training")],
+        "validation": [str(k) for k in data.keys("validation")],
+    }
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return (
+        Path(config.cache_dir) / "checkpoints" / f"{name}-{hashlib.sha256(blob).hexdigest()[:12]}"
+    )
+
+
+def train_one(
+    config: RunConfig, data: PreparedData, features: ExtractedFeatures, run_dir: Path, name: str
+) -> ModelOutcome:
+    """Fit, score and save one model; a neural model resumes an interrupted training."""
+    print(f"Training {name} ...")
+    options = fit_options(config, data, features, name)
+    checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
+    if checkpoint is not None and checkpoint.exists():
+        print(f"  resuming {name} from {checkpoint} (delete it to start over)")
+    outcome = run_model(name, data, features, out_dir=run_dir / "models" / name, options=options)
+    if outcome.error is None and checkpoint is not None:  # finished: nothing left to resume
+        shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    if outcome.error is None and get_entry(name).is_neural:
+        write_model_sanity(
+            run_dir / "models" / name, outcome, data, features, quick=config.quick, seed=config.seed
+        )
+    print(f"  {name}: {outcome.row.get('status')}  val log loss {outcome.row.get('val_log_loss')}")
+    return outcome
+
+
+def write_model_sanity(
+    model_dir: Path,
+    outcome: ModelOutcome,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    *,
+    quick: bool,
+    seed: int,
+) -> None:
+    """Quick model-sanity checks of a fitted neural model (``sanity.json``).
+
+    They train small copies of the model (one batch, shuffled labels), so they run on a seeded
+    sample of at most ``SANITY_CLIPS`` training and validation clips, read into memory once:
+    their cost stays the same on fma_medium as on the synthetic set.
+    """
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for group, limit in (("training", SANITY_CLIPS), ("validation", SANITY_CLIPS // 2)):
+        keys = usable_keys(data, features, group)
+        if len(keys) > limit:
+            keys = keys[np.sort(rng.choice(len(keys), size=limit, replace=False))]
+        _, lazy = model_inputs_of(LogMelModel(), data, features, group, keys=keys)
+        inputs[group] = (np.stack([lazy[i] for i in range(len(keys))]), targets(data, keys))
+    (X, y), (X_val, y_val) = inputs["training"], inputs["validation"]
+    results = run_sanity_checks(
+        outcome.estimator, X, y, X_val, y_val,
+        shuffled_epochs=2 if quick else SANITY_SHUFFLED_EPOCHS,
+    )  # fmt: skip
+    write_json_atomic(model_dir / "sanity.json", results)

@@ -1,0 +1,104 @@
+"""The one rule for where and how training and inference run: device, mixed precision, torch
+threads and the per-epoch seeds of python, numpy and torch.
+
+:meth:`~harness.training.estimator.NeuralClassifier.fit` and its inference methods both go
+through :func:`setup`, so a model is evaluated on the device and with the precision it was
+trained with.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from harness.training import distributed as hdist
+
+# seed = random_state * SEED_STRIDE + epoch: a prime stride keeps the seeds of nearby
+# random_states and epochs apart
+SEED_STRIDE = 100_003
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where a fit or a prediction runs.
+
+    Attributes
+    ----------
+    device : torch.device
+        The device the module and its batches live on.
+    use_amp : bool
+        Autocast float16 (and a GradScaler when training).
+    info : DistInfo
+        This process's rank, world size and local rank (rank 0 of 1 without DDP).
+    """
+
+    device: torch.device
+    use_amp: bool
+    info: hdist.DistInfo
+
+
+def set_threads(n: int | None) -> None:
+    """``torch.set_num_threads(n)``; None or 0 leaves torch's setting alone."""
+    if n:
+        torch.set_num_threads(int(n))
+
+
+def resolve_device(name: str, *, local_rank: int | None = None) -> torch.device:
+    """The device a setting names.
+
+    Parameters
+    ----------
+    name : str
+        "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:1", ...
+    local_rank : int or None
+        Under DDP, this process's node-local rank: a CUDA device becomes ``cuda:local_rank``
+        (one GPU per process). None: the device as named.
+
+    Returns
+    -------
+    torch.device
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and local_rank is not None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def resolve_amp(amp, device: torch.device) -> bool:
+    """Whether to use mixed precision: ``amp="auto"`` means on CUDA only, else ``bool(amp)``."""
+    return (device.type == "cuda") if amp == "auto" else bool(amp)
+
+
+def setup(*, device: str, amp, num_threads: int | None, ddp: bool = False) -> Runtime:
+    """Join the DDP process group (``ddp=True``), set torch's threads, resolve device and AMP.
+
+    Parameters
+    ----------
+    device, amp, num_threads, ddp
+        The estimator settings of the same names.
+
+    Returns
+    -------
+    Runtime
+    """
+    info = hdist.init_distributed() if ddp else hdist.DistInfo()
+    set_threads(num_threads)
+    resolved = resolve_device(device, local_rank=info.local_rank if ddp else None)
+    return Runtime(device=resolved, use_amp=resolve_amp(amp, resolved), info=info)
+
+
+def seed_everything(random_state: int, epoch: int) -> None:
+    """Seed python's ``random``, numpy's global generator and torch for one epoch.
+
+    The seed is ``random_state * SEED_STRIDE + epoch`` (numpy's taken modulo 2**32), so every
+    epoch draws afresh and a resumed run re-seeds exactly as an uninterrupted one.
+    """
+    seed = int(random_state) * SEED_STRIDE + epoch
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

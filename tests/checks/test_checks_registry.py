@@ -1,0 +1,71 @@
+"""The check registry: built-in families in report order, lazy targets, the data inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from harness.checks import registry
+from harness.checks.base import CheckResult
+from harness.checks.registry import DATA, RUN, CheckEntry, DataInputs
+from harness.errors import ParameterError
+
+DATA_FAMILIES = ["audio", "duplicates", "leakage", "labels", "mislabels", "features"]
+RUN_FAMILIES = ["model_sanity", "results", "artist_errors"]
+
+
+@pytest.fixture
+def no_entry_points(monkeypatch):
+    """The registry as if no installed package registered a check."""
+    monkeypatch.setattr(registry, "_entry_point_checks", lambda: {})
+
+
+def test_builtin_families_in_report_order(no_entry_points):
+    assert [e.name for e in registry.BUILTIN_CHECKS] == DATA_FAMILIES + RUN_FAMILIES
+    assert [e.name for e in registry.check_entries(DATA)] == DATA_FAMILIES
+    assert [e.name for e in registry.check_entries(RUN)] == RUN_FAMILIES
+    assert all(e.builtin and not e.problem for e in registry.check_entries())
+    with pytest.raises(ParameterError, match="unknown check stage"):
+        registry.check_entries("model")
+
+
+def test_every_builtin_target_resolves():
+    from harness.registry import load_target
+
+    for entry in registry.BUILTIN_CHECKS:
+        assert callable(load_target(entry.target)), entry.target
+
+
+def test_importing_the_registry_imports_no_check_module():
+    code = (
+        "import sys, harness.checks.registry; "
+        "print(sorted(m for m in sys.modules if m.startswith('harness.checks.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['harness.checks.base', 'harness.checks.registry']"
+
+
+def test_data_inputs_default_groups_and_shared_values():
+    splits = pd.Series({1: "training", 2: "test"})
+    inputs = DataInputs(tracks=pd.DataFrame(index=[1, 2]), splits=splits, status=pd.DataFrame())
+    assert inputs.groups is splits
+    calls = []
+    assert inputs.shared("x", lambda: calls.append(1) or 42) == 42
+    assert inputs.shared("x", lambda: calls.append(1) or 0) == 42
+    assert calls == [1]
+
+
+def test_run_entry_normalises_results_and_guards_user_checks(monkeypatch):
+    one = CheckResult("house", "one", "PASS", "fine")
+    targets = {"pkg:one": lambda _: one, "pkg:many": lambda _: [one, one], "pkg:none": lambda _: 3}
+    monkeypatch.setattr(registry, "load_target", targets.__getitem__)
+    assert registry.run_entry(CheckEntry("one", "pkg:one", RUN), None) == [one]
+    assert registry.run_entry(CheckEntry("many", "pkg:many", RUN), None) == [one, one]
+    with pytest.raises(TypeError, match="returned int"):  # a built-in's error propagates
+        registry.run_entry(CheckEntry("none", "pkg:none", RUN), None)
+    (failed,) = registry.run_entry(CheckEntry("none", "pkg:none", RUN, builtin=False), None)
+    assert (failed.family, failed.name, failed.verdict) == (registry.USER_FAMILY, "none", "FAIL")
+    assert "pkg:none" in failed.finding and "TypeError: returned int" in failed.finding
