@@ -91,6 +91,9 @@ def synth(
         float, typer.Option(min=0.0, max=0.5, help="Fraction of training tracks mislabelled.")
     ] = 0.05,
     n_jobs: JobsOpt = -1,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a synthetic FMA already at --root.")
+    ] = False,
 ) -> None:
     """Generate a synthetic FMA (metadata, mp3s, challenge folder, planted faults)."""
     from harness.data.synth.generate import SynthConfig, generate
@@ -102,7 +105,7 @@ def synth(
         near_duplicate=near_duplicate, mislabel=mislabel, n_test=n_test,
         n_multi_root=n_multi_root,
     )  # fmt: skip
-    _print_synth_summary(generate(config, n_jobs=n_jobs), subset)
+    _print_synth_summary(generate(config, n_jobs=n_jobs, overwrite=force), subset)
 
 
 def _print_synth_summary(summary, subset: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +194,22 @@ def test_bad_configs_and_foreign_roots_are_refused(tmp_path):
     with pytest.raises(ParameterError, match="not a synthetic FMA"):
         generate(_tiny(tmp_path), n_jobs=1, progress=False)
     assert (tmp_path / "mine.txt").exists()
+
+
+def test_an_existing_synthetic_set_is_replaced_only_with_force(tmp_path):
+    root = tmp_path / "fma"
+    generate(_tiny(root, **NO_FAULTS), n_jobs=1, progress=False)
+    before = _files(root)
+    argv = ["data", "synth", "--root", str(root), "--n-tracks", "16", "--seed", "1"]
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", *argv], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "already holds a synthetic FMA" in line and "--force" in line
+    assert _files(root) == before  # nothing was touched
+    generate(_tiny(root, seed=1, **NO_FAULTS), n_jobs=1, progress=False, overwrite=True)
+    assert _files(root)["fma_metadata/tracks.csv"] != before["fma_metadata/tracks.csv"]
 
 
 def test_genres_carry_sound():

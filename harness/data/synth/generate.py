@@ -168,11 +168,16 @@ def artist_style(config: SynthConfig, artist_id: int) -> ArtistStyle:
     return random_style(_seed(config, 1, artist_id))
 
 
-def _prepare_root(root: Path) -> None:
+def _prepare_root(root: Path, *, overwrite: bool) -> None:
     if root.exists() and any(root.iterdir()) and not (root / "synthetic_config.json").exists():
         raise ParameterError(
             f"{root} exists and is not a synthetic FMA (no synthetic_config.json); "
             f"pass an empty or new --root"
+        )
+    if (root / "synthetic_config.json").exists() and not overwrite:
+        raise ParameterError(
+            f"{root} already holds a synthetic FMA (synthetic_config.json); pass --force "
+            "(overwrite=True) to replace it, or another --root to keep it"
         )
     for name in _MANAGED:
         shutil.rmtree(root / name, ignore_errors=True)
@@ -306,7 +311,11 @@ def _run_jobs(jobs: list[dict], *, n_jobs: int, progress: bool | None) -> dict[s
 
 
 def generate(
-    config: SynthConfig, *, n_jobs: int = -1, progress: bool | None = None
+    config: SynthConfig,
+    *,
+    n_jobs: int = -1,
+    progress: bool | None = None,
+    overwrite: bool = False,
 ) -> SynthSummary:
     """Generate a synthetic FMA under ``config.root`` (see the module docstring).
 
@@ -318,6 +327,8 @@ def generate(
         Parallel workers for rendering and encoding (joblib; -1 = all cores).
     progress : bool or None
         Show a rich progress bar; None shows it when stderr is a terminal.
+    overwrite : bool
+        Replace a synthetic FMA already at ``config.root`` (False: refuse, and change nothing).
 
     Returns
     -------
@@ -326,7 +337,7 @@ def generate(
     """
     start = time.perf_counter()
     layout = FmaLayout(config.root)
-    _prepare_root(config.root)
+    _prepare_root(config.root, overwrite=overwrite)
     plan = plan_catalogue(
         subset=config.subset,
         n_tracks=config.n_tracks,
