@@ -5,6 +5,18 @@ Each family of subcommands lives in ``harness/commands/<family>.py`` and exposes
 :mod:`harness.commands.options`. This module only assembles them, adds ``--version``, and turns
 a :class:`HarnessError` into one clean line on stderr and exit code 1 (never a traceback for a
 user mistake).
+
+Exit codes of ``fma-harness run`` and ``fma-harness train``:
+
+- 0: every model trained; leaderboard, submissions and report written.
+- 1: a user error (:class:`HarnessError`), found before any work: one line on stderr naming
+  the option, the value, what was expected and what to do.
+- 2: a usage error (typer/click: an unknown option, a value of the wrong type).
+- 3: the run finished but some models failed: their leaderboard rows, ``error.txt`` files and
+  the report (a FAIL at its top) are written, and the last line on stderr names them.
+
+Other commands use 0, 1 and 2 the same way (``validate`` exits 2 for an invalid submission);
+130 is an interrupted command.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Audio checks: decode status of every clip, durations, sample rates, channels, and the track
-ids FMA's maintainers list as broken.
+"""Audio checks: decode status of every clip, durations, sample rates, channels, the track ids
+FMA's maintainers list as broken, and the clips that decode but carry a warning (clipping, DC
+offset, content that is not what the extension says).
 
 They read the decode status table (:func:`harness.data.audio.decode_status_table`, or the status
 table :func:`harness.features.extract` returns): index key, columns ``status``, ``duration``
-(s), ``native_sr`` (Hz), ``channels``, ``error``, ``path``.
+(s), ``native_sr`` (Hz), ``channels``, ``error``, ``warnings`` (absent from a table built from
+the official features.csv), ``path``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import pandas as pd
 
 from harness.checks.base import CheckResult, figure_png, id_list, new_figure
 from harness.checks.registry import DataInputs
+from harness.data.audio import CLIP_FRACTION, CLIP_LEVEL, DC_OFFSET, WARNINGS, warning_flags
+from harness.features.extracted import FAILED_STATUSES
 
 FAMILY = "audio"
 
@@ -29,9 +33,19 @@ KNOWN_BAD_FMA_IDS: dict[int, str] = {
     **{i: "shorter than 30 s" for i in KNOWN_SHORT_IDS},
 }
 
-# Statuses that make a clip unusable (no signal) and those that are usable with care.
-UNUSABLE = ("missing", "empty", "corrupt")
+# Statuses that make a clip unusable (no signal, NaN / inf samples, features that failed) and
+# those that are usable with care.
+UNUSABLE = FAILED_STATUSES
 DEGRADED = ("short", "silent")
+# What to do about each decode warning (harness.data.audio.WARNINGS).
+WARNING_ACTIONS: dict[str, str] = {
+    "clipping": f"clipping (> {100 * CLIP_FRACTION:g}% of samples at |x| >= {CLIP_LEVEL:g}): "
+    "listen to them; a loud master is fine, a distorted rip is worth re-downloading or dropping",
+    "dc_offset": f"DC offset (|mean| > {DC_OFFSET:g}): the clip's source or its decoding is "
+    "faulty; it inflates the lowest frequency bins: re-download it or remove the mean",
+    "extension_mismatch": "content not what the extension says (e.g. WAV bytes in a .mp3): it "
+    "still decodes, but the file came through a broken pipeline: re-download or rename it",
+}
 # More unusable clips than this fraction is a FAIL rather than a WARN.
 MAX_UNUSABLE_FRACTION = 0.02
 # Durations of ok clips further than this from the median are reported.
@@ -63,9 +77,40 @@ def decode_status(*, status: pd.DataFrame) -> CheckResult:
         verdict,
         f"{len(bad)} of {n} clips are not ok ({', '.join(parts)}) — {by_status}",
         evidence=evidence,
-        action="missing/empty/corrupt clips are excluded from training and get the prior in a "
-        "submission; silent clips are left out of training and predicted with the prior; short "
-        "clips are zero-padded: re-download or drop them if they matter",
+        action="missing/empty/corrupt/non_finite/failed clips are excluded from training and "
+        "get the prior in a submission (non_finite: NaN or inf samples, a float file written "
+        "from a broken signal: re-export it); silent clips are left out of training and "
+        "predicted with the prior; short clips are zero-padded: re-download or drop them if "
+        "they matter",
+    )
+
+
+def clip_warnings(*, status: pd.DataFrame) -> CheckResult:
+    """Clips that decode and are used, but are clipped, DC-offset or not what their extension
+    says (the ``warnings`` column, :data:`harness.data.audio.WARNINGS`)."""
+    if "warnings" not in status.columns:
+        return CheckResult(FAMILY, "clip_warnings", "SKIP", "no decode warnings recorded")
+    text = status["warnings"].fillna("").astype(str)
+    flagged = status[(text != "") & ~status["status"].isin(UNUSABLE)]
+    if flagged.empty:
+        return CheckResult(
+            FAMILY, "clip_warnings", "PASS",
+            f"no clip of {len(status)} is clipped, DC-offset or mislabelled by its extension",
+        )  # fmt: skip
+    flags = {k: warning_flags(v) for k, v in flagged["warnings"].items()}
+    found = [w for w in WARNINGS if any(w in f for f in flags.values())]
+    by_flag = "; ".join(
+        f"{w}: {id_list([k for k, f in flags.items() if w in f], limit=6)}" for w in found
+    )
+    columns = [c for c in ("group", "status", "warnings", "path") if c in flagged.columns]
+    return CheckResult(
+        FAMILY,
+        "clip_warnings",
+        "WARN",
+        f"{len(flagged)} of {len(status)} clips decode and are used but carry warnings — {by_flag}",
+        evidence=flagged[columns].copy(),
+        action="they stay in training and scoring; "
+        + "; ".join(WARNING_ACTIONS.get(w, w) for w in found),
     )
 
 
@@ -173,5 +218,7 @@ def audio_checks(*, status: pd.DataFrame, target_sr: int = 22050) -> list[CheckR
 
 
 def from_inputs(inputs: DataInputs) -> list[CheckResult]:
-    """The audio family as a registered ``"data"`` check (:func:`audio_checks`)."""
-    return audio_checks(status=inputs.status, target_sr=inputs.target_sr)
+    """The audio family as a registered ``"data"`` check: :func:`audio_checks`, then
+    :func:`clip_warnings`."""
+    checks = audio_checks(status=inputs.status, target_sr=inputs.target_sr)
+    return [*checks, clip_warnings(status=inputs.status)]

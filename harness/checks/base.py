@@ -29,6 +29,7 @@ VERDICTS = ("PASS", "WARN", "FAIL", "SKIP")
 SEVERITY = {"FAIL": 3, "WARN": 2, "PASS": 1, "SKIP": 0}
 DEFAULT_MAX_ROWS = 25
 FAMILY_ORDER = (
+    "failures",  # models that failed: the first thing a report says
     "audio",
     "duplicates",
     "leakage",

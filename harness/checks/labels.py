@@ -3,6 +3,10 @@
 ``genres`` holds the genre ids an artist chose; ``genres_all`` must be exactly those ids plus all
 their ancestors, and ``genre_top`` the single root they map to (empty when they map to several
 roots). The suspected-mislabel detector is in :mod:`harness.checks.mislabels`.
+
+The data stage counts ``genre_top``. A multi-label run counts the tracks of each genre of
+``genres_all`` too (:func:`genres_all_checks`, called by the run stage's tagging checks, which
+know the run's task and its kept genres).
 """
 
 from __future__ import annotations
@@ -10,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.checks.base import CheckResult, id_list
+from harness.checks.base import CheckResult, id_list, skip
 from harness.checks.figures import distribution_figure
 from harness.checks.registry import DataInputs
 from harness.data.fma import genre_top_labels
-from harness.data.taxonomy import packaged_genres
 
 FAMILY = "labels"
 # A split whose class distribution differs from training's by more than this total variation
@@ -24,20 +27,43 @@ MAX_DRIFT_TVD = 0.10
 MIN_TRAIN_TRACKS = 20
 
 
-def class_distribution(*, labels: pd.Series, splits: pd.Series) -> CheckResult:
+def count_table(labels: pd.Series | pd.DataFrame, splits: pd.Series) -> pd.DataFrame:
+    """Tracks per class (rows, index ``genre``) and split (columns).
+
+    Parameters
+    ----------
+    labels : pd.Series or pd.DataFrame
+        track_id -> genre name; or a multi-hot table (n_tracks, n_genres) of ``genres_all``,
+        where a track counts once for each of its genres.
+    splits : pd.Series
+        track_id -> training / validation / test.
+    """
+    if isinstance(labels, pd.DataFrame):
+        table = labels.groupby(splits.reindex(labels.index).to_numpy()).sum().T
+        table = table[_split_order(table.columns)]
+        return table.rename_axis(index="genre", columns="split").astype(int)
+    return pd.crosstab(labels, splits.reindex(labels.index)).rename_axis(index="genre")
+
+
+def class_distribution(
+    *, labels: pd.Series | pd.DataFrame, splits: pd.Series, name: str = "class_distribution"
+) -> CheckResult:
     """Tracks per class and split, and the drift of each split's distribution from training's.
 
     Parameters
     ----------
-    labels : pd.Series
-        track_id -> genre name (tracks without a label left out).
+    labels : pd.Series or pd.DataFrame
+        track_id -> genre name (tracks without a label left out), or a multi-hot table of
+        ``genres_all`` (:func:`count_table`; a split's distribution is then over its tags).
     splits : pd.Series
         track_id -> training / validation / test.
+    name : str
+        The check's name.
     """
-    table = pd.crosstab(labels, splits.reindex(labels.index)).rename_axis(index="genre")
+    table = count_table(labels, splits)
     table = table.reindex(columns=[s for s in _split_order(table.columns)], fill_value=0)
     if "training" not in table.columns:
-        return CheckResult(FAMILY, "class_distribution", "SKIP", "no training split present")
+        return CheckResult(FAMILY, name, "SKIP", "no training split present")
     frac = table / table.sum(axis=0)
     drift = {s: 0.5 * float(np.abs(frac[s] - frac["training"]).sum()) for s in table.columns}
     worst = max((s for s in drift if s != "training"), key=drift.get, default=None)
@@ -48,7 +74,7 @@ def class_distribution(*, labels: pd.Series, splits: pd.Series) -> CheckResult:
     if worst is not None and drift[worst] > MAX_DRIFT_TVD:
         return CheckResult(
             FAMILY,
-            "class_distribution",
+            name,
             "WARN",
             f"class distribution drifts between splits: {worst} differs from training by "
             f"TVD {drift[worst]:.2f} (> {MAX_DRIFT_TVD})",
@@ -59,7 +85,7 @@ def class_distribution(*, labels: pd.Series, splits: pd.Series) -> CheckResult:
     summary = ", ".join(f"{s} {drift[s]:.3f}" for s in drift if s != "training")
     return CheckResult(
         FAMILY,
-        "class_distribution",
+        name,
         "PASS",
         f"{len(table)} classes; distribution drift from training (TVD): {summary or 'n/a'}",
         evidence=evidence,
@@ -73,10 +99,17 @@ def _split_order(columns: pd.Index) -> list[str]:
 
 
 def small_classes(
-    *, labels: pd.Series, splits: pd.Series, min_train_tracks: int = MIN_TRAIN_TRACKS
+    *,
+    labels: pd.Series | pd.DataFrame,
+    splits: pd.Series,
+    min_train_tracks: int = MIN_TRAIN_TRACKS,
+    name: str = "classes_too_small",
 ) -> CheckResult:
-    """Classes with too few training tracks, or absent from an evaluation split."""
-    table = pd.crosstab(labels, splits.reindex(labels.index)).rename_axis(index="genre")
+    """Classes with too few training tracks, or absent from an evaluation split.
+
+    ``labels``: genre names, or the multi-hot ``genres_all`` table (see :func:`count_table`).
+    """
+    table = count_table(labels, splits)
     train = table["training"] if "training" in table.columns else pd.Series(0, index=table.index)
     small = table[train < min_train_tracks]
     absent = [
@@ -88,7 +121,7 @@ def small_classes(
     if small.empty and not absent:
         return CheckResult(
             FAMILY,
-            "classes_too_small",
+            name,
             "PASS",
             f"every class has >= {min_train_tracks} training tracks (smallest: "
             f"{train.idxmin()} with {int(train.min())})",
@@ -104,7 +137,7 @@ def small_classes(
         parts.append(f"absent from an evaluation split: {', '.join(absent)}")
     return CheckResult(
         FAMILY,
-        "classes_too_small",
+        name,
         "WARN",
         "; ".join(parts),
         evidence=table.loc[sorted(set(small.index) | {a.split(" (")[0] for a in absent})],
@@ -138,7 +171,7 @@ def hierarchy_consistency(*, tracks: pd.DataFrame, genres: pd.DataFrame) -> Chec
     ----------
     genres : pd.DataFrame
         genres.csv indexed by genre_id with ``parent`` and ``title`` (e.g.
-        :func:`harness.data.taxonomy.packaged_genres`).
+        :func:`harness.data.fma.load_genres` of the dataset's genres.csv).
     """
     parent = genres["parent"].astype(int).to_dict()
     title = genres["title"].astype(str).to_dict()
@@ -209,6 +242,22 @@ def _hierarchy_problem(
     return ""
 
 
+def genres_all_checks(labels: pd.DataFrame, splits: pd.Series) -> list[CheckResult]:
+    """The class checks of a multi-label run, on the tracks of each kept genre of ``genres_all``.
+
+    Parameters
+    ----------
+    labels : pd.DataFrame
+        Multi-hot (n_tracks, n_genres), index track_id, one column per genre.
+    splits : pd.Series
+        track_id -> training / validation / test.
+    """
+    return [
+        class_distribution(labels=labels, splits=splits, name="genres_all_distribution"),
+        small_classes(labels=labels, splits=splits, name="genres_all_too_small"),
+    ]
+
+
 def given_labels(inputs: DataInputs) -> pd.Series:
     """track_id -> genre_top of the inputs' tracks in a split (computed once per inputs)."""
 
@@ -222,10 +271,13 @@ def given_labels(inputs: DataInputs) -> pd.Series:
 def from_inputs(inputs: DataInputs) -> list[CheckResult]:
     """The labels family as a registered ``"data"`` check (the mislabel detector apart)."""
     given, splits, tracks = given_labels(inputs), inputs.splits, inputs.tracks
-    genres = packaged_genres() if inputs.genres is None else inputs.genres
+    if inputs.genres is None:  # the dataset's own tree, never one it does not ship
+        hierarchy = skip(FAMILY, "genre_hierarchy", "the dataset has no genres.csv")
+    else:
+        hierarchy = hierarchy_consistency(tracks=tracks, genres=inputs.genres)
     return [
         class_distribution(labels=given, splits=splits),
         small_classes(labels=given, splits=splits),
         unlabelled_tracks(tracks=tracks),
-        hierarchy_consistency(tracks=tracks, genres=genres),
+        hierarchy,
     ]

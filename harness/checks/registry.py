@@ -66,7 +66,7 @@ class DataInputs:
     feature_table : pd.DataFrame or None
         MFCC-140 table indexed by track_id.
     rhythm : pd.DataFrame or None
-        Rhythm descriptors (:func:`harness.checks.mislabels.rhythm_descriptor`) by track_id.
+        Rhythm descriptors (:func:`harness.checks.rhythm.rhythm_descriptor`) by track_id.
     genres : pd.DataFrame or None
         Genre tree (None: the packaged genres.csv).
     target_sr : int
@@ -139,8 +139,10 @@ BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
     CheckEntry("labels", "harness.checks.labels:from_inputs", DATA),
     CheckEntry("mislabels", "harness.checks.mislabels:from_inputs", DATA),
     CheckEntry("features", "harness.checks.features:from_inputs", DATA),
+    CheckEntry("failures", "harness.checks.failures:failure_checks", RUN),
     CheckEntry("model_sanity", "harness.checks.model_sanity:model_sanity_checks", RUN),
     CheckEntry("results", "harness.checks.results:results_checks", RUN),
+    CheckEntry("tagging", "harness.checks.tagging:tagging_checks", RUN),
     CheckEntry("artist_errors", "harness.checks.artists:artist_errors", RUN),
 )
 

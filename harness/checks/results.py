@@ -5,7 +5,8 @@ Reads ``models/<name>/predictions_<split>.npz`` (keys ``keys``, ``y_true``, ``cl
 table (log loss, macro F1, accuracy, each with a bootstrap 95% interval, with ``prior`` and
 ``uniform`` as reference rows), each model against ``mfcc-logreg`` on paired resamples,
 per-class F1, confusion matrices, reliability diagrams before and after calibration, and
-learning curves. Metrics come from :mod:`harness.scoring.metrics.single`.
+learning curves. Metrics come from :mod:`harness.scoring.metrics.single`. A multi-label run
+gets the learning curves and a SKIP pointing to :mod:`harness.checks.tagging`.
 """
 
 from __future__ import annotations
@@ -329,15 +330,12 @@ def _results_checks(run_dir: Path, *, n_boot: int, seed: int) -> list[CheckResul
     if not preds:
         return [CheckResult(FAMILY, "comparison", "SKIP", "no model predictions in the run")]
     first = next(iter(preds.values()))
-    if first["y_true"].ndim == 2:
-        return [
-            CheckResult(
-                FAMILY,
-                "comparison",
-                "SKIP",
-                "multi-label run: see leaderboard.md for the tagging metrics",
-            )
-        ]
+    if first["y_true"].ndim == 2:  # the single-label tables do not apply; the curves do
+        reason = (
+            "multi-label run: the tagging metrics are in leaderboard.md and the tagging "
+            "section (per-genre ROC-AUC and PR-AUC)"
+        )
+        return [CheckResult(FAMILY, "comparison", "SKIP", reason), learning_curves(run_dir)]
     return [
         comparison(preds, split=split, n_boot=n_boot, seed=seed),
         paired_comparison(preds, split=split, n_boot=n_boot, seed=seed),

@@ -10,7 +10,7 @@ Two entry points:
   (what ``fma-harness run`` and ``fma-harness check`` have at hand) and calls it.
 
 No model is trained here except the mislabel detector's cross-validated logistic regression
-(MFCC means plus a rhythm descriptor of the log-mel spectrogram, see
+(every MFCC-140 statistic plus a rhythm descriptor of the log-mel spectrogram, see
 :mod:`harness.checks.mislabels`). Fingerprints and rhythm descriptors are computed from the
 cached log-mel spectrograms, or by decoding the clips when the run cached none.
 """
@@ -18,6 +18,7 @@ cached log-mel spectrograms, or by decoding the clips when the run cached none.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from harness import features as feats
-from harness.checks import duplicates, mislabels
+from harness.checks import duplicates
 from harness.checks.base import CheckResult
 from harness.checks.registry import DATA, DataInputs, run_checks
+from harness.checks.rhythm import rhythm_descriptor
 from harness.data.audio import DecodeConfig
 from harness.data.audio import decode as decode_clip
+from harness.data.fma import load_genres
 from harness.errors import DataError
 
 
@@ -67,10 +70,10 @@ def data_checks(
     feature_table : pd.DataFrame, optional
         MFCC-140 table indexed by track_id.
     rhythm : pd.DataFrame, optional
-        Rhythm descriptors (:func:`harness.checks.mislabels.rhythm_descriptor`) by track_id,
+        Rhythm descriptors (:func:`harness.checks.rhythm.rhythm_descriptor`) by track_id,
         added to the mislabel detector's inputs.
     genres : pd.DataFrame, optional
-        Genre tree (default: the packaged genres.csv).
+        The dataset's genre tree (its genres.csv); None skips the hierarchy check.
     target_sr : int
         Sample rate the clips are decoded at.
     seed : int
@@ -101,7 +104,7 @@ def clip_descriptors(
     prints : pd.DataFrame
         key -> :func:`harness.checks.duplicates.fingerprint`.
     rhythm : pd.DataFrame
-        key -> :func:`harness.checks.mislabels.rhythm_descriptor`.
+        key -> :func:`harness.checks.rhythm.rhythm_descriptor`.
     """
     keys, prints, rhythm = [], [], []
     for key, S in S_by_key:
@@ -110,7 +113,7 @@ def clip_descriptors(
             continue
         keys.append(key)
         prints.append(duplicates.fingerprint(S, frame_rate=frame_rate))
-        rhythm.append(mislabels.rhythm_descriptor(S))
+        rhythm.append(rhythm_descriptor(S))
     table = pd.DataFrame(np.stack(rhythm) if rhythm else None, index=pd.Index(keys, name="key"))
     return duplicates.stack_fingerprints(keys, prints), table
 
@@ -196,6 +199,13 @@ def run_data_checks(
         prints=prints,
         feature_table=feature_table,
         rhythm=rhythm,
+        genres=dataset_genres(data.layout.genres_csv),
         target_sr=int(getattr(features.logmel, "sr", 22050)),
         seed=seed,
     )
+
+
+def dataset_genres(genres_csv: Path) -> pd.DataFrame | None:
+    """The dataset's own genre tree (its ``genres.csv``), or None when it ships none: the
+    checks that need the tree then say SKIP, never judge the data by another tree."""
+    return load_genres(genres_csv) if Path(genres_csv).exists() else None

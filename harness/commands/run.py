@@ -13,6 +13,8 @@ import typer
 
 from harness.commands import options
 
+EXIT_MODELS_FAILED = 3  # the run finished, its leaderboard and report exist, a model failed
+
 RUN_EPILOG = """Examples:
 
   fma-harness run              # synthetic FMA, every model: what `make run` does
@@ -22,6 +24,18 @@ RUN_EPILOG = """Examples:
   fma-harness run --config run.toml --seed 1        # CLI options override the file
 
   torchrun --nproc_per_node 2 -m harness train crnn --ddp    # one process per GPU
+
+  fma-harness run --test-dir my_clips --answers my_answers.csv   # score your own test folder
+
+Exit codes:
+
+  0  every model trained; leaderboard, submissions and report written
+
+  1  a user error, found before any work (one line on stderr: option, value, what to do)
+
+  2  a usage error (unknown option, a value of the wrong type)
+
+  3  finished, but some models failed: leaderboard and report written, the last line names them
 """
 
 TRAIN_EPILOG = """Examples:
@@ -33,6 +47,9 @@ TRAIN_EPILOG = """Examples:
   torchrun --nproc_per_node 4 -m harness train cnn --ddp --root ~/fma --subset medium
 
 An interrupted neural training resumes from its checkpoint in the cache when run again.
+
+Exit codes: 0 trained, 1 user error before any work, 2 usage error, 3 the model failed
+(its row, error.txt and the report are written).
 """
 
 MODELS_EPILOG = """Examples:
@@ -54,6 +71,15 @@ TaskOpt = Annotated[
     str | None, typer.Option("--task", help="genre_top (single-label) | genres_all")
 ]
 TestDirOpt = Annotated[Path | None, options.test_dir()]
+AnswersOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--answers",
+        help="Answer key (file_id,genre) of the test folder: submissions are scored against it. "
+        "Default: the root's crowdai_fma_test_answers.csv for its own crowdai_fma_test/; "
+        "otherwise submissions are validated, not scored.",
+    ),
+]
 SeedOpt = Annotated[int | None, options.seed("Seed for splits, models and bootstrap.")]
 OutOpt = Annotated[Path | None, options.out("Parent folder of run directories.")]
 CacheDirOpt = Annotated[Path | None, options.cache_dir()]
@@ -106,8 +132,16 @@ def run(
     root: RootOpt = None,
     subset: SubsetOpt = None,
     task: TaskOpt = None,
+    min_genre_count: Annotated[
+        int | None,
+        typer.Option(
+            "--min-genre-count",
+            help="genres_all: drop genres with fewer training tracks than this (default 5).",
+        ),
+    ] = None,
     models: ModelsOpt = None,
     test_dir: TestDirOpt = None,
+    answers: AnswersOpt = None,
     config: ConfigOpt = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
@@ -125,14 +159,16 @@ def run(
     """Run everything: data, splits, features, all models, submissions and the report."""
     from harness.pipeline.run import run_pipeline
 
-    model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    # `--models ''` is an empty list (refused by the checks), not "every model"
+    model_list = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
     cfg = _config(
         config, root=root, subset=subset, task=task, models=model_list, test_dir=test_dir,
+        answers=answers,
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
-        checks=checks, run_id=run_id,
+        checks=checks, run_id=run_id, min_genre_count=min_genre_count,
     )  # fmt: skip
-    run_pipeline(cfg)
+    exit_if_models_failed(run_pipeline(cfg))
 
 
 def train(
@@ -141,6 +177,7 @@ def train(
     subset: SubsetOpt = None,
     task: TaskOpt = None,
     test_dir: TestDirOpt = None,
+    answers: AnswersOpt = None,
     config: ConfigOpt = None,
     seed: SeedOpt = None,
     out: OutOpt = None,
@@ -162,11 +199,23 @@ def train(
 
     cfg = _config(
         config, root=root, subset=subset, task=task, models=[model], test_dir=test_dir,
+        answers=answers,
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
         checks=False, run_id=run_id,
     )  # fmt: skip
-    run_pipeline(cfg)
+    exit_if_models_failed(run_pipeline(cfg))
+
+
+def exit_if_models_failed(run_dir: Path | None) -> None:
+    """End with a line naming the failed models and exit code 3 when any model failed
+    (None, from a stand-in for the pipeline, is a run that reports nothing)."""
+    from harness.pipeline.status import failure_summary
+
+    summary = failure_summary(run_dir) if run_dir is not None else None
+    if summary:
+        typer.secho(summary, fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_MODELS_FAILED)
 
 
 def list_models() -> None:

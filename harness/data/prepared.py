@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,11 @@ from harness.errors import DataError, ParameterError
 
 TASKS = ("genre_top", "genres_all")
 CHALLENGE_GROUP = "challenge"
+# genres_all: a genre with fewer training tracks than this is dropped. Below five positives a
+# per-genre classifier has next to nothing to learn from, the SVM's 5-fold Platt scaling cannot
+# run (it needs five tracks of each class), and validation and test hold about one positive
+# each at FMA's 80/10/10 split, so the genre's scores would be noise.
+DEFAULT_MIN_GENRE_COUNT = 5
 
 
 @dataclass
@@ -49,6 +55,16 @@ class PreparedData:
         folder is used, its clips keyed by file_id with group ``challenge``.
     n_unlabelled : int
         Subset tracks excluded because they have no label for the task.
+    notes : list of str
+        What preparing left out, one sentence each (e.g. the genres dropped as too rare).
+    dropped_genres : dict
+        ``genres_all``: genre title -> its training tracks, for the genres dropped because they
+        have fewer than ``min_genre_count`` (empty for ``genre_top``).
+    genre_parents : dict
+        ``genres_all``: genre title -> title of its parent in genres.csv (None for a root), for
+        every genre of the subset, kept or dropped.
+    min_genre_count : int
+        The minimum training tracks a kept genre has (``genres_all``).
     """
 
     layout: FmaLayout
@@ -61,6 +77,9 @@ class PreparedData:
     clips: pd.DataFrame
     n_unlabelled: int = 0
     notes: list[str] = field(default_factory=list)
+    dropped_genres: dict[str, int] = field(default_factory=dict)
+    genre_parents: dict[str, str | None] = field(default_factory=dict)
+    min_genre_count: int = 1
 
     def keys(self, group: str) -> pd.Index:
         """Keys of the clips in one group (a split name or ``challenge``)."""
@@ -148,7 +167,7 @@ def prepare(
     resplit: bool = False,
     seed: int = 0,
     test_dir: Path | None = None,
-    min_genre_count: int = 1,
+    min_genre_count: int = DEFAULT_MIN_GENRE_COUNT,
     require_audio: bool = True,
 ) -> PreparedData:
     """Load metadata, select the subset, split, label and list the audio clips.
@@ -166,7 +185,10 @@ def prepare(
     test_dir : Path, optional
         A challenge test folder; its clips are added with group ``challenge``.
     min_genre_count : int
-        ``genres_all`` only: drop genres with fewer training tracks than this.
+        ``genres_all`` only: drop genres with fewer training tracks than this (1 keeps every
+        genre a training track carries; one no training track carries cannot be learned); a
+        track left without a genre is left out. The dropped genres are in ``dropped_genres``
+        and ``notes``.
     require_audio : bool
         False when features come from the official features.csv: the audio directory may then
         be absent (clip paths are still listed where the audio would be).
@@ -176,19 +198,16 @@ def prepare(
     if task not in TASKS:
         raise ParameterError(f"task '{task}' is not one of {', '.join(TASKS)}")
     layout, tracks = load_subset_tracks(root, subset=subset)
-    if require_audio:
-        audio_dir = fma.require_audio_dir(layout.root, subset)
-    else:
-        audio_dir = layout.audio_dir(subset)
+    audio_dir = (
+        fma.require_audio_dir(layout.root, subset) if require_audio else layout.audio_dir(subset)
+    )
     splits = get_splits(tracks, resplit=resplit, seed=seed)
+    extras: dict[str, Any] = {}  # genres_all: what was dropped, the genre tree
     if task == "genre_top":
         labels = fma.genre_top_labels(tracks)
         classes = sorted(labels.unique().tolist())
     else:
-        genres = fma.load_genres(layout.genres_csv)
-        labels = fma.genres_all_labels(tracks, genres, min_count=min_genre_count)
-        labels = labels.loc[:, labels.sum(axis=0) > 0]
-        labels = labels[labels.sum(axis=1) > 0]
+        labels, extras = _genres_all(layout, tracks, splits, min_genre_count=min_genre_count)
         classes = list(labels.columns)
     n_unlabelled = len(tracks) - len(labels)
     clips = track_clips(labels.index, splits=splits, audio_dir=audio_dir)
@@ -210,7 +229,47 @@ def prepare(
         classes=classes,
         clips=clips,
         n_unlabelled=n_unlabelled,
+        **extras,
     )
+
+
+def _genres_all(
+    layout: FmaLayout, tracks: pd.DataFrame, splits: pd.Series, *, min_genre_count: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The multi-hot ``genres_all`` table (n_tracks, n_kept_genres) without the genres that have
+    fewer than ``min_genre_count`` training tracks and without the tracks left unlabelled, and
+    the PreparedData fields saying so (``dropped_genres``, ``genre_parents``, ``notes``...)."""
+    if min_genre_count < 1:
+        raise ParameterError(f"min_genre_count must be >= 1, got {min_genre_count}")
+    genres = fma.load_genres(layout.genres_csv)
+    labels = fma.genres_all_labels(tracks, genres)
+    training = splits.index[splits.to_numpy() == "training"]
+    counts = labels.reindex(labels.index.intersection(training)).sum(axis=0)
+    rare = counts.index[counts < min_genre_count]
+    dropped = {str(g): int(counts[g]) for g in rare}
+    labels = labels.drop(columns=rare)
+    labels = labels[labels.sum(axis=1) > 0]
+    if labels.shape[1] == 0:
+        raise DataError(
+            f"genres_all: no genre has {min_genre_count} or more training tracks "
+            f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count"
+        )
+    title = genres["title"].astype(str)
+    parents = {
+        title[g]: (title.get(int(p)) if int(p) != 0 else None)
+        for g, p in genres["parent"].items()
+        if title[g] in counts.index
+    }
+    notes = []
+    if dropped:
+        listed = ", ".join(f"{g} ({n})" for g, n in sorted(dropped.items()))
+        notes.append(
+            f"genres_all: {len(dropped)} of {len(counts)} genres dropped, fewer than "
+            f"{min_genre_count} training tracks (--min-genre-count): {listed}"
+        )
+    extras = {"dropped_genres": dropped, "genre_parents": parents, "notes": notes,
+              "min_genre_count": min_genre_count}  # fmt: skip
+    return labels, extras
 
 
 def decode_config_for(root: Path, *, min_duration: float | None = None) -> DecodeConfig:

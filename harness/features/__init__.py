@@ -11,7 +11,8 @@ Typical use::
 
 Modules: :mod:`~harness.features.config` (feature sets, :class:`LogMelConfig`, cache keys),
 :mod:`~harness.features.mfcc` (reference recipe), :mod:`~harness.features.logmel`,
-:mod:`~harness.features.cache` (the crash-safe store), :mod:`~harness.features.worker` (one
+:mod:`~harness.features.cache` (the crash-safe store), :mod:`~harness.features.integrity`
+(what the store checks before it trusts an entry), :mod:`~harness.features.worker` (one
 clip's job), :mod:`~harness.features.parallel` (loky / dask execution, progress),
 :mod:`~harness.features.runner` (:func:`extract`), :mod:`~harness.features.tables` (reading
 back, official features.csv, :func:`drop_failed`).
@@ -25,6 +26,7 @@ from harness.features.config import (
     feature_columns,
     library_versions,
 )
+from harness.features.integrity import CacheRepairWarning
 from harness.features.logmel import logmel_spectrogram
 from harness.features.mfcc import all_stats, frame_statistics, mfcc_stats, stft_magnitude
 from harness.features.runner import STATUS_COLUMNS, extract
@@ -40,6 +42,7 @@ from harness.features.worker import FAILED
 
 __all__ = [
     "FAILED",
+    "CacheRepairWarning",
     "FEATURE_SETS",
     "STATISTICS",
     "STATUS_COLUMNS",

@@ -16,6 +16,11 @@ Why a row is never half-valid:
 - Consolidation writes a new ``.npy`` and ``.csv`` under a fresh token, fsyncs both, and only
   then replaces the ``.current`` pointer; readers follow the pointer, so they see the old group
   or the new one, never a mixture. Journal files are removed after the pointer moves.
+- What is read back is validated first (:mod:`~harness.features.integrity`): a truncated
+  ``.npy``, an index ``.csv`` that fails to parse or disagrees with its array, a row with an
+  empty number, a journal file that fails to load: each is said once (a
+  :class:`~harness.features.integrity.CacheRepairWarning` naming the file) and treated as
+  absent, so its clips are recomputed; a damaged journal file is deleted.
 
 A cached row is reused when its recorded audio path, size and mtime (ns) match the file's
 (:data:`FINGERPRINT`). Rows also keep the decoded duration and RMS, so that a clip's status can
@@ -37,13 +42,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-META_COLUMNS: tuple[str, ...] = (
-    "status", "duration", "native_sr", "channels", "error", "padded",
-    "rms", "path", "size", "mtime_ns",
-)  # fmt: skip
+from harness.features.integrity import (
+    META_COLUMNS,
+    meta_problem,
+    npy_problem,
+    read_index,
+    repair_notice,
+)
+
 #: A cached row is valid while these equal the current file's.
 FINGERPRINT: tuple[str, ...] = ("path", "size", "mtime_ns")
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_TOKEN = re.compile(r"[0-9a-f]{1,64}")  # write_group's tokens: 12 hex digits
 
 
 def fingerprint(path: str | Path) -> dict:
@@ -166,14 +176,33 @@ class FeatureStore:
         os.replace(tmp, path)
 
     def read_clip(self, key: Hashable, *, values: bool = True) -> tuple | None:
-        """A journal entry ``(values, meta)``, or None when absent or unreadable.
+        """A journal entry ``(values, meta)``, or None when absent or unusable.
 
         With ``values=False`` only the meta is read (``values`` is then None); the row is
-        still checked for shape and dtype from the file's header, so a damaged entry never
-        reads as valid.
+        still checked for shape and dtype from the file's header, and the meta for the kind
+        of each value (:func:`~harness.features.integrity.meta_problem`), so a damaged entry
+        never reads as valid. A damaged entry is said once and deleted.
         """
+        path = self.journal_path(key)
+        entry, problem = self._load_clip(path, values)
+        if entry is not None:
+            meta = entry[1]
+            if meta.get("key") != str(key) or meta.get("kind") != key_kind(key):
+                problem = f"holds key {meta.get('key')!r}, expected {key!r}"
+            else:
+                problem = meta_problem(meta)
+        if problem:
+            repair_notice(path, problem, "deleted; its clip is recomputed unless cached")
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            return None
+        return entry
+
+    def _load_clip(self, path: Path, values: bool) -> tuple[tuple | None, str]:
+        """``((values, meta), "")`` from a journal file, or ``(None, problem)``."""
         try:
-            with np.load(self.journal_path(key), allow_pickle=False) as npz:
+            # our own handle: np.load leaves its file open when the zip fails to parse
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 meta = json.loads(str(npz["meta"]))
                 if values:
                     row = npz["values"]
@@ -181,18 +210,16 @@ class FeatureStore:
                 else:
                     row = None
                     with npz.zip.open("values.npy") as f:
-                        fmt = np.lib.format
-                        major = fmt.read_magic(f)[0]
-                        read = (
-                            fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
-                        )
-                        shape, _, dtype = read(f)
-        except Exception:  # noqa: BLE001 - OSError, BadZipFile, EOFError, JSON...: absent
-            return None
-        ok = shape == self.row_shape and dtype == self.dtype
-        if not ok or meta.get("key") != str(key) or meta.get("kind") != key_kind(key):
-            return None
-        return row, meta
+                        shape, dtype = _npy_header(f)
+        except FileNotFoundError:  # removed meanwhile (consolidated by another process)
+            return None, ""
+        except Exception as exc:  # noqa: BLE001 - OSError, BadZipFile, EOFError, JSON...
+            return None, f"unreadable ({type(exc).__name__}: {exc})"
+        if shape != self.row_shape or dtype != self.dtype:
+            return None, f"values of {shape} {dtype}, expected {self.row_shape} {self.dtype}"
+        if not isinstance(meta, dict):
+            return None, "its meta is not a record"
+        return (row, meta), ""
 
     def journal_tokens(self) -> set[str]:
         """Tokens of the finished journal entries (removes leftover ``.tmp`` files)."""
@@ -219,18 +246,29 @@ class FeatureStore:
         return sorted(p.name[: -len(".current")] for p in self.groups_dir.glob("*.current"))
 
     def read_group(self, name: str) -> GroupIndex | None:
-        """The live files of a group, or None when it was never consolidated."""
+        """The live files of a group, validated; None when never consolidated or unusable.
+
+        A damaged array or index makes the whole group absent, a damaged index row only that
+        row (:mod:`~harness.features.integrity`); either is said once, naming the file.
+        """
         safe = _safe_group(name)
+        pointer = self.groups_dir / f"{safe}.current"
         try:
-            token = (self.groups_dir / f"{safe}.current").read_text("utf-8").strip()
-            index = pd.read_csv(
-                self.groups_dir / f"{safe}.{token}.csv",
-                dtype={k: str for k in ("key", "kind", "error", "path", "status")},
-                keep_default_na=False,
-            )
-        except (OSError, ValueError):
+            token = pointer.read_text("utf-8").strip()
+        except FileNotFoundError:
             return None
-        return GroupIndex(name, index, self.groups_dir / f"{safe}.{token}.npy")
+        except (OSError, ValueError) as exc:
+            token = f"unreadable ({type(exc).__name__})"
+        if not _TOKEN.fullmatch(token):
+            repair_notice(pointer, f"names no group files: {token[:40]!r}")
+            return None
+        data_path = self.groups_dir / f"{safe}.{token}.npy"
+        n_rows, problem = npy_problem(data_path, self.row_shape, self.dtype)
+        if problem:
+            repair_notice(data_path, problem)
+            return None
+        index = read_index(data_path.with_suffix(".csv"), n_rows)
+        return None if index is None else GroupIndex(name, index, data_path)
 
     def write_group(self, name: str, keys: list, records: Iterable) -> list[dict]:
         """Write a group's rows and index under a fresh token, then switch the pointer.
@@ -281,6 +319,15 @@ class FeatureStore:
                 with contextlib.suppress(OSError):
                     os.unlink(old)
         return metas
+
+
+def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of an open ``.npy`` stream."""
+    fmt = np.lib.format
+    major = fmt.read_magic(f)[0]
+    read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+    shape, _, dtype = read(f)
+    return shape, dtype
 
 
 def _safe_group(name: str) -> str:

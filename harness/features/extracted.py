@@ -17,8 +17,10 @@ from harness.data.audio import DecodeConfig
 from harness.data.prepared import PreparedData
 from harness.features.config import LogMelConfig
 
-# Clips with no audio to learn from: models neither train nor predict on them.
-FAILED_STATUSES = ("missing", "empty", "corrupt", "failed")
+# Clips with no audio to learn from: models neither train nor predict on them. ``non_finite``:
+# the samples hold NaN or inf (no features are computed); ``failed``: a feature raised, or came
+# out NaN / inf for a clip that decoded fine (the worker refuses to cache it).
+FAILED_STATUSES = ("missing", "empty", "corrupt", "non_finite", "failed")
 # A clip that decodes to digital silence carries no genre: models neither train nor predict on
 # it, and its prediction is the training prior (as for a clip that failed to decode). The
 # reference rows (uniform, prior) ignore their input and predict it like any other clip.
@@ -33,7 +35,7 @@ class ExtractedFeatures:
     ----------
     status : pd.DataFrame
         Index clip key; columns ``group``, ``status`` (ok, short, silent, missing, ...) and the
-        decode measurements (:data:`harness.features.STATUS_COLUMNS`).
+        decode measurements and warnings (:data:`harness.features.STATUS_COLUMNS`).
     cache_dir : Path
         The feature cache the rows were written to.
     logmel : LogMelConfig or None
@@ -59,8 +61,9 @@ def usable_keys(
 ) -> pd.Index:
     """Keys of ``group`` a model sees: clips that decoded and are not digital silence.
 
-    Missing, empty, corrupt and failed clips are always excluded; ``silent=True`` keeps the
-    silent ones (for the reference rows, which ignore their input).
+    Clips of :data:`FAILED_STATUSES` (missing, empty, corrupt, non_finite, failed) are always
+    excluded; ``silent=True`` keeps the silent ones (for the reference rows, which ignore their
+    input).
     """
     keys = data.keys(group)
     status = features.status["status"].reindex(keys)

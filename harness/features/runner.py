@@ -21,13 +21,19 @@ import pandas as pd
 from harness.data.audio import DecodeConfig
 from harness.errors import ParameterError
 from harness.features import worker
-from harness.features.cache import FINGERPRINT, FeatureStore, fingerprint, key_token
+from harness.features.cache import (
+    FINGERPRINT,
+    META_COLUMNS,
+    FeatureStore,
+    fingerprint,
+    key_token,
+)
 from harness.features.config import LogMelConfig, check_feature_sets
 from harness.features.parallel import run_tasks
 from harness.features.worker import FAILED, ClipTask, SetPlan, open_store, restate
 
 STATUS_COLUMNS: tuple[str, ...] = (
-    "group", "status", "duration", "native_sr", "channels", "error", "padded",
+    "group", "status", "duration", "native_sr", "channels", "error", "warnings", "padded",
 )  # fmt: skip
 
 
@@ -73,14 +79,33 @@ def _valid(entry, fp: dict) -> bool:
     return all(str(meta.get(k)) == str(fp[k]) for k in FINGERPRINT)
 
 
-def _records(store: FeatureStore, keys: list, known: dict, plan: SetPlan, decode) -> Iterator:
-    for key in keys:
+def _lost(path: str, plan: SetPlan, why: str) -> tuple[np.ndarray, dict]:
+    """A ``failed`` row for a clip whose result cannot be read back.
+
+    Its fingerprint is one no file has (size and mtime -2; a missing file has -1), so the next
+    extraction recomputes the clip instead of trusting the row.
+    """
+    meta = {c: "" for c in META_COLUMNS} | {
+        "status": FAILED, "duration": 0.0, "native_sr": 0, "channels": 0, "padded": False,
+        "rms": 0.0, "error": f"{plan.name}: {why}; computed again by the next run",
+        "path": fingerprint(path)["path"], "size": -2, "mtime_ns": -2,
+    }  # fmt: skip
+    return np.full(plan.row_shape, np.nan, dtype=plan.dtype), meta
+
+
+def _records(
+    store: FeatureStore, members: pd.DataFrame, known: dict, plan: SetPlan, decode
+) -> Iterator[tuple[np.ndarray, dict]]:
+    """(values, meta) of each clip of ``members`` in order, from the journal or the store."""
+    for key, path in zip(members.index, members["path"], strict=True):
+        if key not in known:  # a task whose result never reached the journal
+            yield _lost(path, plan, "no result in the cache")
+            continue
         source, group, meta = known[key]
         if source == "journal":
             entry = store.read_clip(key)
             if entry is None:  # vanished or damaged since the worker wrote it
-                meta = dict(meta, status=FAILED, error="journal entry unreadable; re-run")
-                yield np.full(plan.row_shape, np.nan, dtype=plan.dtype), meta
+                yield _lost(path, plan, "journal entry unreadable")
                 continue
             yield entry[0], restate(entry[1], decode)
         else:
@@ -108,10 +133,7 @@ def _consolidate(plan: SetPlan, clips: pd.DataFrame, decode) -> dict:
         if unchanged:
             written = [known[k][2] for k in group_keys]
         else:
-            missing = [k for k in group_keys if k not in known]
-            if missing:
-                raise RuntimeError(f"{plan.name}: no result for key {missing[0]!r}")
-            records = _records(store, group_keys, known, plan, decode)
+            records = _records(store, members, known, plan, decode)
             written = store.write_group(str(group_name), group_keys, records)
         metas.update(zip(group_keys, written, strict=True))
     store.drop_journal(k for k, v in known.items() if v[0] == "journal")
@@ -138,7 +160,7 @@ def _status_table(clips: pd.DataFrame, metas: dict[str, dict]) -> pd.DataFrame:
     for key in clips.index:
         base = metas[names[0]][key]
         row = {c: base.get(c) for c in STATUS_COLUMNS[1:]}
-        row["error"] = row["error"] or ""
+        row["error"], row["warnings"] = row["error"] or "", row["warnings"] or ""
         for name in names:
             meta = metas[name][key]
             if meta.get("status") == FAILED and row["status"] != FAILED:
@@ -191,7 +213,8 @@ def extract(
     -------
     pd.DataFrame
         Index key (clips' order); columns group, status, duration (s), native_sr (Hz),
-        channels, error, padded (log-mel zero-padded). ``.attrs`` holds ``n_computed`` (clips
+        channels, error, warnings (:data:`harness.data.audio.WARNINGS` found, "" when none),
+        padded (log-mel zero-padded). ``.attrs`` holds ``n_computed`` (clips
         decoded in this call) and ``n_cached``.
     """
     sets = check_feature_sets(feature_sets)

@@ -21,6 +21,7 @@ from harness.features.config import (
     check_feature_sets,
     feature_columns,
 )
+from harness.features.extracted import FAILED_STATUSES
 from harness.features.worker import open_store
 
 INDEX_COLUMNS: tuple[str, ...] = ("row", "status", "padded", "duration", "error")
@@ -191,7 +192,8 @@ def drop_failed(features: pd.DataFrame, status: pd.Series | None = None) -> pd.D
         A feature table (rows = clips).
     status : pd.Series, optional
         Status per row (defaults to ``features.attrs["status"]`` when present). Clips whose
-        status is missing, empty, corrupt or failed are dropped even if their values are finite.
+        status is one of :data:`~harness.features.extracted.FAILED_STATUSES` (missing, empty,
+        corrupt, non_finite, failed) are dropped even if their values are finite.
 
     Returns
     -------
@@ -206,7 +208,7 @@ def drop_failed(features: pd.DataFrame, status: pd.Series | None = None) -> pd.D
     reasons = np.where(finite, "", "nan").astype(object)
     if status is not None:
         st = status.reindex(features.index).fillna("missing").astype(str).to_numpy()
-        failed = np.isin(st, ["missing", "empty", "corrupt", "failed"])
+        failed = np.isin(st, list(FAILED_STATUSES))
         bad |= failed
         reasons = np.where(failed | (bad & (st != "ok")), st, reasons)
     kept = features[~bad].copy()

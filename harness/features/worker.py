@@ -20,13 +20,15 @@ import numpy as np
 from harness.data.audio import decode
 from harness.features.cache import FeatureStore
 from harness.features.config import LogMelConfig, feature_columns, set_dirname, set_spec
+from harness.features.integrity import FAILED
 from harness.features.logmel import logmel_spectrogram
 from harness.features.mfcc import all_stats, mfcc_stats, stft_magnitude
 
-#: Status of a clip that decoded but whose feature computation raised.
-FAILED = "failed"
 #: Statuses re-derived from duration and RMS when the decode thresholds change.
 RESTATABLE = ("ok", "short", "silent")
+#: Statuses whose features reach a model: any NaN or inf in them turns the clip ``failed``
+#: (``silent`` clips keep their NaN skew and kurtosis: no model sees them).
+MUST_BE_FINITE = ("ok", "short")
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,10 @@ def _mfcc_positions() -> np.ndarray:
 def process_clip(task: ClipTask) -> dict:
     """Decode one clip once, compute and journal each missing feature set; return its status.
 
-    Never raises for a bad clip: decoding problems keep the decoder's status, a feature that
-    raises gets status ``failed``; both store NaN values.
+    Never raises for a bad clip: decoding problems keep the decoder's status (``non_finite``
+    included), a feature that raises gets status ``failed``; both store NaN values. No
+    non-finite value is journalled for a clip a model sees (:data:`MUST_BE_FINITE`): such a
+    row is refused and the clip gets status ``failed`` with the reason in ``error``.
     """
     with _single_thread():
         return _process_clip(task)
@@ -117,6 +121,7 @@ def _process_clip(task: ClipTask) -> dict:
         "native_sr": int(clip.native_sr),
         "channels": int(clip.channels),
         "error": clip.error,
+        "warnings": getattr(clip, "warnings", ""),
         "padded": False,
         "rms": _rms(clip),
         **task.fingerprint,
@@ -133,6 +138,8 @@ def _process_clip(task: ClipTask) -> dict:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # constant frames: NaN skew, by design
                     values, meta["padded"] = _compute(plan, clip.y, clip.sr, shared)
+                values = np.asarray(values, dtype=plan.dtype)  # as stored (float16 may overflow)
+                _refuse_non_finite(values, meta["status"])
             except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the pass
                 meta["status"], meta["error"] = FAILED, f"{plan.name}: {type(exc).__name__}: {exc}"
                 values = np.full(plan.row_shape, np.nan, dtype=plan.dtype)
@@ -143,16 +150,31 @@ def _process_clip(task: ClipTask) -> dict:
     return out
 
 
+class NonFiniteFeatures(ValueError):
+    """Features of a clip a model would see hold NaN or infinite values."""
+
+
+def _refuse_non_finite(values: np.ndarray, status: str) -> None:
+    """Raise :class:`NonFiniteFeatures` when a clip of :data:`MUST_BE_FINITE` has bad values."""
+    if status in MUST_BE_FINITE and not np.isfinite(values).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(values)))
+        raise NonFiniteFeatures(
+            f"{n_bad} of {values.size} values are NaN or infinite for a clip decoded as "
+            f"{status!r}; not cached"
+        )
+
+
 def _rms(clip) -> float:
     """RMS of the mono signal (full scale = 1), the quantity ``decode`` tests for ``silent``.
 
     Uses ``clip.rms`` when the decoder provides it; otherwise BLAS nrm2 on the float32 samples
-    (overflow-safe, ~1e-7 relative to the decoder's float64 value, 10x cheaper).
+    (overflow-safe, ~1e-7 relative to the decoder's float64 value, 10x cheaper). 0.0 when
+    nothing decoded: a cached row's numbers are always finite.
     """
     if getattr(clip, "rms", None) is not None:
         return float(clip.rms)
     if clip.y is None or clip.y.size == 0:
-        return float("nan")
+        return 0.0
     return float(np.linalg.norm(clip.y)) / float(np.sqrt(clip.y.size))
 
 
@@ -161,7 +183,7 @@ def restate(meta: dict, decode) -> dict:
 
     Same rule as :func:`harness.data.audio.decode`: ``short`` when the decoded duration is
     below ``min_duration``, else ``silent`` when the RMS is below ``silence_rms``, else ``ok``.
-    Other statuses (missing, empty, corrupt, failed) do not depend on thresholds.
+    Other statuses (missing, empty, corrupt, non_finite, failed) do not depend on thresholds.
     """
     if meta.get("status") not in RESTATABLE:
         return meta

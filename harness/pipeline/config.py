@@ -4,16 +4,37 @@ work starts."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SUBMISSIONS_DIR
-from harness.errors import ParameterError
-from harness.registry import get_entry, names
+from harness.data.challenge import ids_from_test_dir
+from harness.data.layout import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_RUNS_DIR,
+    DEFAULT_SUBMISSIONS_DIR,
+    FmaLayout,
+)
+from harness.data.prepared import default_test_dir, holds_clips
+from harness.errors import HarnessError, ParameterError
+from harness.registry import ModelEntry, get_entry, load_target, names
+from harness.scoring.submission.score import read_answers
 
 FEATURE_SOURCES = ("audio", "official")
+SEED_LIMIT = 2**32  # numpy and torch take seeds 0 <= seed < 2**32
+DEVICE_HELP = "auto, cpu, cuda or cuda:N"
+# settings a run gives a neural estimator itself, and the option that sets each
+RUN_SETTINGS = {
+    "random_state": "--seed",
+    "device": "--device",
+    "ddp": "--ddp",
+    "checkpoint_dir": "--cache-dir",
+    "model": "--models",
+}
 
 
 @dataclass
@@ -23,8 +44,13 @@ class RunConfig:
     root: Path | None = None  # None: the synthetic set at DEFAULT_SYNTH_ROOT, generated if absent
     subset: str = "small"
     task: str = "genre_top"
+    # genres_all: drop genres with fewer training tracks (harness.data.prepared's default, 5)
+    min_genre_count: int = 5
     models: list[str] = field(default_factory=lambda: names())
     test_dir: Path | None = None  # None: the root's crowdai_fma_test/ when it exists
+    # answer key (file_id,genre) of the test folder; None: the root's crowdai_fma_test_answers.csv
+    # for the root's own crowdai_fma_test/, else submissions are validated, not scored
+    answers: Path | None = None
     seed: int = 0
     out: Path = DEFAULT_RUNS_DIR
     submissions_dir: Path = DEFAULT_SUBMISSIONS_DIR
@@ -63,16 +89,22 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ParameterError(
             f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
-    path_fields = {"root", "test_dir", "out", "submissions_dir", "cache_dir"}
+    path_fields = {"root", "test_dir", "answers", "out", "submissions_dir", "cache_dir"}
     return {k: (Path(v) if k in path_fields and v is not None else v) for k, v in raw.items()}
 
 
 def check_config(config: RunConfig) -> None:
-    """Refuse an inconsistent configuration before any work is done."""
-    for name in config.models:
-        get_entry(name)  # unknown names fail before any work
+    """Refuse an inconsistent configuration before any work is done.
+
+    Each problem is one :class:`ParameterError` line naming the option, the value, what was
+    expected and what to do: the seed, the models and every key of their ``[params.NAME]``,
+    the feature source, the dataset root, the test folder and its answer key, the output
+    folders and the device. Nothing is generated, decoded, trained or written before this.
+    """
+    check_seed(config.seed)
+    check_models(config.models)
     for name, params in config.params.items():
-        get_entry(name)
+        model_entry(f"[params.{name}]", name)
         if not isinstance(params, dict):
             raise ParameterError(
                 f"params.{name} must be a table of settings (e.g. [params.{name}] epochs = 20), "
@@ -90,3 +122,191 @@ def check_config(config: RunConfig) -> None:
         raise ParameterError(
             f"--ddp trains neural models only; drop {', '.join(baselines)} from --models"
         )
+    check_folders(config)
+    check_answers(config)
+    check_device(config.device)
+    for name, params in config.params.items():
+        check_settings(name, params)
+
+
+def model_entry(option: str, name: str) -> ModelEntry:
+    """The registry entry of ``name``; an unknown name fails naming the option it came from."""
+    try:
+        return get_entry(name)
+    except ParameterError as exc:
+        raise ParameterError(f"{option}: {exc}") from None
+
+
+def check_seed(seed: Any) -> None:
+    """A seed is a whole number with 0 <= seed < 2**32 (what numpy and torch accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ParameterError(
+            f"--seed {seed!r}: expected a whole number from 0 to {SEED_LIMIT - 1} "
+            "(numpy and torch seeds); pass e.g. --seed 0"
+        )
+
+
+def check_models(models: Any) -> None:
+    """At least one model, each known, none twice."""
+    if isinstance(models, str) or not isinstance(models, (list, tuple)):
+        raise ParameterError(
+            f'models {models!r}: expected a list of model names (run.toml: models = ["crnn"])'
+        )
+    if not models:
+        raise ParameterError(
+            "--models is empty: name at least one model (e.g. --models mfcc-logreg,crnn), or "
+            "leave --models out to train all of them (`fma-harness models` lists them)"
+        )
+    for name in models:
+        model_entry("--models", name)
+    repeated = sorted({m for m in models if models.count(m) > 1})
+    if repeated:
+        raise ParameterError(
+            f"--models lists {', '.join(repeated)} more than once; name each model once"
+        )
+
+
+def check_folders(config: RunConfig) -> None:
+    """The dataset root and the test folder exist; every output folder can be written."""
+    if config.root is not None and not FmaLayout(Path(config.root)).tracks_csv.is_file():
+        raise ParameterError(
+            f"--root {config.root}: no fma_metadata/tracks.csv there; expected an FMA root "
+            "(unzip fma_metadata.zip into it, or `fma-harness data synth --root DIR`), or "
+            "leave --root out for the synthetic set"
+        )
+    if config.test_dir is not None and not holds_clips(Path(config.test_dir)):
+        what = "holds no .mp3 clips" if Path(config.test_dir).is_dir() else "does not exist"
+        raise ParameterError(
+            f"--test-dir {config.test_dir}: the folder {what}; expected a challenge test "
+            "folder of <file_id>.mp3 clips (such as ROOT/crowdai_fma_test); fix the path or "
+            "leave --test-dir out"
+        )
+    for option, folder in (
+        ("--out", config.out),
+        ("--cache-dir", config.cache_dir),
+        ("submissions_dir", config.submissions_dir),
+    ):
+        check_writable(option, Path(folder))
+
+
+def check_writable(option: str, folder: Path) -> None:
+    """``folder`` exists as a writable folder, or can be created (nothing is created here)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(
+            f"{option} {folder}: {existing} is a file, not a folder; expected a folder to "
+            "write into; choose another path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(
+            f"{option} {folder}: {existing} is not writable; expected a folder this user can "
+            "write into; choose another path or fix its permissions"
+        )
+
+
+def check_answers(config: RunConfig) -> None:
+    """The answer key can be read and lists exactly the clips of the test folder (when known)."""
+    if config.answers is None:
+        return
+    try:
+        answers = read_answers(config.answers)
+    except HarnessError as exc:
+        raise ParameterError(
+            f"--answers {config.answers}: {exc}; expected a CSV file_id,genre"
+        ) from None
+    test_dir = config.test_dir
+    if test_dir is None and config.root is not None:
+        test_dir = default_test_dir(Path(config.root))
+    if test_dir is None:
+        return
+    clips = set(ids_from_test_dir(test_dir))
+    missing, extra = len(clips - set(answers)), len(set(answers) - clips)
+    if missing or extra:
+        raise ParameterError(
+            f"--answers {config.answers}: does not match the {len(clips)} clips of {test_dir} "
+            f"({missing} clips without an answer, {extra} answers without a clip); expected "
+            "the answer key of that folder: pass the right --answers or --test-dir"
+        )
+
+
+def check_device(device: str) -> None:
+    """``auto``, ``cpu``, or a device torch can parse and this machine has (CUDA, MPS)."""
+    if device in ("auto", "cpu"):
+        return
+    import torch  # only for an explicit device: `--help` and CPU runs need not wait for it
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
+        raise ParameterError(f"--device {device!r}: not a device; expected {DEVICE_HELP}")
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+        raise ParameterError(
+            f"--device {device}: CUDA is not available on this machine ({why}); "
+            "use --device cpu or --device auto"
+        )
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise ParameterError(
+            f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"numbered from 0; pass --device cuda:N with N below that, or --device cuda"
+        )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ParameterError(f"--device {device}: MPS is not available; use --device cpu")
+
+
+def accepted_settings(entry: ModelEntry) -> set[str] | None:
+    """The keys ``[params.NAME]`` may set: NeuralClassifier's parameters for a log-mel model,
+    the factory's keyword parameters for a feature-table one; None when it takes ``**kwargs``."""
+    if entry.is_neural:
+        from harness.training.estimator import NeuralClassifier  # imports torch
+
+        target: Any = NeuralClassifier
+    else:
+        target = load_target(entry.target)
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):  # no signature to read: the factory decides
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def check_settings(name: str, params: dict[str, Any]) -> None:
+    """Every key of ``[params.NAME]`` is a setting of the model that the run does not set."""
+    entry = get_entry(name)
+    run_set = RUN_SETTINGS if entry.is_neural else {"random_state": "--seed"}
+    accepted = accepted_settings(entry)
+    for key in params:
+        if key in run_set:
+            raise ParameterError(
+                f"[params.{name}] {key}: set by the run itself; remove it from [params.{name}] "
+                f"and use {run_set[key]}"
+            )
+        if accepted is not None and key not in accepted:
+            known = sorted(accepted - set(run_set))
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ParameterError(
+                f"[params.{name}] {key}: not a setting of {name}.{hint} Expected one of: "
+                f"{', '.join(known)}; fix or remove it in run.toml"
+            )
+    if accepted is None and not entry.is_neural:
+        check_factory_accepts(entry, params)
+
+
+def check_factory_accepts(entry: ModelEntry, params: dict[str, Any]) -> None:
+    """Build a feature-table model's estimator (cheap, nothing is fitted) so that a key its
+    ``**kwargs`` pass on to an estimator that does not take it fails now, not after the data
+    work."""
+    try:
+        load_target(entry.target)(random_state=0, **params)
+    except TypeError as exc:
+        raise ParameterError(
+            f"[params.{entry.name}]: a setting is not accepted ({exc}); fix or remove it in "
+            "run.toml (see the docstring of the model's factory)"
+        ) from None

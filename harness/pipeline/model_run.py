@@ -4,7 +4,8 @@ Feature-table models (scikit-learn pipelines) read the MFCC-140 table from the f
 log-mel models read the log-mel arrays (:mod:`harness.pipeline.model_inputs` holds what differs).
 Both end in the same place: probabilities per group (validation, test, challenge),
 temperature-scaled on validation, scored with :mod:`harness.scoring.metrics`, and written to
-``<run_dir>/models/<name>/``.
+``<run_dir>/models/<name>/``. Multi-label (``genres_all``): the logits are per-genre log-odds,
+their columns the task's genres in order (the multi-hot target's columns).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ import pandas as pd
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, targets
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures, silent_keys, usable_keys
-from harness.pipeline.model_inputs import FeatureTableModel, LogMelModel, model_input
+from harness.pipeline.model_inputs import (
+    FeatureTableModel,
+    LogMelModel,
+    is_multilabel,
+    model_input,
+)
 from harness.registry import REFERENCE_MODELS, get_entry
 from harness.scoring.groups import score_groups
 
@@ -145,21 +151,23 @@ def _run_model(
     fitted = fit_model(name, data, features, options=options)
     estimator, kind = fitted.estimator, fitted.model_input
     reference = name in REFERENCE_MODELS
-    logits = {"validation": (fitted.val_keys, kind.logits(estimator, fitted.X_val))}
+    task = data.task
+    logits = {"validation": (fitted.val_keys, kind.logits(estimator, fitted.X_val, task=task))}
     for group in ("test", CHALLENGE_GROUP):
         keys, X = model_inputs_of(kind, data, features, group, silent=reference)
         if len(keys):
-            logits[group] = (keys, kind.logits(estimator, X))
+            logits[group] = (keys, kind.logits(estimator, X, task=task))
     no_signal = {}
     if not reference:
         groups = ("validation", "test", CHALLENGE_GROUP)
         no_signal = {g: silent_keys(data, features, g) for g in groups}
 
+    multi = is_multilabel(task)
     row, predictions = score_groups(
         data,
         logits,
-        classes=list(estimator.classes_),
-        task=data.task,
+        classes=list(data.classes) if multi else list(estimator.classes_),
+        task=task,
         calibrate=not reference,
         no_signal=no_signal,
     )
@@ -172,10 +180,24 @@ def _run_model(
         "n_train_excluded": fitted.n_excluded,
         "n_silent_as_prior": sum(len(keys) for keys in no_signal.values()),
     }
+    if multi:  # the notes go last, after the counts
+        row["notes"] = "; ".join([row.pop("notes"), *fallback_notes(estimator, data.classes)])
     kind.save(estimator, out_dir)
     for group, arrays in predictions.items():
         np.savez_compressed(out_dir / f"predictions_{group}.npz", **arrays)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
+
+
+def fallback_notes(estimator: Any, classes: list[str]) -> list[str]:
+    """A sentence naming the genres a one-vs-rest model predicts at their training frequency
+    (:class:`~harness.pipeline.model_inputs.OneVsRestTagger`), or none."""
+    fallbacks = getattr(estimator, "fallbacks_", None) or {}
+    if not fallbacks:
+        return []
+    named = ", ".join(f"{classes[c]} ({why})" for c, why in list(fallbacks.items())[:5])
+    more = f", +{len(fallbacks) - 5} more" if len(fallbacks) > 5 else ""
+    genres = "genre" if len(fallbacks) == 1 else "genres"
+    return [f"{len(fallbacks)} {genres} at their training frequency: {named}{more}"]
 
 
 def model_inputs_of(

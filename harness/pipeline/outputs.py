@@ -1,8 +1,20 @@
 """What a run leaves behind besides models: submissions, the leaderboard (file and console),
-the report, and data checksums."""
+the report, and data checksums.
+
+The leaderboard's columns follow the task. Single-label: the challenge metrics, sorted by
+validation log loss. Multi-label (``genres_all``): the tagging metrics of validation and test,
+sorted by validation macro PR-AUC, best first. PR-AUC rather than log loss, because a tagger is
+judged by how it ranks the tracks of each genre; most genres tag a few percent of the tracks,
+where PR-AUC (unlike ROC-AUC) shows whether the top of the ranking is right, and where the
+binary log loss is dominated by the easy negatives and by calibration. Validation rather than
+test, so that choosing a model does not look at the test split. A multi-label run also writes
+``genres_all.csv`` (the multi-hot labels with the split of each track) and ``tagging.json``
+(genres kept and dropped, the genre tree) beside ``splits.csv`` for the report's tagging checks.
+"""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, training_prior
-from harness.pipeline.manifest import sha1_file
+from harness.pipeline.manifest import sha1_file, write_json_atomic
 from harness.report.markdown import markdown_table, render_run
 from harness.scoring.metrics import DegenerateInputWarning
 from harness.scoring.submission.score import score_submission
@@ -35,6 +47,28 @@ LEADERBOARD_COLUMNS = (
     "train_seconds",
 )
 
+TAGGING_METRICS = (
+    "pr_auc_macro",
+    "roc_auc_macro",
+    "roc_auc_micro",
+    "f1_macro_at_0.5",
+    "f1_micro_at_0.5",
+    "f1_macro_tuned",
+    "f1_micro_tuned",
+    "bce",
+)
+TAGGING_LEADERBOARD_COLUMNS = (
+    "model",
+    "status",
+    *(f"val_{m}" for m in TAGGING_METRICS),
+    *(f"test_{m}" for m in TAGGING_METRICS),
+    "val_bce_calibrated",
+    "test_bce_calibrated",
+    "calibrated_genres",
+    "train_seconds",
+)
+TAGGING_SORT = "val_pr_auc_macro"  # descending: see the module docstring
+
 CONSOLE_COLUMNS = {
     "model": "model",
     "status": "status",
@@ -47,6 +81,24 @@ CONSOLE_COLUMNS = {
     "submission_log_loss": "submission logloss",
     "train_seconds": "train s",
 }
+
+TAGGING_CONSOLE_COLUMNS = {
+    "model": "model",
+    "status": "status",
+    "val_pr_auc_macro": "val PR-AUC",
+    "test_pr_auc_macro": "test PR-AUC",
+    "test_roc_auc_macro": "test ROC-AUC",
+    "test_roc_auc_micro": "test ROC-AUC micro",
+    "test_f1_macro_at_0.5": "test F1@0.5",
+    "test_f1_macro_tuned": "test F1 tuned",
+    "test_f1_micro_tuned": "test micro-F1 tuned",
+    "train_seconds": "train s",
+}
+
+
+def is_tagging(frame: pd.DataFrame) -> bool:
+    """True for a multi-label leaderboard (its rows carry the tagging metrics)."""
+    return TAGGING_SORT in frame.columns
 
 
 def challenge_probabilities(
@@ -72,39 +124,57 @@ def challenge_probabilities(
 
 
 def write_submissions(
-    data: PreparedData, outcomes: list[Any], *, submission_dir: Path
+    data: PreparedData,
+    outcomes: list[Any],
+    *,
+    submission_dir: Path,
+    answers: Path | None = None,
 ) -> dict[str, dict[str, float]]:
     """Write ``<submission_dir>/<model>.csv`` for each model with challenge predictions.
 
-    Returns the score of each submission against the answer key when one exists
-    (``crowdai_fma_test_answers.csv`` of the synthetic set), keyed by model name.
-    """
+    Each file is validated as it is written (header, probabilities, one row per clip of the
+    test folder). With ``answers``, the answer key of that test folder, it is also scored: the
+    row gets ``submission_log_loss`` and ``submission_macro_f1``. Without, the row's
+    ``submission_note`` says it was not scored. A submission that cannot be written or scored
+    is a ``submission_note`` too, never an error: the run goes on to its leaderboard.
 
+    Returns the score of each scored submission, keyed by model name.
+    """
     scores: dict[str, dict[str, float]] = {}
-    answers = data.layout.answers_csv
     for outcome in outcomes:
         arrays = outcome.predictions.get(CHALLENGE_GROUP)
         if arrays is None:
             continue
-        file_ids, proba = challenge_probabilities(data, arrays)
-        path = submission_dir / f"{outcome.name}.csv"
-        write_submission(file_ids, proba, list(data.classes), path)
-        if answers.exists():
+        try:
+            file_ids, proba = challenge_probabilities(data, arrays)
+            path = submission_dir / f"{outcome.name}.csv"
+            write_submission(file_ids, proba, list(data.classes), path)
+            if answers is None:
+                outcome.row["submission_note"] = "not scored: no answer key (--answers)"
+                continue
             with warnings.catch_warnings():  # 16 submission columns, fewer genres in the key
                 warnings.simplefilter("ignore", DegenerateInputWarning)
                 result = score_submission(path, answers)
-            scores[outcome.name] = {k: float(result[k]) for k in ("log_loss", "macro_f1")}
-            outcome.row["submission_log_loss"] = round(scores[outcome.name]["log_loss"], 4)
-            outcome.row["submission_macro_f1"] = round(scores[outcome.name]["macro_f1"], 4)
+        except Exception as exc:  # a submission must not cost the run its leaderboard
+            outcome.row["submission_note"] = f"failed: {type(exc).__name__}: {exc}"[:200]
+            continue
+        scores[outcome.name] = {k: float(result[k]) for k in ("log_loss", "macro_f1")}
+        outcome.row["submission_log_loss"] = round(scores[outcome.name]["log_loss"], 4)
+        outcome.row["submission_macro_f1"] = round(scores[outcome.name]["macro_f1"], 4)
     return scores
 
 
 def leaderboard_frame(outcomes: list[Any]) -> pd.DataFrame:
-    """One row per model, the standard columns first, sorted by validation log loss."""
+    """One row per model, the standard columns first (the task's: see the module docstring),
+    sorted by validation log loss, or by validation macro PR-AUC (best first) when tagging."""
     frame = pd.DataFrame([o.row for o in outcomes])
-    ordered = [c for c in LEADERBOARD_COLUMNS if c in frame.columns]
+    tagging = is_tagging(frame)
+    standard = TAGGING_LEADERBOARD_COLUMNS if tagging else LEADERBOARD_COLUMNS
+    ordered = [c for c in standard if c in frame.columns]
     frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
-    if "val_log_loss" in frame.columns:
+    if tagging:
+        frame = frame.sort_values(TAGGING_SORT, ascending=False, na_position="last", kind="stable")
+    elif "val_log_loss" in frame.columns:
         frame = frame.sort_values("val_log_loss", na_position="last", kind="stable")
     return frame.reset_index(drop=True)
 
@@ -116,6 +186,27 @@ def write_splits(data: PreparedData, path: Path) -> None:
     frame["artist_id"] = data.tracks[("artist", "id")].reindex(frame.index).to_numpy()
     frame.index.name = "track_id"
     frame.to_csv(path)
+    if data.task == "genres_all":
+        write_tagging_labels(data, Path(path).parent)
+
+
+def write_tagging_labels(data: PreparedData, run_dir: Path) -> None:
+    """Multi-label runs: ``genres_all.csv`` (track_id, split, one 0/1 column per kept genre)
+    and ``tagging.json`` (minimum training tracks, kept and dropped genres, parents)."""
+    labels = data.labels.copy()
+    labels.insert(0, "split", data.splits.reindex(labels.index).to_numpy())
+    labels.index.name = "track_id"
+    labels.to_csv(run_dir / "genres_all.csv")
+    write_json_atomic(
+        run_dir / "tagging.json",
+        {
+            "min_genre_count": data.min_genre_count,
+            "genres": list(data.classes),
+            "dropped_genres": data.dropped_genres,
+            "parents": data.genre_parents,
+            "notes": data.notes,
+        },
+    )
 
 
 def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
@@ -123,8 +214,25 @@ def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
     frame = leaderboard_frame(outcomes)
     frame.to_csv(run_dir / "leaderboard.csv", index=False)
     blanked = frame.astype(object).where(frame.notna(), "")  # a missing score shows as empty
-    (run_dir / "leaderboard.md").write_text(markdown_table(blanked) + "\n", "utf-8")
+    text = markdown_table(blanked) + "\n"
+    if is_tagging(frame):
+        text += tagging_notes(run_dir)
+    (run_dir / "leaderboard.md").write_text(text, "utf-8")
     return frame
+
+
+def tagging_notes(run_dir: Path) -> str:
+    """The notes under a tagging leaderboard: how it is sorted, and what ``tagging.json`` says
+    was left out (the genres dropped as too rare); Markdown, ending in a newline."""
+    lines = [
+        "",
+        f"Sorted by {TAGGING_SORT} (descending). F1 tuned: per-genre thresholds tuned on "
+        "validation (val_f1_*_tuned is optimistic), applied unchanged to test.",
+    ]
+    path = run_dir / "tagging.json"
+    if path.exists():
+        lines += [f"- {note}" for note in json.loads(path.read_text("utf-8"))["notes"]]
+    return "\n".join(lines) + "\n"
 
 
 def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
@@ -150,12 +258,13 @@ def render_report(run_dir: Path) -> None:
 
 def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Path) -> None:
     """Print the leaderboard as a rich table and say where everything went."""
-    shown = [c for c in CONSOLE_COLUMNS if c in frame.columns]
-    table = Table(
-        title="Leaderboard (sorted by validation log loss; all columns in leaderboard.csv)"
-    )
+    tagging = is_tagging(frame)
+    names = TAGGING_CONSOLE_COLUMNS if tagging else CONSOLE_COLUMNS
+    shown = [c for c in names if c in frame.columns]
+    order = "validation macro PR-AUC, best first" if tagging else "validation log loss"
+    table = Table(title=f"Leaderboard (sorted by {order}; all columns in leaderboard.csv)")
     for column in shown:
-        table.add_column(CONSOLE_COLUMNS[column], justify="left" if column == "model" else "right")
+        table.add_column(names[column], justify="left" if column == "model" else "right")
     for row in frame[shown].itertuples(index=False):
         table.add_row(*["" if pd.isna(v) else str(v) for v in row])
     console = Console(width=200)

@@ -110,22 +110,61 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
         run_data_checks_into(run_dir, data, features, seed=config.seed)
     outcomes = [train_one(config, data, features, run_dir, name) for name in config.models]
     submission_dir = Path(config.submissions_dir) / run_dir.name
+    answers = answer_key(config, root, test_dir)
     if len(data.keys(CHALLENGE_GROUP)) and config.task == "genre_top":
-        write_submissions(data, outcomes, submission_dir=submission_dir)
+        # a submission that fails is a note in its model's row: the leaderboard still follows
+        write_submissions(data, outcomes, submission_dir=submission_dir, answers=answers)
     leaderboard = write_leaderboard(run_dir, outcomes)
+    resolved = {"resolved_root": str(root), "test_dir": str(test_dir),
+                "answer_key": str(answers) if answers else None}  # fmt: skip
+    write_manifest(run_dir, config.to_dict() | resolved, data, features, started=started)
+    render_report(run_dir)
+    print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
+    return run_dir
+
+
+def write_manifest(
+    run_dir: Path,
+    config: dict,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    *,
+    started: str,
+) -> None:
+    """``manifest.json``: the resolved configuration, seeds, data checksums, cache keys."""
     write_json_atomic(
         run_dir / "manifest.json",
         build_manifest(
-            config=config.to_dict() | {"resolved_root": str(root), "test_dir": str(test_dir)},
-            seeds={"seed": config.seed},
+            config=config,
+            seeds={"seed": config["seed"]},
             data_checksums=data_checksums(data, run_dir),
             cache_keys=cache_keys(features),
             started=started,
         ),
     )
-    render_report(run_dir)
-    print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
-    return run_dir
+
+
+def answer_key(config: RunConfig, root: Path, test_dir: Path | None) -> Path | None:
+    """The answer key the run's submissions are scored against, or None (validated only).
+
+    ``--answers`` when given; otherwise the root's ``crowdai_fma_test_answers.csv`` (the
+    synthetic set's) only when the test folder is the root's own ``crowdai_fma_test/``: the
+    key of one folder never scores the clips of another.
+    """
+    if config.answers is not None:
+        return Path(config.answers)
+    layout = FmaLayout(root)
+    if test_dir is None or not layout.answers_csv.is_file():
+        return None
+    return layout.answers_csv if same_folder(test_dir, layout.test_dir) else None
+
+
+def same_folder(a: Path, b: Path) -> bool:
+    """True when both paths name the same existing folder."""
+    try:
+        return Path(a).samefile(b)
+    except OSError:
+        return False
 
 
 def main_rank_first(info: hdist.DistInfo, work: Callable[[], T]) -> T:

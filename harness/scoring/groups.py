@@ -2,7 +2,12 @@
 
 Single-label: softmax of the logits (a baseline's logits are its log-probabilities, so its
 probabilities come back unchanged), one temperature fitted on validation, challenge metrics on
-validation and test, raw and calibrated. Multi-label: sigmoid, tagging metrics, no temperature.
+validation and test, raw and calibrated. Multi-label: sigmoid of per-genre log-odds, one
+temperature per genre fitted on validation where the genre has enough validation tracks
+(:class:`~harness.scoring.calibration.GenreTemperatureScaler`), per-genre thresholds tuned on
+the validation probabilities and applied unchanged to test (0.5 for a genre with fewer than
+``MIN_GENRE_TRACKS`` positive validation tracks, as for calibration), the tagging metrics (ROC-AUC,
+PR-AUC, F1 at 0.5 and at the tuned thresholds, binary log loss) on validation and test.
 Probabilities are always laid out over the task's full label set: a class the model never saw in
 training gets probability 0 here, which the metrics clip to 1e-15 as the challenge grader does.
 A clip of digital silence, which the model never sees, gets the training prior.
@@ -19,11 +24,17 @@ from scipy.special import expit, softmax
 
 from harness.data.prepared import PreparedData, targets, training_prior
 from harness.scoring import metrics
-from harness.scoring.calibration import TemperatureScaler
+from harness.scoring.calibration import (
+    MIN_GENRE_TRACKS,
+    GenreTemperatureScaler,
+    TemperatureScaler,
+)
 from harness.scoring.metrics import DegenerateInputWarning
+from harness.scoring.metrics.multilabel import EVALUATE_MULTILABEL_KEYS, binary_log_loss
 
 ROW_METRICS = ("log_loss", "macro_f1", "accuracy")
-MULTI_ROW_METRICS = ("roc_auc_macro", "pr_auc_macro", "f1_macro_at_0.5")
+# multi-label row metrics per scored group: the tagging metrics, then the binary log loss
+MULTI_ROW_METRICS = (*EVALUATE_MULTILABEL_KEYS, "bce")
 
 
 def expand_columns(
@@ -73,10 +84,12 @@ def score_groups(
     Returns
     -------
     row : dict
-        Leaderboard fields, e.g. ``val_log_loss``, ``test_macro_f1``, ``test_log_loss_calibrated``.
+        Leaderboard fields, e.g. ``val_log_loss``, ``test_macro_f1``, ``test_log_loss_calibrated``
+        (single-label) or ``val_pr_auc_macro``, ``test_f1_macro_tuned``, ``test_bce_calibrated``,
+        ``calibrated_genres`` and ``notes`` (multi-label).
     predictions : dict
         group -> arrays ``keys``, ``y_true`` (labelled groups), ``classes``, ``proba``,
-        ``proba_calibrated``.
+        ``proba_calibrated``; multi-label also ``thresholds`` and ``temperatures``, shape (C,).
     """
     # A small validation split often misses a class; the report's label checks say so once.
     with warnings.catch_warnings():
@@ -85,7 +98,9 @@ def score_groups(
             return _score_single(
                 data, logits, classes=classes, calibrate=calibrate, no_signal=no_signal or {}
             )
-        return _score_multi(data, logits, classes=classes, no_signal=no_signal or {})
+        return _score_multi(
+            data, logits, classes=classes, calibrate=calibrate, no_signal=no_signal or {}
+        )
 
 
 def _with_prior_rows(data, logits, no_signal, probabilities):
@@ -154,30 +169,57 @@ def _score_single(data, logits, *, classes, calibrate, no_signal):
     return row, predictions
 
 
-def _score_multi(data, logits, *, classes, no_signal):
+def _score_multi(data, logits, *, classes, calibrate, no_signal):
     label_set = list(data.classes)
-    row: dict[str, Any] = {}
-    predictions: dict[str, dict[str, np.ndarray]] = {}
+    val_keys, val_logits = logits["validation"]
+    scaler = GenreTemperatureScaler()
+    y_val = targets(data, val_keys)
+    z_val = expand_columns(val_logits, model_classes=classes, classes=label_set)
+    scaler.fit(z_val, y_val if calibrate else np.zeros_like(y_val))  # no fit: all T = 1
+    note = scaler.describe() if calibrate else "reference row: not calibrated"
+    row: dict[str, Any] = {"calibrated_genres": int(scaler.fitted_.sum())}
 
-    def probabilities(group_logits):
-        proba = expand_columns(expit(group_logits), model_classes=classes, classes=label_set)
-        return proba, proba
+    def probabilities(group_logits):  # a genre the model lacks: log-odds 0
+        z = expand_columns(group_logits, model_classes=classes, classes=label_set)
+        return expit(z), scaler.transform(z)
 
     groups = _with_prior_rows(data, logits, no_signal, probabilities)
-    for group, (keys, proba, _) in groups.items():
+    thresholds = np.full(len(label_set), metrics.DEFAULT_THRESHOLD)
+    if "validation" in groups:  # tuned on validation, applied unchanged to test
+        keys, raw, _ = groups["validation"]
+        thresholds = metrics.tune_thresholds(
+            targets(data, keys), raw, labels=label_set, min_positives=MIN_GENRE_TRACKS
+        )
+    predictions: dict[str, dict[str, np.ndarray]] = {}
+    for group, (keys, raw, cal) in groups.items():
         arrays = {
             "keys": np.asarray(keys, dtype=str),
             "classes": np.asarray(label_set),
-            "proba": proba,
-            "proba_calibrated": proba,
+            "proba": raw,
+            "proba_calibrated": cal,
+            "thresholds": thresholds,
+            "temperatures": scaler.temperatures_,
         }
         if group in ("validation", "test"):
             y_true = targets(data, keys)  # columns: data.classes == label_set
             arrays["y_true"] = y_true
             prefix = "val" if group == "validation" else "test"
-            scores = metrics.evaluate_multilabel(y_true, proba, labels=label_set)
-            for name in MULTI_ROW_METRICS:
-                if name in scores:
-                    row[f"{prefix}_{name}"] = round(float(scores[name]), 4)
+            row.update(_multi_scores(y_true, raw, cal, label_set, thresholds, prefix=prefix))
         predictions[group] = arrays
+    row["notes"] = note
     return row, predictions
+
+
+def _multi_scores(y_true, raw, cal, labels, thresholds, *, prefix):
+    """The multi-label row fields of one group: ``<prefix>_<metric>`` for MULTI_ROW_METRICS,
+    and ``<prefix>_bce_calibrated``; raw and calibrated probabilities of shape (n, C)."""
+    scores = metrics.evaluate_multilabel(y_true, raw, labels=labels, thresholds=thresholds)
+    scores["bce"] = binary_log_loss(y_true, raw, labels=labels)
+    out = {f"{prefix}_{name}": _rounded(scores[name]) for name in MULTI_ROW_METRICS}
+    out[f"{prefix}_bce_calibrated"] = _rounded(binary_log_loss(y_true, cal, labels=labels))
+    return out
+
+
+def _rounded(value: float) -> float:
+    """4 decimals; NaN (a metric undefined on this group) stays NaN."""
+    return round(float(value), 4) if np.isfinite(value) else float("nan")

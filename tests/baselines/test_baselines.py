@@ -73,3 +73,35 @@ def test_knn_caps_k_and_smooths(data):
     assert proba.min() > 0  # no exact zeros: finite log loss
     raw = make_knn(n_neighbors=5, alpha=0.0).fit(X, y).predict_proba(X)
     assert set(np.unique(raw * 5)) <= {0.0, 1.0, 2.0, 3.0, 4.0, 5.0}
+
+
+def _multi_hot(y):
+    """Multi-hot (n, 4): one column per class of ``y``, plus a column that is never positive."""
+    hot = (y[:, None] == CLASSES[None, :]).astype(np.int8)
+    return np.column_stack([hot, np.zeros(len(y), dtype=np.int8)])
+
+
+def test_reference_points_single_label_are_exactly_dummy_classifier(data):
+    from sklearn.dummy import DummyClassifier
+
+    from baselines.reference import make_prior, make_uniform
+
+    X, y = data
+    for factory, strategy in ((make_uniform, "uniform"), (make_prior, "prior")):
+        ours = factory(random_state=3).fit(X, y)
+        dummy = DummyClassifier(strategy=strategy, random_state=3).fit(X, y)
+        np.testing.assert_array_equal(ours.predict_proba(X), dummy.predict_proba(X))
+        np.testing.assert_array_equal(ours.predict(X), dummy.predict(X))
+        assert list(ours.classes_) == list(dummy.classes_)
+
+
+def test_reference_points_multi_label(data):
+    from baselines.reference import make_prior, make_uniform
+
+    X, y = data
+    Y = _multi_hot(y)
+    prior = make_prior().fit(X, Y).predict_proba(X[:3])
+    np.testing.assert_allclose(prior, np.tile([30 / 60, 20 / 60, 10 / 60, 0.0], (3, 1)))
+    uniform = make_uniform().fit(X, Y).predict_proba(X[:3])
+    np.testing.assert_allclose(uniform, 0.25)  # one tag per track over 4 genres, every genre
+    assert make_prior().__sklearn_tags__().classifier_tags.multi_label

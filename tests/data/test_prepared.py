@@ -21,10 +21,26 @@ def test_prepare_small_genre_top():
 
 
 def test_prepare_genres_all_is_multi_hot():
-    data = prepare(root=TINY, subset="small", task="genres_all")
+    data = prepare(root=TINY, subset="small", task="genres_all", min_genre_count=1)
     assert data.labels.shape[0] == len(data.clips)
     assert set(data.labels.to_numpy().ravel()) <= {0, 1}
     assert (data.labels.sum(axis=1) >= 1).all()
+
+
+def test_prepare_genres_all_drops_genres_rare_in_training():
+    # training: track 2 (Hip-Hop), track 140 (Folk); Pop, Rock and Punk are on the other splits
+    data = prepare(root=TINY, subset="small", task="genres_all", min_genre_count=1)
+    assert data.classes == ["Folk", "Hip-Hop"]
+    assert data.dropped_genres == {"Pop": 0, "Punk": 0, "Rock": 0}
+    assert data.min_genre_count == 1 and "3 of 5 genres dropped" in data.notes[0]
+    assert data.genre_parents["Punk"] == "Rock" and data.genre_parents["Rock"] is None
+    assert sorted(data.clips.index) == [2, 140]  # tracks left without a genre are left out
+    with pytest.raises(DataError, match="no genre has 2 or more training tracks"):
+        prepare(root=TINY, subset="small", task="genres_all", min_genre_count=2)
+    with pytest.raises(DataError, match="no genre has 5 or more"):  # the default: 5
+        prepare(root=TINY, subset="small", task="genres_all")
+    with pytest.raises(ParameterError, match="min_genre_count must be >= 1"):
+        prepare(root=TINY, subset="small", task="genres_all", min_genre_count=0)
 
 
 def test_prepare_errors_name_what_is_missing(tmp_path):

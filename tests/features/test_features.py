@@ -30,6 +30,7 @@ from harness.features import (
     logmel_spectrogram,
     official_features,
 )
+from harness.features.integrity import CacheRepairWarning
 
 DECODE = DecodeConfig(min_duration=1.5)
 LOGMEL = LogMelConfig(duration=2.0)
@@ -129,8 +130,9 @@ def test_failed_clips_get_nan_and_status(cached):
     assert status.loc[[2, 5, 10], "status"].tolist() == ["ok", "ok", "ok"]
     assert status.loc[[11, 12, 13], "status"].tolist() == ["short", "corrupt", "missing"]
     assert list(status.columns) == [
-        "group", "status", "duration", "native_sr", "channels", "error", "padded",
+        "group", "status", "duration", "native_sr", "channels", "error", "warnings", "padded",
     ]  # fmt: skip
+    assert set(status["warnings"]) == {""}  # clean tones: no clipping, DC offset or misnaming
     assert status.at[2, "native_sr"] == 44100 and status.at[10, "channels"] == 1
     table = load_feature_table(cache, keys=list(status.index), decode=DECODE)
     assert table.loc[[12, 13]].isna().all().all() and table.loc[[2, 11]].notna().all().all()
@@ -262,7 +264,9 @@ def test_sigkill_midway_resumes_only_unfinished(audio, tmp_path):
     victim = next(p for p in journal if p.name == sorted(finished)[0])
     victim.write_bytes(victim.read_bytes()[:100])  # a damaged entry must not read as valid
     (victim.parent / "i999.npz.123.tmp").write_bytes(b"half")  # leftover of a killed write
-    status = extract(clips, cache_dir=cache, logmel=LOGMEL, n_jobs=1, decode=DECODE)
+    with pytest.warns(CacheRepairWarning) as said:  # the damaged entry is said, by its name
+        status = extract(clips, cache_dir=cache, logmel=LOGMEL, n_jobs=1, decode=DECODE)
+    assert [w.filename for w in said] == [str(victim)], [(w.filename, str(w.message)) for w in said]
     assert status.attrs["n_computed"] == 12 - len(finished - {victim.name})
     assert not list(cache.glob("*/journal/*"))  # consolidated and cleaned
     clean = extract(clips, cache_dir=tmp_path / "clean", logmel=LOGMEL, n_jobs=1, decode=DECODE)

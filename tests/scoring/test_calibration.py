@@ -95,3 +95,25 @@ def test_multilabel_temperature():
     scaler = TemperatureScaler(task="multi").fit(logits * 2, y)
     assert scaler.temperature_ == pytest.approx(2.0, rel=0.15)
     assert scaler.transform(logits).shape == (4000, 4)
+
+
+def test_genre_temperatures_fit_only_genres_with_enough_validation_tracks():
+    from harness.scoring.calibration import GenreTemperatureScaler
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 3)) * 2
+    y = (rng.random((400, 3)) < 1 / (1 + np.exp(-z))).astype(int)  # calibrated by construction
+    y[:, 2] = 0
+    y[:2, 2] = 1  # two positives only: left at T = 1
+    scaler = GenreTemperatureScaler().fit(z * 3, y)  # three times too confident
+    assert scaler.fitted_.tolist() == [True, True, False]
+    np.testing.assert_allclose(scaler.temperatures_[:2], 3.0, rtol=0.2)
+    assert scaler.temperatures_[2] == 1.0
+    proba = scaler.transform(z * 3)
+    assert proba.shape == (400, 3)
+    np.testing.assert_array_equal(proba > 0.5, z > 0)  # the sign of every logit is kept
+    assert "per-genre temperature on 2 of 3 genres" in scaler.describe()
+    none = GenreTemperatureScaler(min_tracks=500).fit(z, y)
+    assert none.describe().startswith("calibration skipped")
+    with pytest.raises(ParameterError, match="not fitted"):
+        GenreTemperatureScaler().transform(z)

@@ -322,3 +322,29 @@ def test_bootstrap_rejects_bad_arguments():
         metrics.bootstrap_ci(metrics.log_loss, ["a"], [[1.0]], labels=["a"], n_boot=0)
     with pytest.raises(ParameterError, match="1 rows but proba has 2"):
         metrics.bootstrap_ci(metrics.log_loss, ["a"], [[1.0], [1.0]], labels=["a"])
+
+
+def test_per_class_aucs_and_binary_log_loss_match_sklearn():
+    from harness.scoring.metrics.multilabel import (
+        average_precision_per_class,
+        binary_log_loss,
+        roc_auc_per_class,
+    )
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((80, 3)) < [0.5, 0.2, 0.0]).astype(int)
+    y[0, 1] = 1
+    s = np.round(0.3 * y + 0.7 * rng.random((80, 3)), 2)
+    labels = list("abc")
+    with pytest.warns(DegenerateInputWarning):
+        auc = roc_auc_per_class(y, s, labels=labels)
+        ap = average_precision_per_class(y, s, labels=labels)
+    for c in range(2):
+        assert auc[c] == pytest.approx(skm.roc_auc_score(y[:, c], s[:, c]))
+        assert ap[c] == pytest.approx(skm.average_precision_score(y[:, c], s[:, c]))
+    assert np.isnan(auc[2]) and np.isnan(ap[2])  # no positive: undefined
+    with pytest.warns(DegenerateInputWarning):
+        bce = binary_log_loss(y, s, labels=labels)
+    assert bce == pytest.approx(skm.log_loss(y.ravel(), s.ravel(), labels=[0, 1]))
+    half = binary_log_loss([[1, 0], [0, 1]], [[0.5, 0.5], [0.5, 0.5]], labels=["a", "b"])
+    assert half == pytest.approx(np.log(2))

@@ -21,10 +21,14 @@ F1 at thresholds
     A track is predicted positive for class c when ``scores[:, c] >= thresholds[c]``. Per-class
     ``F1 = 2 TP / (2 TP + FP + FN)``; macro F1 averages over classes where that is defined
     (``2 TP + FP + FN > 0``), micro F1 pools the counts of all classes.
+Binary log loss
+    :func:`binary_log_loss`: mean over tracks and classes of ``-[y ln p + (1 - y) ln(1 - p)]``,
+    with ``p`` clipped to ``[EPS, 1 - EPS]`` (nats per track and class; ln 2 = 0.6931 for 0.5).
 Threshold tuning
     :func:`tune_thresholds` picks, per class and on validation data, the score threshold that
     maximises that class's F1 among the distinct validation scores (the highest such threshold
-    on ties); a class with no positives in validation keeps ``DEFAULT_THRESHOLD`` = 0.5.
+    on ties); a class with no positives in validation (or fewer than ``min_positives``) keeps
+    ``DEFAULT_THRESHOLD`` = 0.5.
     :func:`apply_thresholds` turns scores into 0/1 predictions; tune on validation, apply on
     test, never tune on the data you report.
 """
@@ -39,6 +43,7 @@ import numpy as np
 
 from harness.errors import ParameterError
 from harness.scoring.metrics.validation import (
+    EPS,
     DegenerateInputWarning,
     check_labels,
     check_score_matrix,
@@ -130,6 +135,22 @@ def _mean_defined(values: list[float], labels: list[Any], what: str) -> float:
     return float(np.nanmean(arr)) if (~np.isnan(arr)).any() else float("nan")
 
 
+def roc_auc_per_class(y_true: Any, scores: Any, *, labels: Sequence[Any]) -> np.ndarray:
+    """ROC-AUC of each class: float64 (n_classes,), NaN for a class lacking positives or
+    negatives."""
+    y, s = validate_multilabel(y_true, scores, labels)
+    return np.array([_auc(y[:, c], s[:, c]) for c in range(y.shape[1])], dtype=np.float64)
+
+
+def average_precision_per_class(y_true: Any, scores: Any, *, labels: Sequence[Any]) -> np.ndarray:
+    """Average precision (PR-AUC) of each class: float64 (n_classes,), NaN for a class
+    without positives."""
+    y, s = validate_multilabel(y_true, scores, labels)
+    return np.array(
+        [_average_precision(y[:, c], s[:, c]) for c in range(y.shape[1])], dtype=np.float64
+    )
+
+
 def roc_auc_macro(y_true: Any, scores: Any, *, labels: Sequence[Any]) -> float:
     """Mean per-class ROC-AUC over classes with both positives and negatives."""
     y, s = validate_multilabel(y_true, scores, labels)
@@ -148,6 +169,21 @@ def average_precision_macro(y_true: Any, scores: Any, *, labels: Sequence[Any]) 
     y, s = validate_multilabel(y_true, scores, labels)
     values = [_average_precision(y[:, c], s[:, c]) for c in range(y.shape[1])]
     return _mean_defined(values, list(labels), "average precision")
+
+
+def binary_log_loss(y_true: Any, scores: Any, *, labels: Sequence[Any]) -> float:
+    """Mean binary cross-entropy over every (track, class) pair, in nats.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n_tracks, n_classes)
+        Multi-hot 0/1.
+    scores : array-like, shape (n_tracks, n_classes)
+        Probabilities in [0, 1], clipped to ``[EPS, 1 - EPS]``.
+    """
+    y, s = validate_multilabel(y_true, scores, labels)
+    p = np.clip(s, EPS, 1.0 - EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
 def apply_thresholds(scores: Any, thresholds: Any) -> np.ndarray:
@@ -197,20 +233,28 @@ def f1_at_thresholds(
     return float(np.mean(2 * tp[defined] / denom[defined])) if defined.any() else float("nan")
 
 
-def tune_thresholds(y_val: Any, scores_val: Any, *, labels: Sequence[Any]) -> np.ndarray:
+def tune_thresholds(
+    y_val: Any, scores_val: Any, *, labels: Sequence[Any], min_positives: int = 1
+) -> np.ndarray:
     """Per-class thresholds maximising each class's F1 on validation data.
+
+    Parameters
+    ----------
+    min_positives : int
+        A class with fewer positive validation tracks keeps ``DEFAULT_THRESHOLD`` (a threshold
+        tuned on one or two tracks is their score, which rarely carries over to new data).
 
     Returns
     -------
     np.ndarray, shape (n_classes,), float64
         Candidate thresholds are the distinct validation scores; ``DEFAULT_THRESHOLD`` for a
-        class without positives.
+        class without positives (or with fewer than ``min_positives``).
     """
     y, s = validate_multilabel(y_val, scores_val, labels)
     out = np.full(y.shape[1], DEFAULT_THRESHOLD)
     for c in range(y.shape[1]):
         n_pos = int(y[:, c].sum())
-        if n_pos == 0:
+        if n_pos == 0 or n_pos < min_positives:
             continue
         order = np.argsort(-s[:, c], kind="stable")
         s_sorted, y_sorted = s[order, c], y[order, c]
