@@ -114,15 +114,16 @@ def entry_from_target(target: str, *, name: str | None = None) -> ModelEntry:
 
 
 @cache
-def _entry_point_models() -> dict[str, str]:
-    """name -> target of the models that installed packages register as entry points."""
-    points = metadata.entry_points(group=MODELS_ENTRY_POINT_GROUP)
-    return {point.name: point.value for point in points}
+def entry_point_targets(group: str) -> dict[str, str]:
+    """name -> ``"module:attr"`` of the entry points installed packages register in ``group``
+    (models here, checks in :mod:`harness.checks.registry`); read once per group."""
+    return {point.name: point.value for point in metadata.entry_points(group=group)}
 
 
 def refresh_entry_points() -> None:
     """Forget the entry points read so far (after installing a package in a live session)."""
-    _entry_point_models.cache_clear()
+    importlib.invalidate_caches()
+    entry_point_targets.cache_clear()
 
 
 def model_entries() -> dict[str, ModelEntry]:
@@ -131,7 +132,7 @@ def model_entries() -> dict[str, ModelEntry]:
     An entry-point model is imported here to learn what it consumes; a built-in is not.
     """
     entries = {entry.name: entry for entry in BUILTIN_MODELS}
-    for name, target in _entry_point_models().items():
+    for name, target in entry_point_targets(MODELS_ENTRY_POINT_GROUP).items():
         if name in entries:
             raise ParameterError(
                 f"entry point {MODELS_ENTRY_POINT_GROUP}:{name} ({target}) reuses the name of a "

@@ -22,18 +22,16 @@ the report goes on.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import metadata
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from harness.checks.base import CheckResult
 from harness.errors import ParameterError
-from harness.registry import load_target
+from harness.registry import entry_point_targets, load_target
+from harness.registry import refresh_entry_points as refresh_registry_entry_points
 
 DATA = "data"  # called with DataInputs, before any model is trained
 RUN = "run"  # called with a run directory, when its report is assembled
@@ -147,17 +145,9 @@ BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
 )
 
 
-@cache
-def _entry_point_checks() -> dict[str, str]:
-    """name -> target of the checks that installed packages register as entry points."""
-    points = metadata.entry_points(group=CHECKS_ENTRY_POINT_GROUP)
-    return {point.name: point.value for point in points}
-
-
 def refresh_entry_points() -> None:
     """Forget the entry points read so far (after installing a package in a live session)."""
-    importlib.invalidate_caches()
-    _entry_point_checks.cache_clear()
+    refresh_registry_entry_points()
 
 
 def user_entry(name: str, target: str) -> CheckEntry:
@@ -192,7 +182,10 @@ def check_entries(stage: str | None = None) -> list[CheckEntry]:
     if stage is not None and stage not in STAGES:
         raise ParameterError(f"unknown check stage {stage!r}; expected one of {', '.join(STAGES)}")
     entries = list(BUILTIN_CHECKS)
-    entries += [user_entry(name, target) for name, target in _entry_point_checks().items()]
+    entries += [
+        user_entry(name, target)
+        for name, target in entry_point_targets(CHECKS_ENTRY_POINT_GROUP).items()
+    ]
     return [entry for entry in entries if stage is None or entry.stage == stage]
 
 

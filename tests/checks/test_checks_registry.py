@@ -20,7 +20,7 @@ RUN_FAMILIES = ["failures", "model_sanity", "results", "tagging", "artist_errors
 @pytest.fixture
 def no_entry_points(monkeypatch):
     """The registry as if no installed package registered a check."""
-    monkeypatch.setattr(registry, "_entry_point_checks", lambda: {})
+    monkeypatch.setattr(registry, "entry_point_targets", lambda group: {})
 
 
 def test_builtin_families_in_report_order(no_entry_points):

@@ -26,7 +26,7 @@ def user_entry_point(monkeypatch, tmp_path):
     (tmp_path / "cli_user_models.py").write_text(USER_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     points = {"my-tagger": "cli_user_models:build_tagger"}
-    monkeypatch.setattr(registry, "_entry_point_models", lambda: points)
+    monkeypatch.setattr(registry, "entry_point_targets", lambda group: points)
     return points
 
 
@@ -61,7 +61,7 @@ def test_models_help_says_how_to_register_a_model():
 
 
 def test_entry_point_clash_is_one_error_line(monkeypatch, capsys):
-    monkeypatch.setattr(registry, "_entry_point_models", lambda: {"crnn": "x.y:z"})
+    monkeypatch.setattr(registry, "entry_point_targets", lambda group: {"crnn": "x.y:z"})
     monkeypatch.setattr(sys, "argv", ["fma-harness", "models"])
     with pytest.raises(SystemExit) as exit_info:
         main()
