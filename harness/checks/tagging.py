@@ -11,6 +11,9 @@ written by :func:`harness.pipeline.outputs.write_tagging_labels`. It produces:
 - ``per_genre_scores``: ROC-AUC and PR-AUC of every genre for every model (test split when
   stored, else validation), beside each genre's positives and prevalence (a random ranking's
   PR-AUC);
+- ``thresholds_and_calibration``: per model, the spread of the thresholds tuned on validation,
+  the genres given a temperature, and the leaderboard's note (calibration skipped, genres
+  predicted at their training frequency);
 - ``co_occurrence``: the pairs of genres most often tagged on the same track;
 - ``hierarchy``: for each kept genre whose parent (genres.csv's ``parent``) is kept too, how
   many tracks carry both, and the tracks tagged with a child but not its parent.

@@ -71,6 +71,13 @@ TaskOpt = Annotated[
     str | None, typer.Option("--task", help="genre_top (single-label) | genres_all")
 ]
 TestDirOpt = Annotated[Path | None, options.test_dir()]
+MinGenreCountOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--min-genre-count",
+        help="genres_all: drop genres with fewer training tracks than this (default 5).",
+    ),
+]
 AnswersOpt = Annotated[
     Path | None,
     typer.Option(
@@ -132,13 +139,7 @@ def run(
     root: RootOpt = None,
     subset: SubsetOpt = None,
     task: TaskOpt = None,
-    min_genre_count: Annotated[
-        int | None,
-        typer.Option(
-            "--min-genre-count",
-            help="genres_all: drop genres with fewer training tracks than this (default 5).",
-        ),
-    ] = None,
+    min_genre_count: MinGenreCountOpt = None,
     models: ModelsOpt = None,
     test_dir: TestDirOpt = None,
     answers: AnswersOpt = None,
@@ -176,6 +177,7 @@ def train(
     root: RootOpt = None,
     subset: SubsetOpt = None,
     task: TaskOpt = None,
+    min_genre_count: MinGenreCountOpt = None,
     test_dir: TestDirOpt = None,
     answers: AnswersOpt = None,
     config: ConfigOpt = None,
@@ -202,7 +204,7 @@ def train(
         answers=answers,
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
-        checks=False, run_id=run_id,
+        checks=False, run_id=run_id, min_genre_count=min_genre_count,
     )  # fmt: skip
     exit_if_models_failed(run_pipeline(cfg))
 

@@ -224,6 +224,8 @@ def extract(
         raise ParameterError("extract: decode must be mono at the native rate (sr=None)")
     plans = [open_store(cache_dir, s, logmel=logmel, create=True) for s in sets]
     tasks = _plan_tasks(clips, plans, decode)
+    if tasks and (n_jobs != 1 or scheduler is not None):
+        worker.warm_up(plans)
     run_tasks(worker.process_clip, tasks, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     metas = {plan.name: _consolidate(plan, clips, decode) for plan in plans}
     table = _status_table(clips, metas)

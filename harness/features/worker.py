@@ -84,6 +84,24 @@ def _compute(plan: SetPlan, y: np.ndarray, sr: int, shared: dict) -> tuple[np.nd
     return mfcc_stats(y, sr=sr, magnitude=shared["magnitude"]), False
 
 
+def warm_up(plans: tuple[SetPlan, ...] | list[SetPlan]) -> None:
+    """Compute each plan's features once on 2 s of noise in this process, storing nothing.
+
+    librosa compiles its numba kernels on first use and caches them beside its sources. When
+    several fresh processes compile the same ``guvectorize`` kernel at once, numba can pair
+    cache files written by different processes, and the next load segfaults (numba issue
+    #10128, seen here as a crash in ``librosa.piptrack`` on a fresh install). Compiling here,
+    before any worker starts, leaves the workers only cache reads. Remote dask workers have
+    their own installs: this protects the workers on this machine only.
+    """
+    noise = np.random.default_rng(0).uniform(-0.1, 0.1, 2 * 22050).astype(np.float32)
+    shared: dict = {}
+    with _single_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for plan in sorted(plans, key=lambda p: p.name != "all"):
+            _compute(plan, noise, 22050, shared)
+
+
 def _mfcc_positions() -> np.ndarray:
     return np.flatnonzero(feature_columns("all").get_level_values(0) == "mfcc")
 

@@ -52,6 +52,7 @@ def checkpoint_dir_for(
         "features": cache_keys(features),
         "training": [str(k) for k in data.keys("training")],
         "validation": [str(k) for k in data.keys("validation")],
+        "classes": [str(c) for c in data.classes],
     }
     blob = json.dumps(identity, sort_keys=True, default=str).encode()
     return (
@@ -75,8 +76,17 @@ def train_one(
         write_model_sanity(
             run_dir / "models" / name, outcome, data, features, quick=config.quick, seed=config.seed
         )
-    print(f"  {name}: {outcome.row.get('status')}  val log loss {outcome.row.get('val_log_loss')}")
+    print(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
+
+
+def _validation_headline(row: dict) -> str:
+    """The task's main validation figure: log loss (single-label) or macro PR-AUC (tagging)."""
+    for column, label in (("val_log_loss", "val log loss"), ("val_pr_auc_macro", "val PR-AUC")):
+        value = row.get(column)
+        if value is not None and value == value:  # present and not NaN
+            return f"{label} {value:.4f}"
+    return ""
 
 
 def write_model_sanity(

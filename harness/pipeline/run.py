@@ -93,6 +93,7 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
         seed=config.seed,
         test_dir=test_dir,
         require_audio=not official,
+        min_genre_count=config.min_genre_count,
     )
     run_id = hdist.broadcast_object(new_run_id(config))
     # before the run directory: a failure leaves none

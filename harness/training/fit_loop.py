@@ -195,6 +195,8 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
     clf.classes_, clf.n_mels_ = np.asarray(classes), source.shape[1]
     runtime.seed_everything(clf.random_state, 0)
     module = clf.build_module(n_classes=len(classes), n_mels=source.shape[1]).to(rt.device)
+    if hasattr(module, "set_rates"):  # multi-label: logits start at the training tag rates
+        module.set_rates(targets)
     clf.chunk_frames_ = clf.resolve_chunk_frames(module)
     optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
     scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.use_amp)

@@ -34,15 +34,26 @@ def _result(name: str, passed: bool, value, expected, detail: str) -> dict:
     }
 
 
-def _fixed_batch(clf, X, y, *, n: int):
-    """First ``n`` clips, middle chunk, as tensors; targets encoded like fit() does."""
+def _fixed_batch(clf, X, y, *, n: int, candidates: int = 5):
+    """First ``n`` clips, each its liveliest chunk, as tensors; targets encoded like fit().
+
+    Of ``candidates`` evenly spaced chunks, the one with the largest spread of values: a clip
+    shorter than the log-mel window is padded with a constant, and a batch of constant chunks
+    cannot be fitted by any network, which would fail ``overfit_batch`` for the data's sake.
+    """
     targets, classes = encode_targets(y, task=clf.task, classes=clf.classes)
     source = ArraySource(X)
     probe = clf.build_module(n_classes=len(classes), n_mels=source.shape[1])
-    chunks = EvalChunks(source, chunk_frames=clf.resolve_chunk_frames(probe), n_chunks=1)
+    chunks = EvalChunks(source, chunk_frames=clf.resolve_chunk_frames(probe), n_chunks=candidates)
     idx = range(min(n, len(targets)))
-    x = torch.as_tensor(np.stack([chunks[i][0] for i in idx]))
+    x = torch.as_tensor(np.stack([_liveliest(chunks[i]) for i in idx]))
     return x, torch.as_tensor(targets[: len(idx)]), classes, source.shape[1]
+
+
+def _liveliest(chunks: np.ndarray) -> np.ndarray:
+    """The chunk (n_mels, chunk_frames) of ``chunks`` (k, n_mels, chunk_frames) with max std."""
+    spread = chunks.reshape(len(chunks), -1).astype(np.float32).std(axis=1)
+    return chunks[int(np.argmax(spread))]
 
 
 def _fresh_module(clf, *, n_classes: int, n_mels: int):

@@ -294,3 +294,20 @@ def test_cli_features_on_synthetic_set(synth_root, tmp_path):
     assert second.exit_code == 0 and " 0 computed" in second.output
     bad = CliRunner().invoke(app, [*args, "--feature-sets", "mfcc,chroma"])
     assert bad.exit_code != 0
+
+
+def test_warm_up_compiles_librosa_kernels_before_any_worker(tmp_path):
+    """The parent compiles and caches the guvectorize kernels (numba #10128 race) itself."""
+    code = (
+        "from harness.features.config import LogMelConfig\n"
+        "from harness.features.worker import open_store, warm_up\n"
+        f"plans = [open_store({str(tmp_path / 'cache')!r}, n, logmel=LogMelConfig(), create=True)"
+        " for n in ('all',)]\n"
+        "warm_up(plans)\n"
+    )
+    numba_dir = tmp_path / "numba"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(numba_dir)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+    cached = {p.name for p in numba_dir.rglob("*.nbc")}
+    assert any(name.startswith("guf-pitch") for name in cached), sorted(cached)[:10]
+    assert not list((tmp_path / "cache").rglob("*.npz")), "warm_up stores nothing"

@@ -100,3 +100,21 @@ def test_min_genre_count_option_reaches_the_run_config():
     assert "--min-genre-count" in result.output
     bad = CliRunner().invoke(app, ["run", "--min-genre-count", "few"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.slow
+def test_train_passes_min_genre_count_to_the_data(run_dir, synth_root):
+    tmp = run_dir.parent.parent  # the module's folder: its feature cache is already filled
+    args = [
+        "train", "mfcc-logreg", "--task", "genres_all", "--min-genre-count", "2", "--quick",
+        "--root", str(synth_root), "--out", str(tmp / "runs"), "--cache-dir", str(tmp / "cache"),
+        "--n-jobs", "1", "--run-id", "tags-min2",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "val PR-AUC" in result.output
+    five = json.loads((run_dir / "tagging.json").read_text())
+    two = json.loads((tmp / "runs" / "tags-min2" / "tagging.json").read_text())
+    assert two["min_genre_count"] == 2
+    assert all(n < 2 for n in two["dropped_genres"].values())
+    assert len(two["genres"]) > len(five["genres"])

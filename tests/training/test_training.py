@@ -326,6 +326,23 @@ def test_multilabel_task_and_class_weights(data):
     assert single.history_["val_log_loss"].isna().all()  # no validation set: no val scores
 
 
+def test_multilabel_logits_start_at_the_training_tag_rates(data, tmp_path):
+    from harness.training.estimator import TagRateOffset
+
+    X, y, Xv, yv = data
+    multi = np.column_stack([(y == "jazz"), np.zeros(len(y)), np.ones(len(y))]).astype(int)
+    clf = tiny_clf(task="multi", epochs=1).fit(X, multi)
+    assert isinstance(clf.module_, TagRateOffset)
+    rate = np.clip(multi.mean(axis=0), 1e-4, 1 - 1e-4)
+    np.testing.assert_allclose(clf.module_.offset.numpy(), np.log(rate / (1 - rate)), rtol=1e-5)
+    fresh = clf.build_module(n_classes=3, n_mels=X.shape[1])
+    assert isinstance(fresh, TagRateOffset) and fresh.min_frames == clf.module_.net.min_frames
+    assert not fresh.offset.any()  # a fresh module (e.g. the sanity checks') starts at 0.5
+    loaded = NeuralClassifier.load(clf.save(tmp_path / "model.pt"))
+    np.testing.assert_allclose(loaded.predict_proba(Xv), clf.predict_proba(Xv), rtol=1e-5)
+    assert not isinstance(tiny_clf().build_module(n_classes=3, n_mels=X.shape[1]), TagRateOffset)
+
+
 def test_input_errors(data):
     X, y, Xv, yv = data
     with pytest.raises(ParameterError, match="3-D"):
@@ -396,3 +413,13 @@ def test_sanity_checks_catch_dead_layers_and_loud_init(data):
     grads = check_gradients(clf, X, y)
     assert not grads["passed"] and "unused" in grads["detail"]
     assert not check_init_loss(clf, X, y)["passed"]
+
+
+def test_overfit_batch_reads_the_signal_of_clips_padded_past_the_middle(data):
+    """Short clips are padded with a constant: the check fits their signal, not the padding."""
+    from harness.training.sanity import check_overfit_batch
+
+    X, y, _, _ = data
+    padded = np.concatenate([X, np.full((len(X), X.shape[1], 3 * X.shape[2]), -80.0)], axis=2)
+    result = check_overfit_batch(tiny_clf(), padded.astype(np.float16), y)
+    assert result["passed"], result
