@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 from harness.errors import ParameterError
@@ -44,9 +45,35 @@ def _backend(scheduler: str | None, n_jobs: int) -> Iterator[None]:
         yield
 
 
+LINE_EVERY_SECONDS = 30.0  # longest silence of the line log
+
+
+def _progress_lines(total: int) -> Callable[[], None]:
+    """``advance()`` printing a line (done, rate, time left) at most every 30 s and at the end."""
+    started = last = time.perf_counter()
+    done = 0
+
+    def advance() -> None:
+        nonlocal done, last
+        done += 1
+        now = time.perf_counter()
+        if now - last < LINE_EVERY_SECONDS and done < total:
+            return
+        rate = done / max(now - started, 1e-9)
+        left = f", ~{(total - done) / rate:.0f} s left" if done < total else ""
+        print(f"  features: {done}/{total} clips, {rate:.1f} clips/s{left}", flush=True)
+        last = now
+
+    return advance
+
+
 @contextlib.contextmanager
-def _progress_bar(show: bool, total: int) -> Iterator:
-    """A rich progress bar (clips/s, ETA) when ``show``; yields an ``advance()`` callable."""
+def _progress_bar(show: bool | None, total: int) -> Iterator:
+    """``advance()`` for a rich progress bar (clips/s, ETA) when ``show``, for log lines when
+    ``show`` is None (not a terminal), or doing nothing when False."""
+    if show is None and total:
+        yield _progress_lines(total)
+        return
     if not show or total == 0:
         yield lambda: None
         return
@@ -93,11 +120,12 @@ def run_tasks(
     scheduler : str or None
         None for loky, "local" for a LocalCluster, or a dask scheduler address.
     progress : bool or None
-        Show a rich progress bar (clips/s, ETA); None shows it when stderr is a terminal.
+        Show a rich progress bar (clips/s, ETA); None shows it when stderr is a terminal and
+        prints a line at most every 30 s otherwise; False prints nothing.
     """
     if not tasks:
         return []
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    show = (True if sys.stderr.isatty() else None) if progress is None else bool(progress)
     rows = []
     with _progress_bar(show, len(tasks)) as advance:
         if n_jobs == 1 and scheduler is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from harness.pipeline.extraction import cache_keys
 from harness.pipeline.manifest import write_json_atomic
 from harness.pipeline.model_inputs import LogMelModel
 from harness.pipeline.model_run import FitOptions, ModelOutcome, model_inputs_of, run_model
+from harness.pipeline.timing import StageTimes
 from harness.registry import get_entry, training_defaults
 from harness.training.checkpoint import CHECKPOINT_NAME
 from harness.training.sanity import run_sanity_checks
@@ -61,21 +63,38 @@ def checkpoint_dir_for(
 
 
 def train_one(
-    config: RunConfig, data: PreparedData, features: ExtractedFeatures, run_dir: Path, name: str
+    config: RunConfig,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    run_dir: Path,
+    name: str,
+    times: StageTimes | None = None,
 ) -> ModelOutcome:
-    """Fit, score and save one model; a neural model resumes an interrupted training."""
+    """Fit, score and save one model; a neural model resumes an interrupted training.
+
+    ``times`` receives the stages ``<name>: train``, ``<name>: predict`` and, for a neural
+    model, ``<name>: sanity``.
+    """
+    times = times if times is not None else StageTimes()
     print(f"Training {name} ...")
     options = fit_options(config, data, features, name)
     checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
     if checkpoint is not None and checkpoint.exists():
         print(f"  resuming {name} from {checkpoint} (delete it to start over)")
+    started = time.perf_counter()
     outcome = run_model(name, data, features, out_dir=run_dir / "models" / name, options=options)
+    fit_and_predict = time.perf_counter() - started
+    train_seconds = float(outcome.row.get("train_seconds") or 0.0)
+    times.add(f"{name}: train", train_seconds)
+    times.add(f"{name}: predict", max(fit_and_predict - train_seconds, 0.0))
     if outcome.error is None and checkpoint is not None:  # finished: nothing left to resume
         shutil.rmtree(checkpoint.parent, ignore_errors=True)
     if outcome.error is None and get_entry(name).is_neural:
-        write_model_sanity(
-            run_dir / "models" / name, outcome, data, features, quick=config.quick, seed=config.seed
-        )
+        with times.stage(f"{name}: sanity"):
+            write_model_sanity(
+                run_dir / "models" / name, outcome, data, features,
+                quick=config.quick, seed=config.seed,
+            )  # fmt: skip
     print(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
 

@@ -31,6 +31,7 @@ from harness.pipeline.outputs import (
     write_splits,
     write_submissions,
 )
+from harness.pipeline.timing import StageTimes, format_table
 from harness.training import distributed as hdist
 
 T = TypeVar("T")
@@ -81,23 +82,26 @@ def run_pipeline(config: RunConfig) -> Path:
 def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
     official = config.features == "official"
     started = utc_now()
-    root = main_rank_first(info, lambda: ensure_dataset(config))
-    test_dir = config.test_dir
-    if test_dir is None and not official:
-        test_dir = default_test_dir(root)
-    data = prepare(
-        root=root,
-        subset=config.subset,
-        task=config.task,
-        resplit=config.resplit,
-        seed=config.seed,
-        test_dir=test_dir,
-        require_audio=not official,
-        min_genre_count=config.min_genre_count,
-    )
+    times = StageTimes()
+    with times.stage("data"):
+        root = main_rank_first(info, lambda: ensure_dataset(config))
+        test_dir = config.test_dir
+        if test_dir is None and not official:
+            test_dir = default_test_dir(root)
+        data = prepare(
+            root=root,
+            subset=config.subset,
+            task=config.task,
+            resplit=config.resplit,
+            seed=config.seed,
+            test_dir=test_dir,
+            require_audio=not official,
+            min_genre_count=config.min_genre_count,
+        )
     run_id = hdist.broadcast_object(new_run_id(config))
     # before the run directory: a failure leaves none
-    features = main_rank_first(info, lambda: extract_features(config, data))
+    with times.stage("features"):
+        features = main_rank_first(info, lambda: extract_features(config, data))
     run_dir = Path(config.out) / run_id
     if not info.is_main:  # the other ranks only take part in the training
         for name in config.models:
@@ -108,19 +112,30 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
     write_splits(data, run_dir / "splits.csv")
     features.status.to_csv(run_dir / "decode_status.csv")
     if config.checks and not official:  # the data checks decode audio
-        run_data_checks_into(run_dir, data, features, seed=config.seed)
-    outcomes = [train_one(config, data, features, run_dir, name) for name in config.models]
+        with times.stage("data checks"):
+            run_data_checks_into(run_dir, data, features, seed=config.seed)
+    outcomes = [train_one(config, data, features, run_dir, name, times) for name in config.models]
     submission_dir = Path(config.submissions_dir) / run_dir.name
     answers = answer_key(config, root, test_dir)
-    if len(data.keys(CHALLENGE_GROUP)) and config.task == "genre_top":
-        # a submission that fails is a note in its model's row: the leaderboard still follows
-        write_submissions(data, outcomes, submission_dir=submission_dir, answers=answers)
-    leaderboard = write_leaderboard(run_dir, outcomes)
+    with times.stage("submissions and leaderboard"):
+        if len(data.keys(CHALLENGE_GROUP)) and config.task == "genre_top":
+            # a submission that fails is a note in its model's row: the leaderboard still follows
+            write_submissions(data, outcomes, submission_dir=submission_dir, answers=answers)
+        leaderboard = write_leaderboard(run_dir, outcomes)
     resolved = {"resolved_root": str(root), "test_dir": str(test_dir),
                 "answer_key": str(answers) if answers else None}  # fmt: skip
-    write_manifest(run_dir, config.to_dict() | resolved, data, features, started=started)
-    render_report(run_dir)
+
+    def manifest() -> None:
+        write_manifest(run_dir, config.to_dict() | resolved, data, features, started=started,
+                       stage_seconds=times.table())  # fmt: skip
+
+    manifest()  # the report reads it: its table covers every stage up to the report
+    with times.stage("report"):
+        render_report(run_dir)
+    manifest()  # and now with the report's own time
     print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
+    print("Where the time went (wall clock; also in manifest.json and the report):")
+    print(format_table(times.table()))
     return run_dir
 
 
@@ -131,18 +146,18 @@ def write_manifest(
     features: ExtractedFeatures,
     *,
     started: str,
+    stage_seconds: list[dict] | None = None,
 ) -> None:
-    """``manifest.json``: the resolved configuration, seeds, data checksums, cache keys."""
-    write_json_atomic(
-        run_dir / "manifest.json",
-        build_manifest(
-            config=config,
-            seeds={"seed": config["seed"]},
-            data_checksums=data_checksums(data, run_dir),
-            cache_keys=cache_keys(features),
-            started=started,
-        ),
+    """``manifest.json``: the resolved configuration, seeds, data checksums, cache keys and
+    the stage timing table (:meth:`harness.pipeline.timing.StageTimes.table`)."""
+    manifest = build_manifest(
+        config=config,
+        seeds={"seed": config["seed"]},
+        data_checksums=data_checksums(data, run_dir),
+        cache_keys=cache_keys(features),
+        started=started,
     )
+    write_json_atomic(run_dir / "manifest.json", manifest | {"stage_seconds": stage_seconds or []})
 
 
 def answer_key(config: RunConfig, root: Path, test_dir: Path | None) -> Path | None:

@@ -1,10 +1,17 @@
-"""Rich progress bar for the training loop: one bar over all optimiser steps, its description
-updated after each epoch with the training loss and validation scores. Silent when disabled
-(by default whenever stderr is not a terminal) or on a non-zero DDP rank."""
+"""Training progress: a rich bar on a terminal, plain lines anywhere else.
+
+On a terminal, one bar over all optimiser steps, its description updated after each epoch with
+the training loss and validation scores. When stderr is not a terminal (a batch job, CI,
+``nohup``, a log file) a line per epoch on stdout (epoch, training loss, validation log loss and
+macro F1, elapsed, estimated time left) and, within an epoch longer than
+:data:`LINE_EVERY_SECONDS`, a line at least that often. Silent when disabled or on a non-zero
+DDP rank.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 
 from rich.progress import (
     BarColumn,
@@ -15,18 +22,30 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+LINE_EVERY_SECONDS = 30.0  # longest silence in line mode
+
 
 class EpochProgress:
-    """Context manager: ``step()`` after each batch, ``epoch_done(row)`` after each epoch."""
+    """Context manager: ``step()`` after each batch, ``epoch_done(row)`` after each epoch.
+
+    ``enabled``: True for the bar, False for silence, None for the bar on a terminal and lines
+    elsewhere.
+    """
 
     def __init__(self, *, enabled: bool | None, epochs: int, steps: int, start: int, name: str):
-        self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
+        if enabled is None:
+            self.mode = "bar" if sys.stderr.isatty() else "lines"
+        else:
+            self.mode = "bar" if enabled else "off"
+        self.enabled = self.mode != "off"
         self.epochs, self.steps, self.start, self.name = epochs, steps, start, name
         self._progress = None
         self._task = None
+        self._started = self._last_line = time.perf_counter()
+        self._epoch, self._step = start + 1, 0
 
     def __enter__(self) -> EpochProgress:
-        if self.enabled:
+        if self.mode == "bar":
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -50,12 +69,30 @@ class EpochProgress:
     def step(self) -> None:
         if self._progress is not None:
             self._progress.advance(self._task)
+        elif self.mode == "lines":
+            self._step += 1
+            if time.perf_counter() - self._last_line >= LINE_EVERY_SECONDS:
+                self._line(f"{self.name} epoch {self._epoch}/{self.epochs} step "
+                           f"{self._step}/{self.steps}")  # fmt: skip
 
     def epoch_done(self, row: dict) -> None:
-        if self._progress is None:
-            return
         text = f"{self.name} epoch {int(row['epoch'])}/{self.epochs} loss {row['train_loss']:.3f}"
-        if row.get("val_log_loss") == row.get("val_log_loss"):  # not NaN
+        val = row.get("val_log_loss")
+        if val is not None and val == val:  # present and not NaN
             text += f" val ll {row['val_log_loss']:.3f} f1 {row['val_macro_f1']:.3f}"
-        self._progress.update(self._task, description=text)
-        self._progress.console.print(text)
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
+            self._progress.console.print(text)
+        elif self.mode == "lines":
+            self._epoch, self._step = int(row["epoch"]) + 1, 0
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        """Print ``text`` with the elapsed time and, from the steps done, the time left."""
+        now = time.perf_counter()
+        elapsed = now - self._started
+        done = (self._epoch - 1 - self.start) * self.steps + self._step
+        total = (self.epochs - self.start) * self.steps
+        left = f", ~{elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+        print(f"  {text}  ({elapsed:.0f} s{left})", flush=True)
+        self._last_line = now

@@ -311,3 +311,16 @@ def test_warm_up_compiles_librosa_kernels_before_any_worker(tmp_path):
     cached = {p.name for p in numba_dir.rglob("*.nbc")}
     assert any(name.startswith("guf-pitch") for name in cached), sorted(cached)[:10]
     assert not list((tmp_path / "cache").rglob("*.npz")), "warm_up stores nothing"
+
+
+def test_extraction_logs_lines_when_not_on_a_terminal(capsys, monkeypatch):
+    from harness.features import parallel
+
+    monkeypatch.setattr(parallel, "LINE_EVERY_SECONDS", 0.0)
+    rows = parallel.run_tasks(abs, [-1, -2, -3], n_jobs=1, scheduler=None, progress=None)
+    assert sorted(rows) == [1, 2, 3]
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("  features: 1/3 clips")
+    assert "s left" in lines[0] and "left" not in lines[-1]
+    parallel.run_tasks(abs, [-1], n_jobs=1, scheduler=None, progress=False)
+    assert capsys.readouterr().out == ""

@@ -56,6 +56,24 @@ def test_run_directory_holds_everything(first_run, synth_root):
     assert manifest["versions"]["torch"] and "commit" in manifest["git"]
 
 
+def test_stage_times_reach_the_manifest_and_the_report(first_run):
+    config, run_dir = first_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    stages = [row["stage"] for row in manifest["stage_seconds"]]
+    expected = ["data", "features", "data checks"]
+    for name in config.models:
+        expected += [f"{name}: train", f"{name}: predict"]
+        expected += ["cnn: sanity"] if name == "cnn" else []
+    assert stages == [*expected, "submissions and leaderboard", "report", "total"]
+    seconds = [row["seconds"] for row in manifest["stage_seconds"]]
+    assert all(s >= 0 for s in seconds) and seconds[-1] == pytest.approx(sum(seconds[:-1]), 0.01)
+    board = pd.read_csv(run_dir / "leaderboard.csv").set_index("model")
+    train = dict(zip(stages, seconds, strict=True))["cnn: train"]
+    assert train == pytest.approx(board.loc["cnn", "train_seconds"], abs=0.01)
+    report = (run_dir / "report.md").read_text("utf-8")
+    assert "### stage_times — PASS" in report and "cnn: sanity" in report
+
+
 def test_leaderboard_rows_and_submissions(first_run, synth_root):
     config, run_dir = first_run
     board = pd.read_csv(run_dir / "leaderboard.csv")

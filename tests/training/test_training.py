@@ -423,3 +423,24 @@ def test_overfit_batch_reads_the_signal_of_clips_padded_past_the_middle(data):
     padded = np.concatenate([X, np.full((len(X), X.shape[1], 3 * X.shape[2]), -80.0)], axis=2)
     result = check_overfit_batch(tiny_clf(), padded.astype(np.float16), y)
     assert result["passed"], result
+
+
+def test_progress_prints_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
+    from harness.training import progress
+
+    monkeypatch.setattr(progress, "LINE_EVERY_SECONDS", 0.0)  # every step is "30 s later"
+    with progress.EpochProgress(enabled=None, epochs=2, steps=2, start=0, name="cnn") as bar:
+        for epoch in (1, 2):
+            bar.step()
+            bar.step()
+            bar.epoch_done({"epoch": epoch, "train_loss": 1.5, "val_log_loss": 0.9,
+                            "val_macro_f1": 0.5})  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert "cnn epoch 1/2 step 1/2" in lines[0] and "s left" in lines[0]
+    epoch_lines = [line for line in lines if "val ll 0.900" in line]
+    assert len(epoch_lines) == 2 and "s left" in epoch_lines[0]
+    assert "epoch 2/2 loss 1.500" in epoch_lines[1] and "left" not in epoch_lines[1]
+    with progress.EpochProgress(enabled=False, epochs=1, steps=1, start=0, name="x") as bar:
+        bar.step()
+        bar.epoch_done({"epoch": 1, "train_loss": 1.0})
+    assert capsys.readouterr().out == ""

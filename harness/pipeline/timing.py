@@ -1,0 +1,57 @@
+"""Where a run's time goes: wall-clock seconds per stage, for the manifest, report and console.
+
+A run times its stages with :class:`StageTimes` (``with times.stage("features"): ...``) and
+records model stages in three parts: ``train`` (the fit, as the leaderboard's
+``train_seconds``), ``predict`` (logits for every group, calibration, scoring and saving) and
+``sanity`` (the neural model checks). The table is a list of plain dicts, ready for JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StageTimes:
+    """Stages in the order they ran: ``[{"stage": str, "seconds": float}, ...]``."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block as stage ``name`` (recorded even when the block raises)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        """Record ``seconds`` of wall-clock time for stage ``name``."""
+        self.rows.append({"stage": name, "seconds": round(float(seconds), 2)})
+
+    @property
+    def total(self) -> float:
+        """Sum of the recorded stages, in seconds."""
+        return round(sum(row["seconds"] for row in self.rows), 2)
+
+    def table(self) -> list[dict]:
+        """The rows plus a final ``total`` row, each with its share of the total (percent)."""
+        total = self.total
+        rows = [
+            dict(row, share=round(100 * row["seconds"] / total, 1) if total else 0.0)
+            for row in self.rows
+        ]
+        return [*rows, {"stage": "total", "seconds": total, "share": 100.0}]
+
+
+def format_table(rows: list[dict]) -> str:
+    """The :meth:`StageTimes.table` rows as aligned text lines (for the console and logs)."""
+    width = max((len(row["stage"]) for row in rows), default=5)
+    return "\n".join(
+        f"  {row['stage']:<{width}}  {row['seconds']:>8.1f} s  {row.get('share', 0.0):>5.1f} %"
+        for row in rows
+    )

@@ -1,0 +1,34 @@
+"""The stage timing table: sums, shares, and its report entry."""
+
+import json
+
+import pytest
+
+from harness.checks.timing import stage_times
+from harness.pipeline.timing import StageTimes, format_table
+
+
+def test_stage_table_sums_and_shares_and_records_a_failing_stage():
+    times = StageTimes()
+    times.add("data", 1.0)
+    with pytest.raises(RuntimeError), times.stage("features"):
+        raise RuntimeError("boom")
+    times.add("cnn: train", 3.0)
+    table = times.table()
+    assert [r["stage"] for r in table] == ["data", "features", "cnn: train", "total"]
+    assert table[-1]["seconds"] == pytest.approx(4.0, abs=0.05)
+    assert table[2]["share"] == pytest.approx(75.0, abs=1.0)
+    lines = format_table(table).splitlines()
+    assert len(lines) == 4 and lines[-1].split()[:2] == ["total", "4.0"]
+
+
+def test_report_entry_names_the_largest_stage(tmp_path):
+    times = StageTimes()
+    for name, seconds in (("data", 2.0), ("crnn: train", 30.0), ("report", 1.0)):
+        times.add(name, seconds)
+    (tmp_path / "manifest.json").write_text(json.dumps({"stage_seconds": times.table()}))
+    result = stage_times(tmp_path)
+    assert result.verdict == "PASS" and "crnn: train (30 s, 91 %)" in result.finding
+    assert "--quick" in result.action
+    (tmp_path / "manifest.json").write_text(json.dumps({}))
+    assert stage_times(tmp_path).verdict == "SKIP"
