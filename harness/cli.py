@@ -16,7 +16,8 @@ Exit codes of ``fma-harness run`` and ``fma-harness train``:
   the report (a FAIL at its top) are written, and the last line on stderr names them.
 
 Other commands use 0, 1 and 2 the same way (``validate`` exits 2 for an invalid submission);
-130 is an interrupted command.
+``predict`` exits 4 when some files failed to decode and 5 when its ``--budget`` ran out (their
+rows hold the training prior; the output is complete); 130 is an interrupted command.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import typer
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMAND_MODULES = ("data", "features", "scoring", "checks", "run")
+COMMAND_MODULES = ("data", "features", "scoring", "checks", "run", "predict")
 
 APP_EPILOG = """Examples:
 

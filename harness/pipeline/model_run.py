@@ -4,7 +4,8 @@ Feature-table models (scikit-learn pipelines) read the MFCC-140 table from the f
 log-mel models read the log-mel arrays (:mod:`harness.pipeline.model_inputs` holds what differs).
 Both end in the same place: probabilities per group (validation, test, challenge),
 temperature-scaled on validation, scored with :mod:`harness.scoring.metrics`, and written to
-``<run_dir>/models/<name>/``. Multi-label (``genres_all``): the logits are per-genre log-odds,
+``<run_dir>/models/<name>/``, with a self-contained bundle of it in ``bundle/``
+(:mod:`harness.pipeline.bundle`). Multi-label (``genres_all``): the logits are per-genre log-odds,
 their columns the task's genres in order (the multi-hot target's columns).
 """
 
@@ -22,6 +23,7 @@ import pandas as pd
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, targets
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures, silent_keys, usable_keys
+from harness.pipeline.bundle import BUNDLE_DIR, bundle_spec, calibration_of, write_bundle
 from harness.pipeline.model_inputs import (
     FeatureTableModel,
     LogMelModel,
@@ -55,6 +57,7 @@ class FitOptions:
 
     seed: int = 0
     quick: bool = False
+    preset: str = "full"  # the models' training schedule (RunConfig.preset)
     device: str = "auto"
     params: dict[str, Any] = field(default_factory=dict)
     ddp: bool = False
@@ -185,7 +188,36 @@ def _run_model(
     kind.save(estimator, out_dir)
     for group, arrays in predictions.items():
         np.savez_compressed(out_dir / f"predictions_{group}.npz", **arrays)
+    save_model_bundle(name, estimator, data, features, predictions, out_dir=out_dir)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
+
+
+def save_model_bundle(
+    name: str,
+    estimator: Any,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    predictions: dict[str, dict[str, np.ndarray]],
+    *,
+    out_dir: Path,
+) -> Path:
+    """``<out_dir>/bundle/``: the fitted model with everything ``fma-harness predict`` needs
+    (:mod:`harness.pipeline.bundle`)."""
+    entry = get_entry(name)
+    spec = bundle_spec(
+        name, kind=entry.consumes, estimator=estimator, data=data, decode=features.decode,
+        logmel=features.logmel, reference=name in REFERENCE_MODELS,
+        calibration=calibration_of(data.task, predictions["validation"]),
+    )  # fmt: skip
+    if entry.is_neural:
+        save = estimator.save
+    else:
+        import joblib
+
+        def save(path: Path) -> None:
+            joblib.dump(estimator, path)
+
+    return write_bundle(out_dir / BUNDLE_DIR, spec=spec, save_weights=save)
 
 
 def fallback_notes(estimator: Any, classes: list[str]) -> list[str]:

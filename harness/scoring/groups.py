@@ -89,7 +89,8 @@ def score_groups(
         ``calibrated_genres`` and ``notes`` (multi-label).
     predictions : dict
         group -> arrays ``keys``, ``y_true`` (labelled groups), ``classes``, ``proba``,
-        ``proba_calibrated``; multi-label also ``thresholds`` and ``temperatures``, shape (C,).
+        ``proba_calibrated``; single-label also ``temperature`` (0-d), multi-label
+        ``thresholds`` and ``temperatures``, shape (C,).
     """
     # A small validation split often misses a class; the report's label checks say so once.
     with warnings.catch_warnings():
@@ -155,6 +156,7 @@ def _score_single(data, logits, *, classes, calibrate, no_signal):
             "classes": np.asarray(label_set),
             "proba": raw,
             "proba_calibrated": cal,
+            "temperature": np.float64(scaler.temperature_),  # unrounded: model bundles keep it
         }
         if group in ("validation", "test"):
             y_true = targets(data, keys)

@@ -34,7 +34,9 @@ from harness.scoring.submission.validate import (
 UNSEEN_CLASS_FLOOR = 1e-4
 
 
-def _check_ids(file_ids: Sequence[Any]) -> list[str]:
+def check_ids(file_ids: Sequence[Any]) -> list[str]:
+    """The ids as str; refuses an empty, padded, repeated id or one with a comma, quote or
+    line break (:class:`ParameterError` naming its position)."""
     ids = [str(i) for i in file_ids]
     seen: dict[str, int] = {}
     for row, fid in enumerate(ids):
@@ -49,7 +51,12 @@ def _check_ids(file_ids: Sequence[Any]) -> list[str]:
     return ids
 
 
-def _to_challenge_columns(proba: Any, classes: Sequence[Any], floor: float) -> np.ndarray:
+def to_challenge_columns(
+    proba: Any, classes: Sequence[Any], floor: float = UNSEEN_CLASS_FLOOR
+) -> np.ndarray:
+    """Probabilities over ``classes`` as the 16 challenge columns, float64 (n, 16): each row
+    renormalised, genres missing from ``classes`` at ``floor`` before renormalising. Row by
+    row, so a batch gives the values of the whole file."""
     from harness.scoring.metrics.single import check_score_matrix
 
     classes = [str(c) for c in classes]
@@ -101,10 +108,10 @@ def write_submission(
     Path
         ``path``, now a valid submission.
     """
-    ids = _check_ids(file_ids)
+    ids = check_ids(file_ids)
     if not 0 <= floor < 1:
         raise ParameterError(f"floor must be in [0, 1), got {floor}")
-    p = _to_challenge_columns(proba, classes, floor)
+    p = to_challenge_columns(proba, classes, floor)
     if p.shape[0] != len(ids):
         raise ParameterError(f"{len(ids)} file_ids but proba has {p.shape[0]} rows")
     path = Path(path)
@@ -113,8 +120,7 @@ def write_submission(
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(",".join(SUBMISSION_HEADER) + "\n")
-            for fid, row in zip(ids, p.tolist(), strict=True):
-                fh.write(fid + "," + ",".join(map(repr, row)) + "\n")
+            fh.writelines(challenge_lines(ids, p))
         problems = validate_submission(tmp, expected_ids=ids)
         if problems:
             raise SubmissionError(
@@ -126,6 +132,15 @@ def write_submission(
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def challenge_lines(file_ids: Sequence[str], columns: np.ndarray) -> list[str]:
+    """The CSV lines (with their LF) of rows already in challenge columns
+    (:func:`to_challenge_columns`): the id, then each value's shortest round-trip ``repr``."""
+    return [
+        fid + "," + ",".join(map(repr, row)) + "\n"
+        for fid, row in zip(file_ids, columns.tolist(), strict=True)
+    ]
 
 
 def uniform_submission(file_ids: Sequence[Any], path: Path | str) -> Path:

@@ -1,0 +1,74 @@
+"""Benchmark ``fma-harness predict`` against decoding alone, on the same files.
+
+Prints files per second of (a) decoding every file (:func:`harness.data.audio.decode`, the
+floor: predict decodes each file once) and (b) the whole predict (decode, features, model,
+calibration, output), and their ratio (predict time / decode time). Both run with the same
+``--n-jobs``; the first pass of each is a warm-up (librosa's numba kernels, torch's start).
+
+Usage::
+
+    .venv/bin/python benchmarks/predict.py BUNDLE FOLDER [--n-jobs 1] [--repeat 2]
+
+e.g. a cnn bundle of a run (``runs/<id>/models/cnn/bundle``) and the run's
+``crowdai_fma_test/``. Timings are wall clock: run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def decode_only(paths: list[Path], n_jobs: int) -> float:
+    """Seconds to decode every file (native rate, mono), as predict's workers do."""
+    from joblib import Parallel, delayed
+
+    from harness.data.audio import DecodeConfig, decode
+
+    config = DecodeConfig(min_duration=0.0)
+    started = time.perf_counter()
+    if n_jobs == 1:
+        for path in paths:
+            decode(path, config=config)
+    else:
+        Parallel(n_jobs=n_jobs, backend="loky")(delayed(decode)(p, config=config) for p in paths)
+    return time.perf_counter() - started
+
+
+def predict_all(bundle: Path, folder: Path, n_jobs: int) -> float:
+    """Seconds of one full predict of ``folder`` into a fresh output file."""
+    from harness.pipeline.predict import predict_files
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        predict_files(bundle, [folder], out=Path(tmp) / "out.csv", fmt="csv", n_jobs=n_jobs,
+                      device="cpu", progress=False, log=lambda _: None)  # fmt: skip
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    from harness.pipeline.predict_inputs import find_audio
+
+    paths = find_audio([args.folder])
+    print(f"{len(paths)} files, n_jobs={args.n_jobs}, load average {os.getloadavg()[0]:.2f}")
+    decode_only(paths[:2], args.n_jobs)  # warm-up
+    predict_all(args.bundle, args.folder, args.n_jobs)
+    decode_s = min(decode_only(paths, args.n_jobs) for _ in range(args.repeat))
+    predict_s = min(predict_all(args.bundle, args.folder, args.n_jobs) for _ in range(args.repeat))
+    print(f"decode only : {len(paths) / decode_s:8.2f} files/s ({decode_s:.2f} s)")
+    print(f"predict     : {len(paths) / predict_s:8.2f} files/s ({predict_s:.2f} s)")
+    print(f"predict / decode time: {predict_s / decode_s:.2f}x")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
