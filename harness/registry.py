@@ -166,6 +166,12 @@ def names() -> list[str]:
     return [entry.name for entry in BUILTIN_MODELS]
 
 
-def training_defaults(entry: ModelEntry) -> dict[str, Any]:
-    """The settings the default run trains ``entry`` with (its factory's ``training_defaults``)."""
-    return dict(getattr(load_target(entry.target), "training_defaults", None) or {})
+def training_defaults(entry: ModelEntry, *, preset: str = "full") -> dict[str, Any]:
+    """The settings a run trains ``entry`` with: its factory's ``training_defaults`` (the
+    thorough schedule, preset "full"), updated with its ``fast_defaults`` for the "fast" and
+    "quick" presets (a factory without them trains the same under every preset)."""
+    factory = load_target(entry.target)
+    settings = dict(getattr(factory, "training_defaults", None) or {})
+    if preset != "full":
+        settings.update(getattr(factory, "fast_defaults", None) or {})
+    return settings

@@ -163,13 +163,33 @@ def fingerprint_pairs(
     return table.sort_values("distance", kind="stable").reset_index(drop=True)
 
 
-def find_duplicates(*, hashes: pd.Series | None, prints: pd.DataFrame | None) -> pd.DataFrame:
-    """Union of hash pairs and fingerprint pairs (a pair found by both is kept once, as sha1)."""
+def find_duplicates(
+    *,
+    hashes: pd.Series | None,
+    prints: pd.DataFrame | None,
+    shifted: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Union of hash pairs, fingerprint pairs and shifted-excerpt pairs (a pair found by more
+    than one is kept once: sha1 first, then the aligned fingerprint).
+
+    ``shifted`` (key_a, key_b, similarity, shift) comes from
+    :func:`harness.data.fingerprints.matching_pairs`; its pairs count as ``fingerprint`` pairs
+    (``near_identical_audio``), with distance 1 - similarity and the shift in ``detail``.
+    """
     frames = []
     if hashes is not None:
         frames.append(hash_pairs(hashes))
     if prints is not None and len(prints):
         frames.append(fingerprint_pairs(prints))
+    if shifted is not None and len(shifted):
+        frames.append(
+            pd.DataFrame(
+                {"key_a": shifted["key_a"].to_numpy(), "key_b": shifted["key_b"].to_numpy(),
+                 "method": "fingerprint",
+                 "distance": (1.0 - shifted["similarity"].astype(float)).round(4).to_numpy(),
+                 "detail": [f"shifted {s:+.2f} s" for s in shifted["shift"].astype(float)]}
+            )
+        )  # fmt: skip
     if not frames:
         return pd.DataFrame(columns=["key_a", "key_b", "method", "distance", "detail"])
     pairs = pd.concat(frames, ignore_index=True)
@@ -224,7 +244,8 @@ def input_pairs(inputs: DataInputs) -> pd.DataFrame | None:
     if inputs.hashes is None and inputs.prints is None:
         return None
     return inputs.shared(
-        "duplicate_pairs", lambda: find_duplicates(hashes=inputs.hashes, prints=inputs.prints)
+        "duplicate_pairs",
+        lambda: find_duplicates(hashes=inputs.hashes, prints=inputs.prints, shifted=inputs.shifted),
     )
 
 

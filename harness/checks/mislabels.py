@@ -35,6 +35,7 @@ import pandas as pd
 from harness.checks.base import CheckResult, id_list, skip
 from harness.checks.labels import given_labels
 from harness.checks.registry import DataInputs
+from harness.data.splits import split_groups
 
 FAMILY = "labels"
 NAME = "suspected_mislabels"
@@ -367,7 +368,7 @@ def from_inputs(inputs: DataInputs) -> list[CheckResult]:
     result = suspected_mislabels(
         features=features[features.index.isin(usable)],
         labels=given_labels(inputs),
-        groups=inputs.tracks[("artist", "id")],
+        groups=split_groups(inputs.tracks),
         splits=inputs.splits,
         random_state=inputs.seed,
     )

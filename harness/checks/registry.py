@@ -61,6 +61,9 @@ class DataInputs:
         key -> SHA-1 of the file (:func:`harness.checks.duplicates.file_hashes`).
     prints : pd.DataFrame or None
         key -> audio fingerprint (:func:`harness.checks.runner.clip_descriptors`).
+    shifted : pd.DataFrame or None
+        Pairs of clips holding the same excerpt up to a 2 s shift (key_a, key_b, similarity,
+        shift; :func:`harness.data.fingerprints.matching_pairs`).
     feature_table : pd.DataFrame or None
         MFCC-140 table indexed by track_id.
     rhythm : pd.DataFrame or None
@@ -84,6 +87,7 @@ class DataInputs:
     genres: pd.DataFrame | None = None
     target_sr: int = 22050
     seed: int = 0
+    shifted: pd.DataFrame | None = None
     _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -32,6 +32,7 @@ from harness.checks.registry import DATA, DataInputs, run_checks
 from harness.checks.rhythm import rhythm_descriptor
 from harness.data.audio import DecodeConfig
 from harness.data.audio import decode as decode_clip
+from harness.data.fingerprints import logmel_envelope, matching_pairs
 from harness.data.fma import load_genres
 from harness.errors import DataError
 
@@ -49,6 +50,7 @@ def data_checks(
     genres: pd.DataFrame | None = None,
     target_sr: int = 22050,
     seed: int = 0,
+    shifted: pd.DataFrame | None = None,
 ) -> list[CheckResult]:
     """Every registered ``"data"`` check on plain inputs, in registry order.
 
@@ -78,17 +80,22 @@ def data_checks(
         Sample rate the clips are decoded at.
     seed : int
         Seed of the mislabel detector's folds.
+    shifted : pd.DataFrame, optional
+        Shifted-excerpt pairs (:func:`harness.data.fingerprints.matching_pairs`).
     """
     inputs = DataInputs(
         tracks=tracks, splits=splits, status=status, groups=groups, hashes=hashes,
         prints=prints, feature_table=feature_table, rhythm=rhythm, genres=genres,
-        target_sr=target_sr, seed=seed,
+        target_sr=target_sr, seed=seed, shifted=shifted,
     )  # fmt: skip
     return run_checks(DATA, inputs)
 
 
 def clip_descriptors(
-    S_by_key: Iterable[tuple[Any, np.ndarray]], *, frame_rate: float
+    S_by_key: Iterable[tuple[Any, np.ndarray]],
+    *,
+    frame_rate: float,
+    envelopes: dict[Any, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Audio fingerprints and rhythm descriptors of log-mel spectrograms.
 
@@ -98,6 +105,9 @@ def clip_descriptors(
         Log-mel spectrograms in dB.
     frame_rate : float
         Frames per second.
+    envelopes : dict, optional
+        Filled with key -> :func:`harness.data.fingerprints.logmel_envelope` (the shift-tolerant
+        fingerprint) when given.
 
     Returns
     -------
@@ -114,6 +124,8 @@ def clip_descriptors(
         keys.append(key)
         prints.append(duplicates.fingerprint(S, frame_rate=frame_rate))
         rhythm.append(rhythm_descriptor(S))
+        if envelopes is not None:
+            envelopes[key] = logmel_envelope(S)
     table = pd.DataFrame(np.stack(rhythm) if rhythm else None, index=pd.Index(keys, name="key"))
     return duplicates.stack_fingerprints(keys, prints), table
 
@@ -185,7 +197,10 @@ def run_data_checks(
     except DataError:  # the run extracted no log-mel (baselines only): decode the clips
         paths = clips.loc[fingerprintable, "path"].to_dict()
         specs = decoded_logmels(paths, logmel=logmel, n_jobs=n_jobs)
-    prints, rhythm = clip_descriptors(specs, frame_rate=logmel.sr / logmel.hop_length)
+    frame_rate = logmel.sr / logmel.hop_length
+    envelopes: dict[Any, np.ndarray] = {}
+    prints, rhythm = clip_descriptors(specs, frame_rate=frame_rate, envelopes=envelopes)
+    shifted = matching_pairs(envelopes, frame_rate=frame_rate)
     track_keys = [k for k in clips.index if k in data.splits.index]
     feature_table = feats.load_feature_table(
         features.cache_dir, keys=track_keys, feature_set="mfcc", decode=decode
@@ -202,6 +217,7 @@ def run_data_checks(
         genres=dataset_genres(data.layout.genres_csv),
         target_sr=int(getattr(features.logmel, "sr", 22050)),
         seed=seed,
+        shifted=shifted,
     )
 
 

@@ -58,23 +58,34 @@ def _as_int(values) -> set[int]:
     return out
 
 
-def flagged_audio(results: Sequence[CheckResult]) -> dict[str, set[int]]:
-    """Status -> track ids that the decode status check reports."""
+def _as_keys(values, *, paths: bool) -> set:
+    """Track ids (int; challenge file ids left out), or, for a folder or manifest set whose
+    truth is keyed by clip path (``paths``), the keys as str."""
+    if not paths:
+        return _as_int(values)
+    return {str(v) for v in values if isinstance(v, str) and v}
+
+
+def flagged_audio(results: Sequence[CheckResult], *, paths: bool = False) -> dict[str, set]:
+    """Status -> track ids (clip paths when ``paths``) that the decode status check reports."""
     table = _evidence(results, "audio", "decode_status")
     if table.empty:
         return {}
     table = table.reset_index()
     key = table.columns[0]
-    return {s: _as_int(table.loc[table["status"] == s, key]) for s in table["status"].unique()}
+    return {
+        s: _as_keys(table.loc[table["status"] == s, key], paths=paths)
+        for s in table["status"].unique()
+    }
 
 
-def flagged_pairs(results: Sequence[CheckResult]) -> set[frozenset[int]]:
-    """Unordered track-id pairs reported by the duplicate checks."""
+def flagged_pairs(results: Sequence[CheckResult], *, paths: bool = False) -> set[frozenset]:
+    """Unordered track-id (or clip-path) pairs reported by the duplicate checks."""
     pairs = set()
     for name in DUPLICATE_CHECKS:
         table = _evidence(results, "duplicates", name)
         for a, b in zip(table.get("key_a", []), table.get("key_b", []), strict=True):
-            ints = _as_int([a, b])
+            ints = _as_keys([a, b], paths=paths)
             if len(ints) == 2:
                 pairs.add(frozenset(ints))
     return pairs
@@ -102,24 +113,25 @@ def score_against_truth(results: Sequence[CheckResult], truth: pd.DataFrame) -> 
         One row per fault kind (empty, short, silent, corrupt, duplicate, mislabel) with columns
         fault, planted, flagged, hits, recall, precision, false_alarms_clean.
     """
-    faulty = set(truth["track_id"].astype(int))
+    paths = not truth["track_id"].astype(str).str.fullmatch(r"\d+").all()
+    ids = truth["track_id"].astype(str if paths else int)
+    faulty = set(ids)
     rows = []
-    audio_flags = flagged_audio(results)
+    audio_flags = flagged_audio(results, paths=paths)
     for kind in AUDIO_FAULTS:
-        planted = set(truth.loc[truth["fault"] == kind, "track_id"].astype(int))
+        planted = set(ids[truth["fault"] == kind])
         flagged = audio_flags.get(kind, set())
         rows.append(_row(kind, planted, flagged, len(flagged - faulty)))
     dups = truth[truth["fault"] == "duplicate"]
-    sources = dups["detail"].str.extract(r"duplicate_of=(\d+)")[0].astype(int)
-    planted_pairs = {
-        frozenset((int(a), int(b))) for a, b in zip(dups["track_id"], sources, strict=True)
-    }
-    found = flagged_pairs(results)
+    sources = dups["detail"].str.extract(r"duplicate_of=([^;]+)")[0].astype(str if paths else int)
+    planted_pairs = {frozenset((a, b)) for a, b in zip(ids[dups.index], sources, strict=True)}
+    found = flagged_pairs(results, paths=paths)
     members = set().union(*found) if found else set()
-    sources_set = set(sources.astype(int))
+    sources_set = set(sources)
     rows.append(_row("duplicate", planted_pairs, found, len(members - faulty - sources_set)))
-    planted = set(truth.loc[truth["fault"] == "mislabel", "track_id"].astype(int))
-    flagged = _as_int(_evidence(results, "labels", "suspected_mislabels").get("track_id", []))
+    planted = set(ids[truth["fault"] == "mislabel"])
+    evidence = _evidence(results, "labels", "suspected_mislabels")
+    flagged = _as_keys(evidence.get("track_id", []), paths=paths)
     rows.append(_row("mislabel", planted, flagged, len(flagged - faulty)))
     return pd.DataFrame(rows)
 

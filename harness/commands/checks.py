@@ -15,6 +15,8 @@ CHECK_EPILOG = """Examples:
   fma-harness check                                  # the synthetic set in data/synthetic
 
   fma-harness check --root ~/fma --subset medium --out runs/checks-medium
+
+  fma-harness check --root ~/gtzan/genres            # a folder per label (or a manifest CSV)
 """
 
 REPORT_EPILOG = """Examples:
@@ -44,6 +46,7 @@ def _print_summary(results, console) -> None:
 
 def check(
     root: Annotated[Path, options.root()] = DEFAULT_SYNTH_ROOT,
+    format: Annotated[str | None, options.data_format()] = None,
     subset: Annotated[str, options.subset()] = "small",
     out: Annotated[
         Path | None, options.out("Report folder (default: runs/checks-<root name>).")
@@ -67,7 +70,7 @@ def check(
     console = _console()
     results, scores = check_dataset(
         root=root, subset=subset, cache_dir=cache_dir, out=out, resplit=resplit, seed=seed,
-        n_jobs=n_jobs, progress=sys.stderr.isatty(),
+        n_jobs=n_jobs, progress=sys.stderr.isatty(), format=format,
     )  # fmt: skip
     _print_summary(results, console)
     if scores is not None:

@@ -15,6 +15,10 @@ SYNTH_EPILOG = """Examples:
   fma-harness data synth                          # the default set in data/synthetic
 
   fma-harness data synth --root /tmp/fma --subset medium --n-tracks 800 --sr 44100 --channels 2
+
+  fma-harness data synth --root /tmp/by_label --format folders     # a folder per label
+
+  fma-harness data synth --root /tmp/listed --format manifest      # manifest.csv + audio/
 """
 
 SPLITS_EPILOG = """Examples:
@@ -94,6 +98,13 @@ def synth(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a synthetic FMA already at --root.")
     ] = False,
+    format: Annotated[
+        str,
+        options.data_format(
+            "fma (the FMA layout) | folders (a folder per label) | manifest (manifest.csv + "
+            "audio/); folders and manifest add shifted repeated excerpts, no challenge folder."
+        ),
+    ] = "fma",
 ) -> None:
     """Generate a synthetic FMA (metadata, mp3s, challenge folder, planted faults)."""
     from harness.data.synth.generate import SynthConfig, generate
@@ -105,6 +116,12 @@ def synth(
         near_duplicate=near_duplicate, mislabel=mislabel, n_test=n_test,
         n_multi_root=n_multi_root,
     )  # fmt: skip
+    if format != "fma":
+        from harness.data.synth.formats import generate_format
+
+        summary = generate_format(config, format=format, n_jobs=n_jobs, overwrite=force)
+        _print_synth_summary(summary, subset)
+        return
     _print_synth_summary(generate(config, n_jobs=n_jobs, overwrite=force), subset)
 
 

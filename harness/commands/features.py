@@ -24,9 +24,18 @@ A second run with the same options does no work; a killed run resumes where it s
 """
 
 
-def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: Path | None):
+def build_clips(
+    root: Path,
+    *,
+    subset: str,
+    resplit: bool,
+    seed: int,
+    test_dir: Path | None,
+    format: str | None = None,
+):
     """The clips table: every subset track (group = split, labelled or not) plus the clips of
-    the challenge folder (``test_dir``, default ROOT's ``crowdai_fma_test/`` when present).
+    the challenge folder (``test_dir``, default ROOT's ``crowdai_fma_test/`` when present); for
+    a folder-per-label or manifest root, its clips (group = split).
 
     Returns
     -------
@@ -36,6 +45,7 @@ def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: 
     import pandas as pd
 
     from harness.data import fma
+    from harness.data.formats import detect_format, load_dataset
     from harness.data.prepared import (
         challenge_clips,
         default_test_dir,
@@ -45,6 +55,9 @@ def build_clips(root: Path, *, subset: str, resplit: bool, seed: int, test_dir: 
     )
     from harness.data.splits import get_splits
 
+    kind = detect_format(root, format=format)
+    if kind != "fma":
+        return load_dataset(root=root, format=kind, resplit=resplit, seed=seed).clips
     layout, tracks = load_subset_tracks(root, subset=subset)
     audio_dir = fma.require_audio_dir(layout.root, subset)
     splits = get_splits(tracks, resplit=resplit, seed=seed)
@@ -73,6 +86,7 @@ def _status_counts(status):
 
 def features(
     root: Annotated[Path, options.root()] = DEFAULT_SYNTH_ROOT,
+    format: Annotated[str | None, options.data_format()] = None,
     subset: Annotated[str, options.subset()] = "small",
     feature_sets: Annotated[
         str, typer.Option("--feature-sets", help="Comma-separated: mfcc, logmel, all (518).")
@@ -96,7 +110,8 @@ def features(
     from harness.features import LogMelConfig, check_feature_sets, extract
 
     sets = check_feature_sets(feature_sets)
-    clips = build_clips(root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir)
+    clips = build_clips(root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir,
+                        format=format)  # fmt: skip
     start = time.perf_counter()
     status = extract(
         clips,
@@ -105,7 +120,7 @@ def features(
         logmel=LogMelConfig(),
         n_jobs=n_jobs,
         scheduler=scheduler,
-        decode=decode_config_for(root, min_duration=min_duration),
+        decode=decode_config_for(root if root.is_dir() else root.parent, min_duration=min_duration),
     )
     seconds = time.perf_counter() - start
     console = Console(highlight=False)

@@ -7,7 +7,8 @@ only chooses the help text. Names used by more than one command:
 ============  ===============================  ==========================================
 option        aliases                          meaning
 ============  ===============================  ==========================================
---root        --fma-root                       FMA root (fma_metadata/, fma_<subset>/)
+--root        --fma-root                       dataset root: FMA, a folder per label, a manifest
+--format                                       fma | folders | manifest (default: detected)
 --subset                                       small | medium | large | full
 --cache-dir                                    feature cache shared by every command
 --out                                          where the command writes (folder or file)
@@ -26,7 +27,11 @@ from typing import Any
 
 import typer
 
-ROOT_HELP = "FMA root (fma_metadata/, fma_<subset>/)."
+ROOT_HELP = (
+    "Dataset root: FMA (fma_metadata/, fma_<subset>/), a folder per label (GTZAN's genres/), "
+    "or a CSV manifest (path,label[,artist,album,split,labels,duration]) or its folder."
+)
+FORMAT_HELP = "fma | folders | manifest (default: detected from --root)."
 SUBSET_HELP = "small | medium | large | full"
 CACHE_DIR_HELP = "Feature cache (shared by every command and worker)."
 N_JOBS_HELP = "Parallel workers (-1 = all cores)."
@@ -40,6 +45,11 @@ MIN_DURATION_HELP = "Shorter clips are 'short' (s); default 29, or the synthetic
 def root(help: str = ROOT_HELP) -> Any:
     """``--root`` (alias ``--fma-root``): the dataset root."""
     return typer.Option("--root", "--fma-root", help=help)
+
+
+def data_format(help: str = FORMAT_HELP) -> Any:
+    """``--format``: which dataset format ``--root`` is in (None: detected)."""
+    return typer.Option("--format", help=help)
 
 
 def subset(help: str = SUBSET_HELP) -> Any:

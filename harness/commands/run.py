@@ -27,6 +27,10 @@ RUN_EPILOG = """Examples:
 
   fma-harness run --test-dir my_clips --answers my_answers.csv   # score your own test folder
 
+  fma-harness run --root ~/gtzan/genres --models mfcc-logreg,cnn   # a folder per label
+
+  fma-harness run --root my_set/manifest.csv        # path,label[,artist,album,split,labels]
+
 Exit codes:
 
   0  every model trained; leaderboard, submissions and report written
@@ -67,6 +71,7 @@ RootOpt = Annotated[
     Path | None, options.root(f"{options.ROOT_HELP} Default: data/synthetic, made if absent.")
 ]
 SubsetOpt = Annotated[str | None, options.subset()]
+FormatOpt = Annotated[str | None, options.data_format()]
 TaskOpt = Annotated[
     str | None, typer.Option("--task", help="genre_top (single-label) | genres_all")
 ]
@@ -92,7 +97,14 @@ OutOpt = Annotated[Path | None, options.out("Parent folder of run directories.")
 CacheDirOpt = Annotated[Path | None, options.cache_dir()]
 JobsOpt = Annotated[int | None, options.n_jobs()]
 SchedulerOpt = Annotated[str | None, options.scheduler()]
-QuickOpt = Annotated[bool | None, typer.Option("--quick/--full", help="Smoke run: few epochs.")]
+QuickOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--quick/--full",
+        help="Neural training schedule: --quick a smoke run (2 epochs), --full each model's "
+        "thorough schedule for real comparisons; neither: the fast default (README: presets).",
+    ),
+]
 DeviceOpt = Annotated[str | None, options.device()]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="run.toml with any option.")]
 FeaturesOpt = Annotated[
@@ -131,12 +143,15 @@ def _config(config_file: Path | None, **cli: object):
     from harness.pipeline.config import RunConfig, load_config_file
 
     values = load_config_file(config_file) if config_file else {}
+    if cli.get("quick") is False:  # --full
+        cli = {**cli, "quick": None, "preset": "full"}
     values.update({k: v for k, v in cli.items() if v is not None})
     return RunConfig(**values)
 
 
 def run(
     root: RootOpt = None,
+    format: FormatOpt = None,
     subset: SubsetOpt = None,
     task: TaskOpt = None,
     min_genre_count: MinGenreCountOpt = None,
@@ -163,7 +178,8 @@ def run(
     # `--models ''` is an empty list (refused by the checks), not "every model"
     model_list = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
     cfg = _config(
-        config, root=root, subset=subset, task=task, models=model_list, test_dir=test_dir,
+        config, root=root, format=format, subset=subset, task=task, models=model_list,
+        test_dir=test_dir,
         answers=answers,
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
@@ -175,6 +191,7 @@ def run(
 def train(
     model: Annotated[str, typer.Argument(help="A registered model, e.g. mfcc-logreg, crnn.")],
     root: RootOpt = None,
+    format: FormatOpt = None,
     subset: SubsetOpt = None,
     task: TaskOpt = None,
     min_genre_count: MinGenreCountOpt = None,
@@ -200,7 +217,8 @@ def train(
     from harness.pipeline.run import run_pipeline
 
     cfg = _config(
-        config, root=root, subset=subset, task=task, models=[model], test_dir=test_dir,
+        config, root=root, format=format, subset=subset, task=task, models=[model],
+        test_dir=test_dir,
         answers=answers,
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,

@@ -39,7 +39,8 @@ class PreparedData:
     layout : FmaLayout
         Where the dataset lives.
     subset : str
-        FMA subset used (small, medium, large, full).
+        FMA subset used (small, medium, large, full); for another format, its name
+        (``folders``, ``manifest``).
     task : str
         ``genre_top`` (single-label) or ``genres_all`` (multi-label).
     tracks : pd.DataFrame
@@ -65,6 +66,9 @@ class PreparedData:
         every genre of the subset, kept or dropped.
     min_genre_count : int
         The minimum training tracks a kept genre has (``genres_all``).
+    index_file : Path or None
+        The file that listed the clips when it is not tracks.csv (a CSV manifest), for the
+        run's data checksums.
     """
 
     layout: FmaLayout
@@ -80,6 +84,7 @@ class PreparedData:
     dropped_genres: dict[str, int] = field(default_factory=dict)
     genre_parents: dict[str, str | None] = field(default_factory=dict)
     min_genre_count: int = 1
+    index_file: Path | None = None
 
     def keys(self, group: str) -> pd.Index:
         """Keys of the clips in one group (a split name or ``challenge``)."""

@@ -28,6 +28,9 @@ SPLIT_COLUMN = ("set", "split")
 ARTIST_COLUMN = ("artist", "id")
 ALBUM_COLUMN = ("album", "id")
 GENRE_COLUMN = ("track", "genre_top")
+# what a split kept together when it is not the artist (a folder or manifest dataset: the artist,
+# else the audio group of harness.data.fingerprints)
+SPLIT_GROUP_COLUMN = ("set", "group")
 _NO_GENRE = "\x00no genre_top"
 
 
@@ -191,3 +194,13 @@ def check_leakage(tracks: pd.DataFrame, splits: pd.Series) -> pd.DataFrame:
             found = sorted(set(sub["split"]), key=lambda s: rank.get(s, len(rank)))
             rows.append({"kind": kind, "id": key, "splits": ",".join(found), "n_tracks": len(sub)})
     return pd.DataFrame(rows, columns=["kind", "id", "splits", "n_tracks"])
+
+
+def split_groups(tracks: pd.DataFrame) -> pd.Series:
+    """track_id -> what must stay in one split (cross-validation groups): ``("set", "group")``
+    when the tracks carry it (a folder or manifest dataset), else the artist id (NaN when
+    unknown)."""
+    for column in (SPLIT_GROUP_COLUMN, ARTIST_COLUMN):
+        if column in tracks.columns:
+            return tracks[column]
+    return pd.Series(np.nan, index=tracks.index)

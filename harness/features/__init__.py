@@ -25,6 +25,7 @@ from harness.features.config import (
     check_feature_sets,
     feature_columns,
     library_versions,
+    logmel_for_clips,
 )
 from harness.features.integrity import CacheRepairWarning
 from harness.features.logmel import logmel_spectrogram
@@ -58,6 +59,7 @@ __all__ = [
     "library_versions",
     "load_feature_table",
     "load_logmel",
+    "logmel_for_clips",
     "logmel_spectrogram",
     "mfcc_stats",
     "official_features",

@@ -135,6 +135,19 @@ class LogMelConfig:
         return (self.n_mels, self.n_frames)
 
 
+def logmel_for_clips(min_duration: float) -> LogMelConfig:
+    """The default log-mel recipe with a window no longer than the clips: ``duration`` is 29 s
+    (FMA's clips), or ``min_duration`` s for a dataset of shorter clips (a synthetic set of
+    10 s clips), so that no clip is mostly padding.
+
+    Examples
+    --------
+    >>> logmel_for_clips(29.0).n_frames, logmel_for_clips(9.5).n_frames
+    (1249, 410)
+    """
+    return LogMelConfig(duration=min(LogMelConfig.duration, float(min_duration)))
+
+
 def check_feature_sets(feature_sets) -> tuple[str, ...]:
     """Validate and normalise a list (or comma-separated string) of feature-set names."""
     if isinstance(feature_sets, str):

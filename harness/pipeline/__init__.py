@@ -7,5 +7,7 @@ work), :mod:`~harness.pipeline.run` (:func:`run_pipeline`), :mod:`~harness.pipel
 checklist of ``fma-harness check``), :mod:`~harness.pipeline.bundle` (model bundles: save,
 verify, load), :mod:`~harness.pipeline.predict` (``fma-harness predict``; files and features in
 :mod:`~harness.pipeline.predict_inputs`, output formats in
-:mod:`~harness.pipeline.predict_output`), :mod:`~harness.pipeline.export` (round-2 folder).
+:mod:`~harness.pipeline.predict_output`), :mod:`~harness.pipeline.export` (round-2 folder),
+:mod:`~harness.pipeline.ensemble` (the ``ensemble`` row; its bundle of bundles in
+:mod:`~harness.pipeline.ensemble_bundle`).
 """

@@ -16,6 +16,11 @@ copies it anywhere). Its files:
   runs code from the file, so load only bundles from a source you trust);
 - ``manifest.json``: the bundle format version and the sha256 of every other file.
 
+An ensemble (kind ``ensemble``, :mod:`harness.pipeline.ensemble_bundle`) is a bundle of bundles:
+its "weights" file ``members.json`` lists each member's folder (a complete bundle under
+``members/``), weight and the sha256 of the member's ``manifest.json``, so one chain of checksums
+covers every file; its estimator is :class:`EnsembleMembers`.
+
 :func:`load_bundle` refuses, with one line naming the file and what to do, a folder that is not
 a bundle, a file missing or not listed, a checksum that differs (a file changed after the bundle
 was written), another bundle format version, and a bundle made for another task.
@@ -46,7 +51,10 @@ BUNDLE_FORMAT = 1
 BUNDLE_DIR = "bundle"  # <run_dir>/models/<name>/bundle
 SPEC_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
-WEIGHTS = {"logmel": "model.pt", "features": "model.joblib"}
+ENSEMBLE_KIND = "ensemble"  # a bundle of bundles (see the module docstring)
+MEMBERS_FILE = "members.json"  # an ensemble's "weights": its members
+MEMBERS_DIR = "members"  # an ensemble's member bundles: members/<i>-<name>/
+WEIGHTS = {"logmel": "model.pt", "features": "model.joblib", ENSEMBLE_KIND: MEMBERS_FILE}
 REEXPORT = "re-export it from its run (fma-harness export RUN_DIR --model NAME DEST)"
 
 
@@ -61,7 +69,8 @@ class ModelBundle:
     spec : dict
         ``bundle.json``.
     estimator : object
-        The fitted estimator (a ``NeuralClassifier`` or a scikit-learn style estimator).
+        The fitted estimator (a ``NeuralClassifier`` or a scikit-learn style estimator), or an
+        ensemble's :class:`EnsembleMembers`.
     """
 
     path: Path
@@ -88,6 +97,14 @@ class ModelBundle:
     def logmel(self) -> LogMelConfig | None:
         values = self.spec["features"].get("logmel")
         return LogMelConfig(**values) if values else None
+
+
+@dataclass
+class EnsembleMembers:
+    """The estimator of an ensemble bundle: its loaded member bundles and their weights."""
+
+    bundles: list[ModelBundle]
+    weights: list[float]
 
 
 def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
@@ -222,7 +239,39 @@ def verify_bundle(path: Path | str, *, task: str | None = None) -> dict:
             f"{folder / SPEC_FILE}: the bundle was made for task {spec.get('task')!r}, not "
             f"{task!r}; use a model trained for {task!r} (fma-harness train MODEL --task {task})"
         )
+    if spec.get("kind") == ENSEMBLE_KIND:
+        for member in ensemble_members(folder):
+            _check_file(member.parent, MANIFEST_FILE, str(member.sha256))
+            member_spec = verify_bundle(member.parent, task=spec.get("task"))
+            nested = member_spec.get("kind") == ENSEMBLE_KIND
+            if nested or member_spec.get("classes") != spec.get("classes"):
+                raise DataError(f"{member.parent}: not a member of this ensemble (another class "
+                                f"list, or an ensemble itself); {REEXPORT}")  # fmt: skip
     return spec
+
+
+@dataclass(frozen=True)
+class _Member:
+    parent: Path  # the member's bundle folder
+    weight: float
+    sha256: str  # of its manifest.json
+
+
+def ensemble_members(folder: Path) -> list[_Member]:
+    """An ensemble bundle's ``members.json``: each member's folder, weight and manifest sha256
+    (read, not verified: :func:`verify_bundle` checks them)."""
+    path = folder / MEMBERS_FILE
+    listing = _read_json(path, what="member list").get("members")
+    try:
+        members = [(Path(str(m["folder"])), float(m["weight"]), str(m["manifest_sha256"]))
+                   for m in listing]  # fmt: skip
+    except (TypeError, KeyError, ValueError):
+        raise DataError(f"{path}: not a list of members; {REEXPORT}") from None
+    inside = all(not rel.is_absolute() and ".." not in rel.parts for rel, _, _ in members)
+    if len(members) < 2 or not inside:
+        raise DataError(f"{path}: fewer than 2 members, or a member folder outside the bundle; "
+                        f"the bundle was tampered with; {REEXPORT}")  # fmt: skip
+    return [_Member(folder / rel, weight, digest) for rel, weight, digest in members]
 
 
 def _check_file(folder: Path, name: str, expected: str) -> None:
@@ -285,7 +334,14 @@ def load_bundle(
     folder = bundle_folder(path)
     spec = verify_bundle(folder, task=task)
     weights = folder / spec["weights"]
-    if spec["kind"] == "logmel":
+    if spec["kind"] == ENSEMBLE_KIND:
+        members = ensemble_members(folder)
+        estimator = EnsembleMembers(
+            bundles=[load_bundle(m.parent, task=task, device=device, num_threads=num_threads)
+                     for m in members],
+            weights=[m.weight for m in members],
+        )  # fmt: skip
+    elif spec["kind"] == "logmel":
         from harness.training.estimator import NeuralClassifier
 
         estimator = NeuralClassifier.load(

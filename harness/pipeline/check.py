@@ -17,7 +17,8 @@ from harness import features as feats
 from harness.checks.base import CheckResult, save_checks
 from harness.checks.runner import run_data_checks
 from harness.checks.truth import load_truth, score_against_truth, truth_result
-from harness.data.prepared import decode_config_for, default_test_dir, prepare
+from harness.data.formats import detect_format, load_dataset
+from harness.data.prepared import decode_config_for, default_test_dir
 from harness.report.markdown import write_report
 
 
@@ -31,6 +32,7 @@ def check_dataset(
     seed: int = 0,
     n_jobs: int = -1,
     progress: bool | None = None,
+    format: str | None = None,
 ) -> tuple[list[CheckResult], pd.DataFrame | None]:
     """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
 
@@ -41,9 +43,10 @@ def check_dataset(
     Parameters
     ----------
     root : Path
-        FMA root (``fma_metadata/``, ``fma_<subset>/``).
+        Dataset root: FMA (``fma_metadata/``, ``fma_<subset>/``), a folder per label, or a
+        CSV manifest (:mod:`harness.data.formats`).
     subset : str
-        small, medium, large or full.
+        small, medium, large or full (FMA only).
     cache_dir : Path
         Feature cache (shared with ``fma-harness run``).
     out : Path
@@ -56,6 +59,8 @@ def check_dataset(
         Parallel workers (-1: all cores).
     progress : bool, optional
         Show extraction progress (None: when stderr is a terminal).
+    format : str, optional
+        ``fma``, ``folders`` or ``manifest``; None detects it.
 
     Returns
     -------
@@ -63,10 +68,12 @@ def check_dataset(
     truth_scores : pd.DataFrame or None
         :func:`harness.checks.truth.score_against_truth` output on a synthetic set.
     """
-    data = prepare(root=Path(root), subset=subset, resplit=resplit, seed=seed,
-                   test_dir=default_test_dir(Path(root)))  # fmt: skip
-    logmel = feats.LogMelConfig()
-    decode = decode_config_for(Path(root))
+    kind = detect_format(Path(root), format=format)
+    test_dir = default_test_dir(Path(root)) if kind == "fma" else None
+    data = load_dataset(root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed,
+                        test_dir=test_dir)  # fmt: skip
+    decode = decode_config_for(data.layout.root)
+    logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(
         data.clips, cache_dir=cache_dir, feature_sets=("mfcc", "logmel"), logmel=logmel,
         n_jobs=n_jobs, progress=progress, decode=decode,
@@ -80,6 +87,7 @@ def check_dataset(
     if data.layout.truth_csv.exists():
         scores = score_against_truth(results, load_truth(data.layout.truth_csv))
         shown.append(truth_result(scores))
-    meta = {"root": str(root), "subset": subset, "clips": len(data.clips), "seed": seed}
+    meta = {"root": str(root), "format": kind, "subset": data.subset, "clips": len(data.clips),
+            "seed": seed}  # fmt: skip
     write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
     return results, scores

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.challenge import ids_from_test_dir
+from harness.data.formats import detect_format
 from harness.data.layout import (
     DEFAULT_CACHE_DIR,
     DEFAULT_RUNS_DIR,
@@ -25,6 +26,7 @@ from harness.registry import ModelEntry, get_entry, load_target, names
 from harness.scoring.submission.score import read_answers
 
 FEATURE_SOURCES = ("audio", "official")
+PRESETS = ("quick", "fast", "full")  # training schedules; see RunConfig.preset
 SEED_LIMIT = 2**32  # numpy and torch take seeds 0 <= seed < 2**32
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 # settings a run gives a neural estimator itself, and the option that sets each
@@ -42,6 +44,7 @@ class RunConfig:
     """Every option of a run; the CLI and a ``--config run.toml`` file fill it."""
 
     root: Path | None = None  # None: the synthetic set at DEFAULT_SYNTH_ROOT, generated if absent
+    format: str | None = None  # fma | folders | manifest; None: detected from the root
     subset: str = "small"
     task: str = "genre_top"
     # genres_all: drop genres with fewer training tracks (harness.data.prepared's default, 5)
@@ -62,12 +65,20 @@ class RunConfig:
     n_jobs: int = -1
     resplit: bool = False
     device: str = "auto"
-    quick: bool = False
+    quick: bool = False  # a smoke run: 2 epochs per neural model (the same as preset = "quick")
+    # the neural training schedule: "fast" (the default, sized for a demo on a laptop), "full"
+    # (each model's thorough schedule, for real comparisons) or "quick" (a smoke run)
+    preset: str = "fast"
     checks: bool = True
     run_id: str | None = None
     # per-model estimator settings, e.g. {"crnn": {"epochs": 30}} ([params.crnn] in run.toml)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     ddp: bool = False  # neural models with DistributedDataParallel, under torchrun
+
+    @property
+    def training_preset(self) -> str:
+        """The preset the models train with: "quick" when ``quick`` is set, else ``preset``."""
+        return "quick" if self.quick else self.preset
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +113,11 @@ def check_config(config: RunConfig) -> None:
     folders and the device. Nothing is generated, decoded, trained or written before this.
     """
     check_seed(config.seed)
+    if config.preset not in PRESETS:
+        raise ParameterError(
+            f"preset '{config.preset}' is not one of {', '.join(PRESETS)} "
+            "(--quick for a smoke run, --full for the thorough schedule)"
+        )
     check_models(config.models)
     for name, params in config.params.items():
         model_entry(f"[params.{name}]", name)
@@ -168,11 +184,14 @@ def check_models(models: Any) -> None:
 
 def check_folders(config: RunConfig) -> None:
     """The dataset root and the test folder exist; every output folder can be written."""
-    if config.root is not None and not FmaLayout(Path(config.root)).tracks_csv.is_file():
+    check_root(config.root, config.format)
+    other_format = config.root is not None and (
+        detect_format(Path(config.root), format=config.format) != "fma"
+    )
+    if config.test_dir is not None and other_format:
         raise ParameterError(
-            f"--root {config.root}: no fma_metadata/tracks.csv there; expected an FMA root "
-            "(unzip fma_metadata.zip into it, or `fma-harness data synth --root DIR`), or "
-            "leave --root out for the synthetic set"
+            f"--test-dir {config.test_dir}: a challenge test folder belongs to an FMA root, and "
+            f"--root {config.root} is not one; leave --test-dir out (the test split is scored)"
         )
     if config.test_dir is not None and not holds_clips(Path(config.test_dir)):
         what = "holds no .mp3 clips" if Path(config.test_dir).is_dir() else "does not exist"
@@ -187,6 +206,29 @@ def check_folders(config: RunConfig) -> None:
         ("submissions_dir", config.submissions_dir),
     ):
         check_writable(option, Path(folder))
+
+
+def check_root(root: Path | None, format: str | None) -> None:
+    """``root`` is a dataset in one of the formats (``format`` when given); None (the
+    synthetic set) passes unless ``format`` names another format than FMA."""
+    if root is None:
+        if format not in (None, "fma"):
+            raise ParameterError(
+                f"--format {format}: no --root given (the default synthetic set is an FMA "
+                "root); pass --root, or leave --format out"
+            )
+        return
+    try:
+        found = detect_format(Path(root), format=format)
+    except HarnessError as exc:
+        why = str(exc).removeprefix(f"{root}: ")
+        raise ParameterError(f"--root {root}: {why}") from None
+    if found == "fma" and not FmaLayout(Path(root)).tracks_csv.is_file():
+        raise ParameterError(
+            f"--root {root}: no fma_metadata/tracks.csv there; expected an FMA root "
+            "(unzip fma_metadata.zip into it, or `fma-harness data synth --root DIR`), or "
+            "leave --root out for the synthetic set"
+        )
 
 
 def check_writable(option: str, folder: Path) -> None:

@@ -79,7 +79,7 @@ class FeatureTableModel:
             raise ParameterError(
                 f"{entry.name} is a scikit-learn baseline; --ddp trains neural models."
             )
-        params = {**training_defaults(entry), **options.params}
+        params = {**training_defaults(entry, preset=options.preset), **options.params}
         factory = load_target(entry.target)
         estimator = construct_estimator(entry.name, factory, random_state=options.seed, **params)
         if is_multilabel(task) and not takes_multi_hot(estimator):
@@ -126,7 +126,7 @@ class LogMelModel:
         """A NeuralClassifier with the model's training defaults, the run's overrides and
         seed; ``quick`` trains 2 epochs."""
         params: dict[str, Any] = {"task": "single" if task == "genre_top" else "multi"}
-        params.update(training_defaults(entry))
+        params.update(training_defaults(entry, preset=options.preset))
         params.update(options.params)
         if options.quick:
             params["epochs"] = 2

@@ -35,8 +35,9 @@ def fit_options(
     checkpoint_dir = None
     if get_entry(name).is_neural:
         checkpoint_dir = checkpoint_dir_for(config, data, features, name)
-    return FitOptions(seed=config.seed, quick=config.quick, device=config.device,
-                      params=params, ddp=config.ddp, checkpoint_dir=checkpoint_dir)  # fmt: skip
+    return FitOptions(seed=config.seed, quick=config.quick, preset=config.training_preset,
+                      device=config.device, params=params, ddp=config.ddp,
+                      checkpoint_dir=checkpoint_dir)  # fmt: skip
 
 
 def checkpoint_dir_for(
@@ -49,7 +50,7 @@ def checkpoint_dir_for(
         "task": config.task,
         "seed": config.seed,
         "quick": config.quick,
-        "defaults": training_defaults(get_entry(name)),
+        "defaults": training_defaults(get_entry(name), preset=config.training_preset),
         "params": config.params.get(name, {}),
         "features": cache_keys(features),
         "training": [str(k) for k in data.keys("training")],
@@ -93,7 +94,7 @@ def train_one(
         with times.stage(f"{name}: sanity"):
             write_model_sanity(
                 run_dir / "models" / name, outcome, data, features,
-                quick=config.quick, seed=config.seed,
+                quick=config.training_preset != "full", seed=config.seed,
             )  # fmt: skip
     print(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
@@ -117,7 +118,8 @@ def write_model_sanity(
     quick: bool,
     seed: int,
 ) -> None:
-    """Quick model-sanity checks of a fitted neural model (``sanity.json``).
+    """Quick model-sanity checks of a fitted neural model (``sanity.json``); ``quick`` (the
+    fast and quick presets) trains the shuffled-label copy 2 epochs instead of 4.
 
     They train small copies of the model (one batch, shuffled labels), so they run on a seeded
     sample of at most ``SANITY_CLIPS`` training and validation clips, read into memory once:

@@ -183,7 +183,9 @@ def write_splits(data: PreparedData, path: Path) -> None:
     """Write ``splits.csv``: track_id, split and artist_id of every labelled track (the
     artist lets the report check whether a model's errors gather on one artist)."""
     frame = pd.DataFrame({"split": data.splits})
-    frame["artist_id"] = data.tracks[("artist", "id")].reindex(frame.index).to_numpy()
+    frame["artist_id"] = (
+        data.tracks.get(("artist", "id"), pd.Series(dtype=object)).reindex(frame.index).to_numpy()
+    )  # NaN where the dataset names no artist (a folder per label)
     frame.index.name = "track_id"
     frame.to_csv(path)
     if data.task == "genres_all":
@@ -236,9 +238,13 @@ def tagging_notes(run_dir: Path) -> str:
 
 
 def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
-    """SHA-1 of tracks.csv, genres.csv, features.csv (when present) and the run's split table."""
-    sums = {"tracks.csv": sha1_file(data.layout.tracks_csv)}
+    """SHA-1 of tracks.csv (or the manifest), genres.csv, features.csv (when present) and the
+    run's split table."""
+    sums = {}
+    if data.index_file is not None:
+        sums[Path(data.index_file).name] = sha1_file(Path(data.index_file))
     for name, path in (
+        ("tracks.csv", data.layout.tracks_csv),
         ("genres.csv", data.layout.genres_csv),
         ("features.csv", data.layout.features_csv),
     ):

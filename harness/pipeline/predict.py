@@ -26,15 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import DataError, ParameterError
-from harness.pipeline.bundle import ModelBundle, load_bundle
+from harness.pipeline.bundle import ENSEMBLE_KIND, ModelBundle, load_bundle
+from harness.pipeline.ensemble_bundle import (
+    ensemble_logits,
+    ensemble_recipe,
+    featurise_any,
+    warm_up_any,
+)
 from harness.pipeline.model_inputs import FeatureTableModel, LogMelModel
 from harness.pipeline.predict_inputs import (
     FeatureRecipe,
     FileFeatures,
-    featurise,
     find_audio,
     long_track_chunks,
-    warm_up,
 )
 from harness.pipeline.predict_output import BUDGET, FORMATS, PredictedRow, PredictionFile
 from harness.scoring.calibration import GenreTemperatureScaler, TemperatureScaler
@@ -182,7 +186,10 @@ def predict_files(
 
 
 def recipe_of(bundle: ModelBundle, *, middle: bool = False) -> FeatureRecipe:
-    """The :class:`FeatureRecipe` of a bundle (what its model was trained on)."""
+    """The :class:`FeatureRecipe` of a bundle (what its model was trained on); an ensemble's
+    :class:`~harness.pipeline.ensemble_bundle.EnsembleRecipe` holds its members'."""
+    if bundle.kind == ENSEMBLE_KIND:
+        return ensemble_recipe([recipe_of(m, middle=middle) for m in bundle.estimator.bundles])
     return FeatureRecipe(
         kind=bundle.kind,
         logmel=bundle.logmel,
@@ -215,7 +222,7 @@ def _run_batches(bundle, recipe, pending, sink, summary, *, n_jobs, batch_size, 
 
     parallel = n_jobs != 1 and len(pending) > 1
     if parallel:
-        warm_up(recipe)
+        warm_up_any(recipe)
     reporter = _Progress(len(pending), progress=progress, log=log)
     pool = Parallel(n_jobs=n_jobs, backend="loky") if parallel else None
     with reporter, pool if pool is not None else _nothing():
@@ -230,9 +237,9 @@ def _run_batches(bundle, recipe, pending, sink, summary, *, n_jobs, batch_size, 
                 log(f"time budget reached: {len(rest)} files written with the training prior")
                 return
             if pool is not None:
-                feats = pool(delayed(featurise)(p, recipe) for p, _ in batch)
+                feats = pool(delayed(featurise_any)(p, recipe) for p, _ in batch)
             else:
-                feats = [featurise(p, recipe) for p, _ in batch]
+                feats = [featurise_any(p, recipe) for p, _ in batch]
             rows = predict_rows(bundle, batch, feats)
             sink.append(rows)
             _count(summary, rows)
@@ -274,12 +281,22 @@ def predict_rows(
     usable = [i for i, f in enumerate(feats) if f.values is not None]
     proba = np.tile(bundle.prior, (len(batch), 1))
     if usable:
-        logits = model_logits(bundle, [feats[i] for i in usable])
-        proba[usable] = calibrated(bundle, logits)
+        proba[usable] = probabilities(bundle, [feats[i] for i in usable])
     return [
         PredictedRow(path, fid, proba[i], f.status, f.reason)
         for i, ((path, fid), f) in enumerate(zip(batch, feats, strict=True))
     ]
+
+
+def probabilities(bundle: ModelBundle, feats: list[FileFeatures]) -> np.ndarray:
+    """Calibrated probabilities (n, len(classes)) of files with features: a model's, or an
+    ensemble's (its temperature on the log of its members' weighted mean, as in the run)."""
+    if bundle.kind != ENSEMBLE_KIND:
+        return calibrated(bundle, model_logits(bundle, feats))
+    members = bundle.estimator
+    probas = [probabilities(member, [f.values[j] for f in feats])
+              for j, member in enumerate(members.bundles)]  # fmt: skip
+    return calibrated(bundle, ensemble_logits(probas, members.weights))
 
 
 def model_logits(bundle: ModelBundle, feats: list[FileFeatures]) -> np.ndarray:
