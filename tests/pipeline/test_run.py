@@ -64,6 +64,7 @@ def test_stage_times_reach_the_manifest_and_the_report(first_run):
     for name in config.models:
         expected += [f"{name}: train", f"{name}: predict"]
         expected += ["cnn: sanity"] if name == "cnn" else []
+    expected += ["ensemble"]  # of mfcc-logreg and cnn (harness.pipeline.ensemble)
     assert stages == [*expected, "submissions and leaderboard", "report", "total"]
     seconds = [row["seconds"] for row in manifest["stage_seconds"]]
     assert all(s >= 0 for s in seconds) and seconds[-1] == pytest.approx(sum(seconds[:-1]), 0.01)
@@ -77,12 +78,12 @@ def test_stage_times_reach_the_manifest_and_the_report(first_run):
 def test_leaderboard_rows_and_submissions(first_run, synth_root):
     config, run_dir = first_run
     board = pd.read_csv(run_dir / "leaderboard.csv")
-    assert sorted(board["model"]) == sorted(config.models)
+    assert sorted(board["model"]) == sorted([*config.models, "ensemble"])
     assert (board["status"] == "ok").all()
     uniform = board.set_index("model").loc["uniform"]
     assert uniform["test_log_loss"] == pytest.approx(2.0794, abs=1e-4)  # ln 8 genres
     expected_ids = {p.stem for p in (synth_root / "crowdai_fma_test").glob("*.mp3")}
-    for model in config.models:
+    for model in [*config.models, "ensemble"]:
         path = config.submissions_dir / "first" / f"{model}.csv"
         assert validate_submission(path, expected_ids=expected_ids) == []
     # 16 submission columns, 8 trained classes: unseen genres get a floor, so log loss is finite
