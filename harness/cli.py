@@ -28,7 +28,7 @@ from typing import Annotated
 
 import typer
 
-from harness import __version__
+from harness import __version__, log
 from harness.errors import HarnessError
 
 COMMAND_MODULES = ("data", "features", "scoring", "checks", "run", "predict")
@@ -40,6 +40,8 @@ APP_EPILOG = """Examples:
   fma-harness check --root ~/fma --subset medium
 
   fma-harness models                      # the models --models accepts
+
+  fma-harness --quiet run                 # warnings, errors and the leaderboard only
 
 Every command takes --help with its own examples; the same option means the same thing in every
 command (--root, --subset, --cache-dir, --out, --seed, --n-jobs, --device, --test-dir).
@@ -72,9 +74,18 @@ def _options(
             help="Print the version and exit.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only warnings, errors and results (any command)."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print details (any command).")
+    ] = False,
 ) -> None:
     # no docstring: the app's help above is the help of `fma-harness --help`
-    pass
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other")
+    log.set_verbosity(log.QUIET if quiet else log.VERBOSE if verbose else log.NORMAL)
 
 
 def _register_all() -> None:

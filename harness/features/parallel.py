@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
+from harness import log
 from harness.errors import ParameterError
 
 
@@ -61,7 +62,7 @@ def _progress_lines(total: int) -> Callable[[], None]:
             return
         rate = done / max(now - started, 1e-9)
         left = f", ~{(total - done) / rate:.0f} s left" if done < total else ""
-        print(f"  features: {done}/{total} clips, {rate:.1f} clips/s{left}", flush=True)
+        log.info(f"  features: {done}/{total} clips, {rate:.1f} clips/s{left}")
         last = now
 
     return advance
@@ -125,6 +126,8 @@ def run_tasks(
     """
     if not tasks:
         return []
+    if progress is None and log.is_quiet():
+        progress = False
     show = (True if sys.stderr.isatty() else None) if progress is None else bool(progress)
     rows = []
     with _progress_bar(show, len(tasks)) as advance:

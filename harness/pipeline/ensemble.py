@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness import log
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, training_prior
 from harness.features.extracted import ExtractedFeatures, silent_keys
 from harness.pipeline.bundle import BUNDLE_DIR, verify_bundle
@@ -71,16 +72,16 @@ def add_ensemble(
         return []
     reason = skip_reason(data, outcomes)
     if reason:
-        print(f"No ensemble: {reason}")
+        log.info(f"No ensemble: {reason}")
         return []
     ranked = rank_models(data, outcomes)
-    print(f"Ensembling the best of {len(ranked)} models ...")
+    log.info(f"Ensembling the best of {len(ranked)} models ...")
     times = times if times is not None else StageTimes()
     with times.stage(ENSEMBLE_NAME):
         outcome = run_ensemble(data, features, ranked, run_dir=run_dir)
     loss = outcome.row.get("val_log_loss")
     headline = f"val log loss {loss:.4f}; {outcome.row['notes']}" if loss is not None else ""
-    print(f"  {ENSEMBLE_NAME}: {outcome.row['status']}  {headline}")
+    log.info(f"  {ENSEMBLE_NAME}: {outcome.row['status']}  {headline}")
     return [outcome]
 
 

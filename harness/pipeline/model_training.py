@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import log
 from harness.data.prepared import PreparedData, targets
 from harness.features.extracted import ExtractedFeatures, usable_keys
 from harness.pipeline.config import RunConfig
@@ -77,11 +78,12 @@ def train_one(
     model, ``<name>: sanity``.
     """
     times = times if times is not None else StageTimes()
-    print(f"Training {name} ...")
+    log.info(f"Training {name} ...")
     options = fit_options(config, data, features, name)
+    log.detail(f"  {name}: preset {options.preset}, settings {options.params or 'defaults'}")
     checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
     if checkpoint is not None and checkpoint.exists():
-        print(f"  resuming {name} from {checkpoint} (delete it to start over)")
+        log.info(f"  resuming {name} from {checkpoint} (delete it to start over)")
     started = time.perf_counter()
     outcome = run_model(name, data, features, out_dir=run_dir / "models" / name, options=options)
     fit_and_predict = time.perf_counter() - started
@@ -96,7 +98,7 @@ def train_one(
                 run_dir / "models" / name, outcome, data, features,
                 quick=config.training_preset != "full", seed=config.seed,
             )  # fmt: skip
-    print(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
+    log.info(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
 
 

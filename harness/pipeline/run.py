@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from harness import log
 from harness.checks.runner import run_data_checks
 from harness.data.formats import detect_format, load_dataset
 from harness.data.layout import DEFAULT_SYNTH_ROOT, FmaLayout
@@ -49,11 +50,11 @@ def ensure_dataset(config: RunConfig) -> Path:
         return Path(config.root)
     root = DEFAULT_SYNTH_ROOT
     if not FmaLayout(root).tracks_csv.exists():
-        print(f"No dataset given: generating the synthetic FMA in {root} ...")
+        log.info(f"No dataset given: generating the synthetic FMA in {root} ...")
         demo = SynthConfig(root=root, seed=config.seed, duration=DEMO_CLIP_SECONDS)
         summary = generate(demo, n_jobs=config.n_jobs)
         faults = ", ".join(f"{n} {kind}" for kind, n in summary.faults.items())
-        print(
+        log.info(
             f"  {summary.n_audio} clips + {summary.n_test} challenge clips in "
             f"{summary.seconds:.0f} s; planted faults: {faults}"
         )
@@ -117,7 +118,9 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
             fit_model(name, data, features, options=fit_options(config, data, features, name))
         return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Run directory: {run_dir}")
+    log.info(f"Run directory: {run_dir}")
+    log.detail(f"Configuration: {config.to_dict()}")
+    log.detail(f"Feature cache: {cache_keys(features)}")
     write_splits(data, run_dir / "splits.csv")
     features.status.to_csv(run_dir / "decode_status.csv")
     if config.checks and not official:  # the data checks decode audio
@@ -144,8 +147,8 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
         render_report(run_dir)
     manifest()  # and now with the report's own time
     print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
-    print("Where the time went (wall clock; also in manifest.json and the report):")
-    print(format_table(times.table()))
+    log.info("Where the time went (wall clock; also in manifest.json and the report):")
+    log.info(format_table(times.table()))
     return run_dir
 
 

@@ -22,6 +22,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from harness import log
+
 LINE_EVERY_SECONDS = 30.0  # longest silence in line mode
 
 
@@ -33,7 +35,9 @@ class EpochProgress:
     """
 
     def __init__(self, *, enabled: bool | None, epochs: int, steps: int, start: int, name: str):
-        if enabled is None:
+        if log.is_quiet() and not enabled:
+            self.mode = "off"
+        elif enabled is None:
             self.mode = "bar" if sys.stderr.isatty() else "lines"
         else:
             self.mode = "bar" if enabled else "off"
@@ -94,5 +98,5 @@ class EpochProgress:
         done = (self._epoch - 1 - self.start) * self.steps + self._step
         total = (self.epochs - self.start) * self.steps
         left = f", ~{elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
-        print(f"  {text}  ({elapsed:.0f} s{left})", flush=True)
+        log.info(f"  {text}  ({elapsed:.0f} s{left})")
         self._last_line = now

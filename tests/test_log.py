@@ -1,0 +1,46 @@
+"""--quiet and --verbose on every command: what a run prints at each verbosity."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from harness import log
+from harness.cli import app
+
+
+@pytest.fixture
+def restore_verbosity():
+    yield
+    log.set_verbosity(log.NORMAL)
+
+
+@pytest.mark.slow
+def test_quiet_and_verbose_change_what_a_run_prints(synth_root, tmp_path, restore_verbosity):
+    args = ["train", "prior", "--root", str(synth_root), "--out", str(tmp_path / "runs"),
+            "--cache-dir", str(tmp_path / "cache"), "--n-jobs", "1", "--quick"]  # fmt: skip
+    normal = CliRunner().invoke(app, [*args, "--run-id", "normal"], catch_exceptions=False)
+    quiet = CliRunner().invoke(app, ["--quiet", *args, "--run-id", "q"], catch_exceptions=False)
+    verbose = CliRunner().invoke(app, ["-v", *args, "--run-id", "v"], catch_exceptions=False)
+    for result in (normal, quiet, verbose):
+        assert result.exit_code == 0, result.output
+        assert "Leaderboard" in result.output  # the result always shows
+    assert "Training prior" in normal.output and "Configuration:" not in normal.output
+    assert "Training prior" not in quiet.output and "Where the time went" not in quiet.output
+    assert "Configuration:" in verbose.output and "Training prior" in verbose.output
+
+
+def test_quiet_and_verbose_exclude_each_other(restore_verbosity):
+    result = CliRunner().invoke(app, ["--quiet", "--verbose", "models"])
+    assert result.exit_code == 2 and "exclude each other" in result.output
+
+
+def test_quiet_switches_progress_off(capsys, restore_verbosity):
+    from harness.features import parallel
+
+    log.set_verbosity(log.QUIET)
+    assert log.is_quiet()
+    parallel.run_tasks(abs, [-1, -2], n_jobs=1, scheduler=None, progress=None)
+    log.info("hidden")
+    log.warning("shown")
+    assert capsys.readouterr().out == "shown\n"
