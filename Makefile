@@ -1,10 +1,20 @@
 # The two promises of the README: `make run` and `make test` work on a machine that has never
 # seen the project. torch is pinned to the tested version so that pip picks the CPU build here;
 # a GPU user installs their own torch build into .venv first and the pin is then satisfied.
+# Another Python gets its own venv: `make test PYTHON=python3.12` builds .venv-python3.12, never
+# reusing a .venv made by another interpreter. PyPI's Linux torch wheels are CUDA builds (about
+# 5 GB with their CUDA libraries); TORCH_INDEX=https://download.pytorch.org/whl/cpu asks pip for
+# the CPU build instead (its +cpu version outranks PyPI's for the same pin).
 PYTHON ?= python3
+ifeq ($(PYTHON),python3)
 VENV ?= .venv
+else
+VENV ?= .venv-$(notdir $(PYTHON))
+endif
 PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
+TORCH_INDEX ?=
+TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 
 .PHONY: run test lint format bench clean
 
@@ -13,12 +23,12 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet $(TORCH_PIP) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet $(TORCH_PIP) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet -e ".[dev,dist]"
 	touch $@ $(VENV)/.installed-run
 

@@ -1,0 +1,43 @@
+"""Training presets: the fast default, --full (each model's thorough schedule), --quick."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.commands.run import _config
+from harness.errors import ParameterError
+from harness.pipeline.config import RunConfig, check_config
+from harness.pipeline.model_run import FitOptions, build_estimator
+from harness.registry import get_entry, names, training_defaults
+
+
+def test_cli_flags_choose_the_preset():
+    assert _config(None).training_preset == "fast"
+    assert _config(None, quick=True).training_preset == "quick"
+    assert _config(None, quick=False).training_preset == "full"  # --full
+    help_text = CliRunner().invoke(app, ["run", "--help"], terminal_width=200).output
+    assert "--full" in help_text and "--quick" in help_text
+
+
+def test_an_unknown_preset_is_refused_before_any_work():
+    with pytest.raises(ParameterError, match="preset 'medium' is not one of quick, fast, full"):
+        check_config(RunConfig(preset="medium"))
+
+
+@pytest.mark.parametrize("name", [n for n in names() if get_entry(n).is_neural])
+def test_every_neural_model_has_a_shorter_fast_schedule(name):
+    entry = get_entry(name)
+    full, fast = training_defaults(entry), training_defaults(entry, preset="fast")
+    assert fast["epochs"] < full["epochs"]
+    for preset, settings in (("full", full), ("fast", fast)):
+        estimator = build_estimator(name, task="genre_top", options=FitOptions(preset=preset))
+        assert estimator.epochs == settings["epochs"]
+    quick = build_estimator(name, task="genre_top", options=FitOptions(quick=True, preset="quick"))
+    assert quick.epochs == 2
+
+
+def test_run_params_win_over_the_preset():
+    options = FitOptions(preset="fast", params={"epochs": 3})
+    assert build_estimator("cnn", task="genre_top", options=options).epochs == 3
