@@ -130,9 +130,12 @@ def test_user_models_train_and_reach_leaderboard_and_report(plugin, synth_root, 
     )
     run_dir = run_pipeline(config)
     board = pd.read_csv(run_dir / "leaderboard.csv").set_index("model")
-    assert set(board.index) == {"prior", "ridge-logreg", tiny}
+    # users' models take part in the ensemble like the built-in ones
+    assert set(board.index) == {"prior", "ridge-logreg", tiny, "ensemble"}
+    members = board.loc["ensemble", "notes"]
+    assert "ridge-logreg" in members and tiny in members
     assert (board["status"] == "ok").all(), board["status"].to_dict()
     assert (run_dir / "models" / tiny / "model.pt").exists()
     report = (run_dir / "report.md").read_text()
     assert "ridge-logreg" in report and tiny in report
-    assert "the leaderboard has 3 models" in report  # the plugin's check ran on this run
+    assert "the leaderboard has 4 models" in report  # the plugin's check ran on this run
