@@ -2,8 +2,11 @@
 
 Prints files per second of (a) decoding every file (:func:`harness.data.audio.decode`, the
 floor: predict decodes each file once) and (b) the whole predict (decode, features, model,
-calibration, output), and their ratio (predict time / decode time). Both run with the same
-``--n-jobs``; the first pass of each is a warm-up (librosa's numba kernels, torch's start).
+calibration, output), and their ratio (predict time / decode time) [target <= 2.5]. Both run
+with the same ``--n-jobs``; the first pass of each is a warm-up (librosa's numba kernels,
+torch's start). Then the peak RSS of ``fma-harness predict`` in a fresh process on the files
+once and on 4 copies of each (symbolic links) [target: 4x / 1x <= 1.1]: memory must stay flat
+in the number of files.
 
 Usage::
 
@@ -16,10 +19,21 @@ e.g. a cnn bundle of a run (``runs/<id>/models/cnn/bundle``) and the run's
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Runs one command; prints the peak RSS (MiB) of its process tree (waited-for descendants).
+PEAK_RSS = """
+import json, resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(json.dumps({"code": code,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
 
 
 def decode_only(paths: list[Path], n_jobs: int) -> float:
@@ -49,6 +63,25 @@ def predict_all(bundle: Path, folder: Path, n_jobs: int) -> float:
         return time.perf_counter() - started
 
 
+def peak_rss(bundle: Path, paths: list[Path], copies: int, n_jobs: int) -> float:
+    """Peak RSS (MiB) of ``fma-harness predict`` on ``copies`` links to each of ``paths``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp, "audio")
+        folder.mkdir()
+        for k in range(copies):
+            for i, path in enumerate(paths):
+                Path(folder, f"{k}-{i}{path.suffix}").symlink_to(path.resolve())
+        cmd = [sys.executable, "-m", "harness", "--quiet", "predict", str(bundle), str(folder),
+               "--out", str(Path(tmp, "out.csv")), "--format", "csv", "--device", "cpu",
+               "--n-jobs", str(n_jobs)]  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", PEAK_RSS, *cmd], capture_output=True,
+                                text=True, check=True)  # fmt: skip
+        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        if measured["code"] not in (0, 4):  # 4: some files failed to decode (prior rows)
+            raise SystemExit(f"predict exited {measured['code']}")
+        return float(measured["peak_mib"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
@@ -66,7 +99,12 @@ def main() -> None:
     predict_s = min(predict_all(args.bundle, args.folder, args.n_jobs) for _ in range(args.repeat))
     print(f"decode only : {len(paths) / decode_s:8.2f} files/s ({decode_s:.2f} s)")
     print(f"predict     : {len(paths) / predict_s:8.2f} files/s ({predict_s:.2f} s)")
-    print(f"predict / decode time: {predict_s / decode_s:.2f}x")
+    print(f"predict / decode time: {predict_s / decode_s:.2f}x  [<= 2.5]")
+    one, four = (peak_rss(args.bundle, paths, k, args.n_jobs) for k in (1, 4))
+    print(
+        f"peak RSS: {one:.0f} MiB for {len(paths)} files, {four:.0f} MiB for {4 * len(paths)}: "
+        f"{four / one:.2f}x  [<= 1.1]"
+    )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
