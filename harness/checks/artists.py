@@ -40,6 +40,12 @@ def run_artists(run_dir: Path) -> pd.Series | None:
     return frame.set_index("track_id")["artist_id"]
 
 
+def artist_label(artist) -> int | str:
+    """An artist as the evidence shows it: FMA's integer id, or a manifest's artist name."""
+    text = str(artist)
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def artist_error_table(
     preds: dict[str, dict[str, np.ndarray]], artists: pd.Series, *, split: str
 ) -> pd.DataFrame:
@@ -84,7 +90,7 @@ def artist_error_table(
                 {
                     "split": split,
                     "model": name,
-                    "artist": int(artist),
+                    "artist": artist_label(artist),
                     "genre": clips["true"].mode().iloc[0],
                     "clips": len(clips),
                     "wrong": len(wrong),

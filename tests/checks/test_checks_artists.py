@@ -84,6 +84,16 @@ def test_check_names_the_artist_from_the_run_directory(tmp_path):
     assert "mixup" in result.action
 
 
+def test_check_names_an_artist_given_by_name(tmp_path):
+    """A manifest's artists are names, not FMA ids (the check used to stop the report)."""
+    _save_run(tmp_path, _miss(ARTIST_OF == 8, "Rock"))
+    splits = pd.read_csv(tmp_path / "splits.csv")
+    splits["artist_id"] = [f"Artist {a}" for a in splits["artist_id"]]
+    splits.to_csv(tmp_path / "splits.csv", index=False)
+    result = artist_errors(tmp_path)
+    assert result.verdict == "WARN" and "on artist Artist 8 (Pop, validation)" in result.finding
+
+
 def test_check_passes_without_concentrated_errors_and_skips_old_runs(tmp_path):
     predicted = _miss([0, 5, 10], "Pop")
     _save_run(tmp_path / "scattered", predicted)
