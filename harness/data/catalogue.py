@@ -35,7 +35,7 @@ import pandas as pd
 
 from harness.data.fingerprints import audio_groups
 from harness.data.layout import FmaLayout
-from harness.data.prepared import TASKS, PreparedData
+from harness.data.prepared import TASKS, PreparedData, drop_rare_labels
 from harness.data.splits import SPLIT_GROUP_COLUMN, make_splits
 from harness.errors import DataError, ParameterError
 
@@ -136,24 +136,9 @@ def catalogue_labels(
     labels = pd.DataFrame(matrix.reshape(len(tags), len(names)), index=catalogue.index,
                           columns=names)  # fmt: skip
     labels.index.name = "track_id"
-    training = splits.index[splits.to_numpy() == "training"]
-    counts = labels.loc[labels.index.intersection(training)].sum(axis=0)
-    rare = counts.index[counts < min_genre_count]
-    dropped = {str(g): int(counts[g]) for g in rare}
-    labels = labels.drop(columns=rare)
-    labels = labels[labels.sum(axis=1) > 0]
-    if labels.shape[1] == 0:
-        raise DataError(
-            f"genres_all: no label has {min_genre_count} or more training clips "
-            f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count"
-        )
-    notes = []
-    if dropped:
-        listed = ", ".join(f"{g} ({n})" for g, n in sorted(dropped.items()))
-        notes.append(
-            f"genres_all: {len(dropped)} of {len(counts)} labels dropped, fewer than "
-            f"{min_genre_count} training clips (--min-genre-count): {listed}"
-        )
+    labels, counts, dropped, notes = drop_rare_labels(
+        labels, splits, min_count=min_genre_count, label="label", item="clip"
+    )
     extras = {"dropped_genres": dropped, "notes": notes, "min_genre_count": min_genre_count,
               "genre_parents": {str(g): None for g in counts.index}}  # fmt: skip
     return labels, list(labels.columns), extras

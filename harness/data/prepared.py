@@ -247,34 +247,59 @@ def _genres_all(
     if min_genre_count < 1:
         raise ParameterError(f"min_genre_count must be >= 1, got {min_genre_count}")
     genres = fma.load_genres(layout.genres_csv)
-    labels = fma.genres_all_labels(tracks, genres)
-    training = splits.index[splits.to_numpy() == "training"]
-    counts = labels.reindex(labels.index.intersection(training)).sum(axis=0)
-    rare = counts.index[counts < min_genre_count]
-    dropped = {str(g): int(counts[g]) for g in rare}
-    labels = labels.drop(columns=rare)
-    labels = labels[labels.sum(axis=1) > 0]
-    if labels.shape[1] == 0:
-        raise DataError(
-            f"genres_all: no genre has {min_genre_count} or more training tracks "
-            f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count"
-        )
+    labels, counts, dropped, notes = drop_rare_labels(
+        fma.genres_all_labels(tracks, genres), splits, min_count=min_genre_count
+    )
     title = genres["title"].astype(str)
     parents = {
         title[g]: (title.get(int(p)) if int(p) != 0 else None)
         for g, p in genres["parent"].items()
         if title[g] in counts.index
     }
+    extras = {"dropped_genres": dropped, "genre_parents": parents, "notes": notes,
+              "min_genre_count": min_genre_count}  # fmt: skip
+    return labels, extras
+
+
+def drop_rare_labels(
+    labels: pd.DataFrame,
+    splits: pd.Series,
+    *,
+    min_count: int,
+    label: str = "genre",
+    item: str = "track",
+) -> tuple[pd.DataFrame, pd.Series, dict[str, int], list[str]]:
+    """Drop the columns of a multi-hot ``labels`` table (n, C) that fewer than ``min_count``
+    training rows carry (``splits``: key -> split name), then the rows left with no label.
+
+    Returns the kept table, every label's training count, the dropped labels with their counts,
+    and a note naming them (none when nothing was dropped). ``label`` and ``item`` name what the
+    columns and rows are in the messages ("genre"/"track" for FMA, "label"/"clip" otherwise).
+
+    Raises
+    ------
+    DataError
+        No label keeps ``min_count`` training rows.
+    """
+    training = splits.index[splits.to_numpy() == "training"]
+    counts = labels.reindex(labels.index.intersection(training)).sum(axis=0)
+    rare = counts.index[counts < min_count]
+    dropped = {str(g): int(counts[g]) for g in rare}
+    labels = labels.drop(columns=rare)
+    labels = labels[labels.sum(axis=1) > 0]
+    if labels.shape[1] == 0:
+        raise DataError(
+            f"genres_all: no {label} has {min_count} or more training {item}s "
+            f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count"
+        )
     notes = []
     if dropped:
         listed = ", ".join(f"{g} ({n})" for g, n in sorted(dropped.items()))
         notes.append(
-            f"genres_all: {len(dropped)} of {len(counts)} genres dropped, fewer than "
-            f"{min_genre_count} training tracks (--min-genre-count): {listed}"
+            f"genres_all: {len(dropped)} of {len(counts)} {label}s dropped, fewer than "
+            f"{min_count} training {item}s (--min-genre-count): {listed}"
         )
-    extras = {"dropped_genres": dropped, "genre_parents": parents, "notes": notes,
-              "min_genre_count": min_genre_count}  # fmt: skip
-    return labels, extras
+    return labels, counts, dropped, notes
 
 
 def decode_config_for(root: Path, *, min_duration: float | None = None) -> DecodeConfig:

@@ -107,13 +107,10 @@ class EnsembleMembers:
     weights: list[float]
 
 
-def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in chunks (hashlib.file_digest)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def bundle_versions() -> dict[str, str]:

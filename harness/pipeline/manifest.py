@@ -42,13 +42,10 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def sha1_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-1 hex digest of a file, read in chunks of ``chunk_bytes``."""
-    digest = hashlib.sha1()
+def sha1_file(path: Path) -> str:
+    """SHA-1 hex digest of a file, read in chunks (hashlib.file_digest)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha1").hexdigest()
 
 
 def git_state(cwd: Path | None = None) -> dict[str, Any]:
