@@ -15,6 +15,9 @@ PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
 TORCH_INDEX ?=
 TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+# --no-compile: pip would byte-compile every module of every package (torch alone has thousands),
+# a large share of a fresh install on two cores; Python compiles the modules a run imports.
+PIP_INSTALL := $(PY) -m pip install --quiet --no-compile
 
 .PHONY: run test lint format bench clean
 
@@ -23,13 +26,13 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet $(TORCH_PIP) "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e .
+	$(PIP_INSTALL) $(TORCH_PIP) "torch==$(TORCH_VERSION)"
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet $(TORCH_PIP) "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e ".[dev,dist]"
+	$(PIP_INSTALL) $(TORCH_PIP) "torch==$(TORCH_VERSION)"
+	$(PIP_INSTALL) -e ".[dev,dist]"
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run

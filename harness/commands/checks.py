@@ -55,6 +55,7 @@ def check(
     resplit: Annotated[bool, options.resplit()] = False,
     seed: Annotated[int, options.seed("Seed of the re-split and the mislabel CV.")] = 0,
     n_jobs: Annotated[int, options.n_jobs()] = -1,
+    min_duration: Annotated[float | None, options.min_duration()] = None,
 ) -> None:
     """Run the data checklist (audio, duplicates, leakage, labels, features); no model training.
 
@@ -71,6 +72,7 @@ def check(
     results, scores = check_dataset(
         root=root, subset=subset, cache_dir=cache_dir, out=out, resplit=resplit, seed=seed,
         n_jobs=n_jobs, progress=sys.stderr.isatty(), format=format,
+        min_duration=min_duration,
     )  # fmt: skip
     _print_summary(results, console)
     if scores is not None:

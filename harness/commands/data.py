@@ -1,4 +1,4 @@
-"""`fma-harness data synth | splits | decode-check`: make, split and check an FMA directory."""
+"""`fma-harness data synth | splits | decode-check`: make, split and check a dataset."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ SPLITS_EPILOG = """Examples:
   fma-harness data splits                         # data/synthetic, fma_small
 
   fma-harness data splits --root ~/fma --subset medium --resplit --seed 1
+
+  fma-harness data splits --root ~/gtzan/genres     # a folder per label: the split it gets
 """
 
 DECODE_CHECK_EPILOG = """Examples:
@@ -33,6 +35,8 @@ DECODE_CHECK_EPILOG = """Examples:
   fma-harness data decode-check                   # data/synthetic, fma_small
 
   fma-harness data decode-check --root ~/fma --subset small --n-jobs 8
+
+  fma-harness data decode-check --root ~/my_clips/manifest.csv
 """
 
 DATA_EPILOG = """Examples:
@@ -139,26 +143,29 @@ def _print_synth_summary(summary, subset: str) -> None:
 
 def splits(
     root: RootOpt = DEFAULT_SYNTH_ROOT,
+    format: Annotated[str | None, options.data_format()] = None,
     subset: SubsetOpt = "small",
     resplit: Annotated[bool, options.resplit()] = False,
     seed: Annotated[int, options.seed("Seed of the re-split.")] = 0,
 ) -> None:
-    """Show per-split track counts and any artist/album leakage between splits."""
+    """Show per-split clip counts per label and any artist/album leakage between splits."""
     import pandas as pd
 
-    from harness.data.fma import load_tracks, select_subset
-    from harness.data.layout import FmaLayout
-    from harness.data.splits import SPLITS, check_leakage, get_splits
+    from harness.data.formats import load_dataset
+    from harness.data.splits import SPLITS, check_leakage
 
-    tracks = select_subset(load_tracks(FmaLayout(root).tracks_csv), subset)
-    split = get_splits(tracks, resplit=resplit, seed=seed)
-    genre = tracks["track", "genre_top"].astype("string").fillna("(none)")
-    table = pd.crosstab(genre, split).reindex(columns=list(SPLITS), fill_value=0)
+    data = load_dataset(root=root, format=format, subset=subset, resplit=resplit, seed=seed,
+                        require_audio=False)  # fmt: skip
+    split = data.splits
+    table = pd.crosstab(data.labels.reindex(split.index), split)
+    table = table.reindex(columns=list(SPLITS), fill_value=0)
     console = _console()
-    console.print(f"fma_{subset}: {len(tracks)} tracks, split source: {split.attrs['source']}")
+    source = split.attrs.get("source", "given")
+    unlabelled = f", {data.n_unlabelled} without a label left out" if data.n_unlabelled else ""
+    console.print(f"{data.subset}: {len(split)} clips{unlabelled}, split source: {source}")
     console.print(table.to_string())
-    console.print(_counts_table("tracks per split", split.value_counts().to_dict()))
-    leaks = check_leakage(tracks, split)
+    console.print(_counts_table("clips per split", split.value_counts().to_dict()))
+    leaks = check_leakage(data.tracks, split)
     if leaks.empty:
         console.print("no artist or album appears in more than one split")
     else:
@@ -168,40 +175,40 @@ def splits(
 
 def decode_check(
     root: RootOpt = DEFAULT_SYNTH_ROOT,
+    format: Annotated[str | None, options.data_format()] = None,
     subset: SubsetOpt = "small",
     min_duration: Annotated[float | None, options.min_duration()] = None,
     n_jobs: JobsOpt = -1,
 ) -> None:
-    """Decode every clip of a subset once and count the statuses (vs the truth file if any)."""
+    """Decode every clip once and count the statuses (vs the truth file if any)."""
     import pandas as pd
 
     from harness.data.audio import decode_status_table
-    from harness.data.fma import audio_path, load_tracks, require_audio_dir, select_subset
-    from harness.data.layout import FmaLayout
+    from harness.data.formats import load_dataset
     from harness.data.prepared import decode_config_for
 
-    layout = FmaLayout(root)
-    audio_dir = require_audio_dir(root, subset)
-    tracks = select_subset(load_tracks(layout.tracks_csv), subset)
-    config = decode_config_for(root, min_duration=min_duration)
-    paths = {int(t): audio_path(audio_dir, int(t)) for t in tracks.index}
-    table = decode_status_table(paths, config=config, n_jobs=n_jobs)
+    data = load_dataset(root=root, format=format, subset=subset)
+    config = decode_config_for(data.layout.root, min_duration=min_duration, data=data)
+    table = decode_status_table(data.clips["path"].to_dict(), config=config, n_jobs=n_jobs)
     console = _console()
     counts = table["status"].value_counts().to_dict()
     console.print(
-        _counts_table(f"decode status, fma_{subset} (min {config.min_duration} s)", counts)
+        _counts_table(f"decode status, {data.subset} (min {config.min_duration} s)", counts)
     )
-    if layout.truth_csv.is_file():
-        truth = pd.read_csv(layout.truth_csv, index_col="track_id")
-        fault = truth["fault"].reindex(table.index).fillna("(none)")
+    if data.layout.truth_csv.is_file():
+        truth = pd.read_csv(data.layout.truth_csv, index_col="track_id")
+        truth.index = truth.index.astype(str)
+        fault = truth["fault"].reindex(table.index.astype(str)).fillna("(none)")
+        fault.index = table.index
         console.print("status vs planted fault (synthetic_truth.csv):")
-        console.print(pd.crosstab(table["status"], fault).to_string())
+        crossed = pd.crosstab(table["status"].rename("status"), fault.rename("planted"))
+        console.print(crossed.to_string())
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
     group = typer.Typer(
-        help="Make, split and check an FMA directory (real or synthetic).",
+        help="Make, split and check a dataset: FMA (real or synthetic), label folders, a manifest.",
         no_args_is_help=True,
         epilog=DATA_EPILOG,
     )

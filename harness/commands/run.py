@@ -76,6 +76,7 @@ TaskOpt = Annotated[
     str | None, typer.Option("--task", help="genre_top (single-label) | genres_all")
 ]
 TestDirOpt = Annotated[Path | None, options.test_dir()]
+MinDurationOpt = Annotated[float | None, options.min_duration()]
 MinGenreCountOpt = Annotated[
     int | None,
     typer.Option(
@@ -155,6 +156,7 @@ def run(
     subset: SubsetOpt = None,
     task: TaskOpt = None,
     min_genre_count: MinGenreCountOpt = None,
+    min_duration: MinDurationOpt = None,
     models: ModelsOpt = None,
     test_dir: TestDirOpt = None,
     answers: AnswersOpt = None,
@@ -184,6 +186,7 @@ def run(
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
         checks=checks, run_id=run_id, min_genre_count=min_genre_count,
+        min_duration=min_duration,
     )  # fmt: skip
     exit_if_models_failed(run_pipeline(cfg))
 
@@ -195,6 +198,7 @@ def train(
     subset: SubsetOpt = None,
     task: TaskOpt = None,
     min_genre_count: MinGenreCountOpt = None,
+    min_duration: MinDurationOpt = None,
     test_dir: TestDirOpt = None,
     answers: AnswersOpt = None,
     config: ConfigOpt = None,
@@ -223,6 +227,7 @@ def train(
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
         checks=False, run_id=run_id, min_genre_count=min_genre_count,
+        min_duration=min_duration,
     )  # fmt: skip
     exit_if_models_failed(run_pipeline(cfg))
 

@@ -17,12 +17,14 @@ import pandas as pd
 from harness.data import fma
 from harness.data.audio import DecodeConfig
 from harness.data.challenge import challenge_mp3s
+from harness.data.clip_lengths import short_threshold
 from harness.data.layout import SUBSETS, FmaLayout
 from harness.data.splits import SPLITS, get_splits
 from harness.errors import DataError, ParameterError
 
 TASKS = ("genre_top", "genres_all")
 CHALLENGE_GROUP = "challenge"
+OWN_FORMATS = ("folders", "manifest")  # PreparedData.subset of a dataset not in FMA's layout
 # genres_all: a genre with fewer training tracks than this is dropped. Below five positives a
 # per-genre classifier has next to nothing to learn from, the SVM's 5-fold Platt scaling cannot
 # run (it needs five tracks of each class), and validation and test hold about one positive
@@ -302,15 +304,25 @@ def drop_rare_labels(
     return labels, counts, dropped, notes
 
 
-def decode_config_for(root: Path, *, min_duration: float | None = None) -> DecodeConfig:
+def decode_config_for(
+    root: Path, *, min_duration: float | None = None, data: PreparedData | None = None
+) -> DecodeConfig:
     """How to judge the clips of ``root``: which decoded length counts as ``short``.
 
     ``min_duration`` when given; else a synthetic set's own minimum (``synthetic_config.json``
-    records it, so that a set of 10 s clips is not all short); else FMA's 29 s.
+    records it, so that a set of 10 s clips is not all short); else, for a folder per label or
+    a manifest (``data``), 90% of the collection's typical clip length, at most 29 s
+    (:mod:`harness.data.clip_lengths`); else FMA's 29 s.
     """
     if min_duration is not None:
         return DecodeConfig(min_duration=float(min_duration))
     path = FmaLayout(Path(root)).root / "synthetic_config.json"
-    if not path.exists():
-        return DecodeConfig()
-    return DecodeConfig(min_duration=float(json.loads(path.read_text("utf-8"))["min_duration"]))
+    if path.exists():
+        return DecodeConfig(min_duration=float(json.loads(path.read_text("utf-8"))["min_duration"]))
+    if data is not None and data.subset in OWN_FORMATS:
+        stated = None
+        if ("track", "duration") in data.tracks.columns:
+            stated = data.tracks[("track", "duration")].to_numpy(dtype=np.float64)
+        labelled = data.clips[data.clips["group"] != CHALLENGE_GROUP]
+        return DecodeConfig(min_duration=short_threshold(stated, list(labelled["path"])))
+    return DecodeConfig()

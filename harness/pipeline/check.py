@@ -33,6 +33,7 @@ def check_dataset(
     n_jobs: int = -1,
     progress: bool | None = None,
     format: str | None = None,
+    min_duration: float | None = None,
 ) -> tuple[list[CheckResult], pd.DataFrame | None]:
     """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
 
@@ -61,6 +62,9 @@ def check_dataset(
         Show extraction progress (None: when stderr is a terminal).
     format : str, optional
         ``fma``, ``folders`` or ``manifest``; None detects it.
+    min_duration : float, optional
+        Clips shorter than this (s) are ``short``; None: from the dataset
+        (:func:`harness.data.prepared.decode_config_for`).
 
     Returns
     -------
@@ -72,7 +76,7 @@ def check_dataset(
     test_dir = default_test_dir(Path(root)) if kind == "fma" else None
     data = load_dataset(root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed,
                         test_dir=test_dir)  # fmt: skip
-    decode = decode_config_for(data.layout.root)
+    decode = decode_config_for(data.layout.root, min_duration=min_duration, data=data)
     logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(
         data.clips, cache_dir=cache_dir, feature_sets=("mfcc", "logmel"), logmel=logmel,

@@ -49,6 +49,9 @@ class RunConfig:
     task: str = "genre_top"
     # genres_all: drop genres with fewer training tracks (harness.data.prepared's default, 5)
     min_genre_count: int = 5
+    # a decoded clip shorter than this (s) is 'short'; None: FMA's 29 s, a synthetic set's own
+    # minimum, or 90% of an own collection's typical clip length (harness.data.clip_lengths)
+    min_duration: float | None = None
     models: list[str] = field(default_factory=lambda: names())
     test_dir: Path | None = None  # None: the root's crowdai_fma_test/ when it exists
     # answer key (file_id,genre) of the test folder; None: the root's crowdai_fma_test_answers.csv
@@ -113,6 +116,7 @@ def check_config(config: RunConfig) -> None:
     folders and the device. Nothing is generated, decoded, trained or written before this.
     """
     check_seed(config.seed)
+    check_min_duration(config.min_duration)
     if config.preset not in PRESETS:
         raise ParameterError(
             f"preset '{config.preset}' is not one of {', '.join(PRESETS)} "
@@ -159,6 +163,17 @@ def check_seed(seed: Any) -> None:
         raise ParameterError(
             f"--seed {seed!r}: expected a whole number from 0 to {SEED_LIMIT - 1} "
             "(numpy and torch seeds); pass e.g. --seed 0"
+        )
+
+
+def check_min_duration(value: Any) -> None:
+    """``--min-duration`` is None or a number of seconds >= 0."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ParameterError(
+            f"--min-duration {value!r}: expected seconds >= 0 (e.g. --min-duration 9 for a "
+            "collection of 10 s clips), or leave it out to take it from the dataset"
         )
 
 

@@ -40,7 +40,7 @@ def extract_features(config: RunConfig, data: PreparedData) -> ExtractedFeatures
         return official_features(data)
     wanted = {s for name in config.models for s in model_input(get_entry(name)).feature_sets}
     sets = tuple(s for s in ("mfcc", "logmel") if s in wanted)
-    decode = decode_config_for(data.layout.root)
+    decode = decode_config_for(data.layout.root, min_duration=config.min_duration, data=data)
     logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(
         data.clips,
