@@ -146,6 +146,7 @@ BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
     CheckEntry("results", "harness.checks.results:results_checks", RUN),
     CheckEntry("tagging", "harness.checks.tagging:tagging_checks", RUN),
     CheckEntry("artist_errors", "harness.checks.artists:artist_errors", RUN),
+    CheckEntry("preparation", "harness.checks.preparation:preparation_notes", RUN),
     CheckEntry("stage_times", "harness.checks.timing:stage_times", RUN),
 )
 

@@ -24,7 +24,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from harness.data.prepared import CHALLENGE_GROUP, PreparedData, training_prior
+from harness.data.prepared import CHALLENGE_GROUP, OWN_FORMATS, PreparedData, training_prior
 from harness.pipeline.manifest import sha1_file, write_json_atomic
 from harness.report.markdown import markdown_table, render_run
 from harness.scoring.metrics import DegenerateInputWarning
@@ -188,6 +188,16 @@ def write_splits(data: PreparedData, path: Path) -> None:
     )  # NaN where the dataset names no artist (a folder per label)
     frame.index.name = "track_id"
     frame.to_csv(path)
+    write_json_atomic(
+        Path(path).parent / "preparation.json",
+        {
+            "format": data.subset if data.subset in OWN_FORMATS else "fma",
+            "subset": data.subset,
+            "split_source": data.splits.attrs.get("source", "given"),
+            "n_unlabelled": int(data.n_unlabelled),
+            "notes": list(data.notes),
+        },
+    )  # shown in the report (harness.checks.preparation)
     if data.task == "genres_all":
         write_tagging_labels(data, Path(path).parent)
 

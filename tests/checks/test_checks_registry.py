@@ -14,7 +14,15 @@ from harness.checks.registry import DATA, RUN, CheckEntry, DataInputs
 from harness.errors import ParameterError
 
 DATA_FAMILIES = ["audio", "duplicates", "leakage", "labels", "mislabels", "features"]
-RUN_FAMILIES = ["failures", "model_sanity", "results", "tagging", "artist_errors", "stage_times"]
+RUN_FAMILIES = [
+    "failures",
+    "model_sanity",
+    "results",
+    "tagging",
+    "artist_errors",
+    "preparation",
+    "stage_times",
+]
 
 
 @pytest.fixture

@@ -53,7 +53,11 @@ def test_run_on_a_folder_per_label(tmp_path, monkeypatch):
     scores = scores.set_index("fault")
     for fault in ("corrupt", "empty", "duplicate"):  # the shifted repeat included
         assert scores.loc[fault, "recall"] == 1.0, scores
-    assert "optimistic" in (run_dir / "report.md").read_text("utf-8")
+    report = (run_dir / "report.md").read_text("utf-8")
+    assert "optimistic" in report
+    preparation = json.loads((run_dir / "preparation.json").read_text())
+    assert preparation["format"] == "folders" and preparation["split_source"] == "audio"
+    assert "split source: audio" in report  # single-label runs report the preparation too
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["format"] is None and "splits.csv" in manifest["data_checksums"]
 
