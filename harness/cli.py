@@ -96,11 +96,25 @@ def _register_all() -> None:
 _register_all()
 
 
+VERBOSITY_FLAGS = ("--quiet", "-q", "--verbose", "-v")
+
+
+def hoist_verbosity(args: list[str]) -> list[str]:
+    """``args`` with ``--quiet``/``--verbose`` (and ``-q``/``-v``) moved before the command, so
+    that ``fma-harness run --quiet`` means ``fma-harness --quiet run``: they are the app's
+    options, and click only reads an option before the command it belongs to. Tokens after a
+    ``--`` are left alone."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in VERBOSITY_FLAGS]
+    rest = [a for a in args[:end] if a not in VERBOSITY_FLAGS]
+    return flags + rest + args[end:]
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
         # standalone_mode=False returns a typer.Exit's code instead of exiting with it
-        rc = app(standalone_mode=False)
+        rc = app(args=hoist_verbosity(sys.argv[1:]), standalone_mode=False)
     except HarnessError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)

@@ -44,3 +44,24 @@ def test_quiet_switches_progress_off(capsys, restore_verbosity):
     log.info("hidden")
     log.warning("shown")
     assert capsys.readouterr().out == "shown\n"
+
+
+def test_verbosity_flags_after_the_command_are_the_apps():
+    from harness.cli import hoist_verbosity
+
+    assert hoist_verbosity(["run", "--quiet", "--seed", "1"]) == ["--quiet", "run", "--seed", "1"]
+    assert hoist_verbosity(["check", "-v"]) == ["-v", "check"]
+    assert hoist_verbosity(["run", "--", "--quiet"]) == ["run", "--", "--quiet"]
+
+
+def test_quiet_after_the_command_reaches_the_app(tmp_path):
+    """Through the console script's entry point: `fma-harness models --quiet --verbose` is
+    refused by the app's own check, so both flags were read as the app's."""
+    import subprocess
+    import sys
+
+    both = [sys.executable, "-m", "harness", "models", "--quiet", "--verbose"]
+    result = subprocess.run(both, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "exclude each other" in result.stderr + result.stdout
+    quiet = [sys.executable, "-m", "harness", "models", "--quiet"]
+    assert subprocess.run(quiet, capture_output=True, text=True, cwd=tmp_path).returncode == 0
