@@ -144,8 +144,14 @@ BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
     CheckEntry("failures", "harness.checks.failures:failure_checks", RUN),
     CheckEntry("model_sanity", "harness.checks.model_sanity:model_sanity_checks", RUN),
     CheckEntry("results", "harness.checks.results:results_checks", RUN),
+    CheckEntry("seeds", "harness.checks.seeds:seed_checks", RUN),
     CheckEntry("tagging", "harness.checks.tagging:tagging_checks", RUN),
     CheckEntry("artist_errors", "harness.checks.artists:artist_errors", RUN),
+    CheckEntry("style_map", "harness.checks.style_map:style_map_checks", RUN),
+    CheckEntry(
+        "embedding_duplicates", "harness.checks.embedding_duplicates:embedding_duplicates", RUN
+    ),
+    CheckEntry("robustness", "harness.checks.robustness:robustness_checks", RUN),
     CheckEntry("preparation", "harness.checks.preparation:preparation_notes", RUN),
     CheckEntry("stage_times", "harness.checks.timing:stage_times", RUN),
 )

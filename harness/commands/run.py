@@ -23,6 +23,8 @@ RUN_EPILOG = """Examples:
 
   fma-harness run --config run.toml --seed 1        # CLI options override the file
 
+  fma-harness run --models mfcc-logreg,cnn --seeds 0,1,2   # mean and std over 3 training seeds
+
   torchrun --nproc_per_node 2 -m harness train crnn --ddp    # one process per GPU
 
   fma-harness run --test-dir my_clips --answers my_answers.csv   # score your own test folder
@@ -94,6 +96,15 @@ AnswersOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[int | None, options.seed("Seed for splits, models and bootstrap.")]
+SeedsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--seeds",
+        help="Training seeds, comma-separated (e.g. 0,1,2): every model is trained once per "
+        "seed on the same data; leaderboard.csv gets the mean and std over them. The first is "
+        "the main seed (bundles, submissions, ensemble); --seed stays the data seed.",
+    ),
+]
 OutOpt = Annotated[Path | None, options.out("Parent folder of run directories.")]
 CacheDirOpt = Annotated[Path | None, options.cache_dir()]
 JobsOpt = Annotated[int | None, options.n_jobs()]
@@ -135,6 +146,22 @@ ModelsOpt = Annotated[
 ChecksOpt = Annotated[
     bool | None, typer.Option("--checks/--no-checks", help="Run the data checklist first.")
 ]
+StyleMapOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--style-map/--no-style-map",
+        help="Embed every clip per neural model and MFCC-140, draw their t-SNE style map and "
+        "list near-duplicate pairs in the report (default on).",
+    ),
+]
+RobustnessOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--robustness/--no-robustness",
+        help="Re-score every model on the test clips under audio changes (pitch, tempo, noise, "
+        "MP3, gain): robustness.csv and a report section (default off; cached).",
+    ),
+]
 RunIdOpt = Annotated[
     str | None, typer.Option("--run-id", help="Name of the run directory (default: time + seed).")
 ]
@@ -162,6 +189,7 @@ def run(
     answers: AnswersOpt = None,
     config: ConfigOpt = None,
     seed: SeedOpt = None,
+    seeds: SeedsOpt = None,
     out: OutOpt = None,
     cache_dir: CacheDirOpt = None,
     n_jobs: JobsOpt = None,
@@ -172,6 +200,8 @@ def run(
     features: FeaturesOpt = None,
     ddp: DdpOpt = None,
     checks: ChecksOpt = None,
+    style_map: StyleMapOpt = None,
+    robustness: RobustnessOpt = None,
     run_id: RunIdOpt = None,
 ) -> None:
     """Run everything: data, splits, features, all models, submissions and the report."""
@@ -186,7 +216,8 @@ def run(
         seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
         quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
         checks=checks, run_id=run_id, min_genre_count=min_genre_count,
-        min_duration=min_duration,
+        min_duration=min_duration, style_map=style_map, seeds=seed_list(seeds),
+        robustness=robustness,
     )  # fmt: skip
     exit_if_models_failed(run_pipeline(cfg))
 
@@ -230,6 +261,15 @@ def train(
         min_duration=min_duration,
     )  # fmt: skip
     exit_if_models_failed(run_pipeline(cfg))
+
+
+def seed_list(text: str | None) -> list[int | str] | None:
+    """``--seeds 0,1,2`` as [0, 1, 2]; an item that is not a whole number stays text, for the
+    configuration check to name it."""
+    if text is None:
+        return None
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    return [int(item) if item.lstrip("-").isdigit() else item for item in items]
 
 
 def exit_if_models_failed(run_dir: Path | None) -> None:

@@ -58,6 +58,9 @@ class RunConfig:
     # for the root's own crowdai_fma_test/, else submissions are validated, not scored
     answers: Path | None = None
     seed: int = 0
+    # training seeds, the main one first: every model trained once per seed on the same data
+    # (harness.pipeline.seeds); None: train with seed alone
+    seeds: list[int] | None = None
     out: Path = DEFAULT_RUNS_DIR
     submissions_dir: Path = DEFAULT_SUBMISSIONS_DIR
     cache_dir: Path = DEFAULT_CACHE_DIR
@@ -73,6 +76,11 @@ class RunConfig:
     # (each model's thorough schedule, for real comparisons) or "quick" (a smoke run)
     preset: str = "fast"
     checks: bool = True
+    # every clip's embedding per neural model and for MFCC-140, their t-SNE map and the
+    # near-duplicate pairs (harness.pipeline.embeddings); --no-style-map skips them
+    style_map: bool = True
+    # re-score every model on the test clips under audio changes (harness.pipeline.robustness)
+    robustness: bool = False
     run_id: str | None = None
     # per-model estimator settings, e.g. {"crnn": {"epochs": 30}} ([params.crnn] in run.toml)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -116,6 +124,7 @@ def check_config(config: RunConfig) -> None:
     folders and the device. Nothing is generated, decoded, trained or written before this.
     """
     check_seed(config.seed)
+    check_seeds(config.seeds, ddp=config.ddp, seed=config.seed)
     check_min_duration(config.min_duration)
     if config.preset not in PRESETS:
         raise ParameterError(
@@ -123,6 +132,16 @@ def check_config(config: RunConfig) -> None:
             "(--quick for a smoke run, --full for the thorough schedule)"
         )
     check_models(config.models)
+    if not isinstance(config.style_map, bool):
+        raise ParameterError(
+            f"style_map {config.style_map!r}: expected true or false (run.toml: "
+            "style_map = false, or --no-style-map on the command line)"
+        )
+    if not isinstance(config.robustness, bool):
+        raise ParameterError(
+            f"robustness {config.robustness!r}: expected true or false (run.toml: "
+            "robustness = true, or --robustness on the command line)"
+        )
     for name, params in config.params.items():
         model_entry(f"[params.{name}]", name)
         if not isinstance(params, dict):
@@ -163,6 +182,39 @@ def check_seed(seed: Any) -> None:
         raise ParameterError(
             f"--seed {seed!r}: expected a whole number from 0 to {SEED_LIMIT - 1} "
             "(numpy and torch seeds); pass e.g. --seed 0"
+        )
+
+
+def check_seeds(seeds: Any, *, ddp: bool = False, seed: int = 0) -> None:
+    """``--seeds``: None, or a non-empty list of distinct seeds (each as ``--seed``); with
+    ``--ddp`` only ``[seed]`` (a DDP run trains one seed)."""
+    if seeds is None:
+        return
+    example = "pass e.g. --seeds 0,1,2 (run.toml: seeds = [0, 1, 2])"
+    if isinstance(seeds, str) or not isinstance(seeds, (list, tuple)):
+        raise ParameterError(f"--seeds {seeds!r}: expected a list of whole numbers; {example}")
+    if not seeds:
+        raise ParameterError(
+            f"--seeds is empty: list at least one training seed ({example}), or leave --seeds "
+            "out to train with --seed"
+        )
+    shown = ",".join(str(s) for s in seeds)
+    for value in seeds:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_LIMIT:
+            raise ParameterError(
+                f"--seeds {shown}: {value!r} is not a whole number from 0 to {SEED_LIMIT - 1}; "
+                f"{example}"
+            )
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ParameterError(
+            f"--seeds {shown}: lists {', '.join(map(str, repeated))} more than once; "
+            "name each seed once"
+        )
+    if ddp and list(seeds) != [seed]:
+        raise ParameterError(
+            f"--seeds {shown} with --ddp: a DDP run trains one seed; launch torchrun once per "
+            "seed (--seed N), or leave --ddp out"
         )
 
 

@@ -78,6 +78,7 @@ def run_model(
     *,
     out_dir: Path,
     options: FitOptions = FitOptions(),
+    bundle: bool = True,
 ) -> ModelOutcome:
     """Fit, calibrate, score and save one model; a failure is caught and reported in the row.
 
@@ -85,10 +86,12 @@ def run_model(
     ----------
     out_dir : Path
         ``<run_dir>/models/<name>``; receives the fitted model, predictions and history.
+    bundle : bool
+        Also write the model bundle (False for the further seeds of a multi-seed run).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return _run_model(name, data, features, out_dir=out_dir, options=options)
+        return _run_model(name, data, features, out_dir=out_dir, options=options, bundle=bundle)
     except Exception as exc:  # one failing model must not stop the others
         if options.ddp:  # ... except under DDP: the other ranks would wait for it forever
             raise
@@ -150,6 +153,7 @@ def _run_model(
     *,
     out_dir: Path,
     options: FitOptions,
+    bundle: bool = True,
 ) -> ModelOutcome:
     fitted = fit_model(name, data, features, options=options)
     estimator, kind = fitted.estimator, fitted.model_input
@@ -188,7 +192,8 @@ def _run_model(
     kind.save(estimator, out_dir)
     for group, arrays in predictions.items():
         np.savez_compressed(out_dir / f"predictions_{group}.npz", **arrays)
-    save_model_bundle(name, estimator, data, features, predictions, out_dir=out_dir)
+    if bundle:
+        save_model_bundle(name, estimator, data, features, predictions, out_dir=out_dir)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
 
 

@@ -15,6 +15,7 @@ from harness import log
 from harness.data.prepared import PreparedData, targets
 from harness.features.extracted import ExtractedFeatures, usable_keys
 from harness.pipeline.config import RunConfig
+from harness.pipeline.embeddings import model_embedding_stage
 from harness.pipeline.extraction import cache_keys
 from harness.pipeline.manifest import write_json_atomic
 from harness.pipeline.model_inputs import LogMelModel
@@ -75,7 +76,7 @@ def train_one(
     """Fit, score and save one model; a neural model resumes an interrupted training.
 
     ``times`` receives the stages ``<name>: train``, ``<name>: predict`` and, for a neural
-    model, ``<name>: sanity``.
+    model, ``<name>: sanity`` and ``<name>: embeddings`` (:mod:`harness.pipeline.embeddings`).
     """
     times = times if times is not None else StageTimes()
     log.info(f"Training {name} ...")
@@ -98,6 +99,7 @@ def train_one(
                 run_dir / "models" / name, outcome, data, features,
                 quick=config.training_preset != "full", seed=config.seed,
             )  # fmt: skip
+    model_embedding_stage(config, run_dir, name, outcome, data, features, times)
     log.info(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
 

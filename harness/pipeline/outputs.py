@@ -82,6 +82,13 @@ CONSOLE_COLUMNS = {
     "train_seconds": "train s",
 }
 
+# the console's "mean ± std" columns of a run of several training seeds (harness.pipeline.seeds)
+SEED_CONSOLE_METRICS = {
+    "test_log_loss": "test logloss",
+    "test_macro_f1": "test F1",
+    "test_pr_auc_macro": "test PR-AUC",
+}
+
 TAGGING_CONSOLE_COLUMNS = {
     "model": "model",
     "status": "status",
@@ -224,6 +231,8 @@ def write_tagging_labels(data: PreparedData, run_dir: Path) -> None:
 def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
     """Write ``leaderboard.csv`` and ``leaderboard.md`` and return the table."""
     frame = leaderboard_frame(outcomes)
+    if "n_seeds" in frame.columns:  # the ensemble's is blank: the others' stay whole numbers
+        frame["n_seeds"] = frame["n_seeds"].astype("Int64")
     frame.to_csv(run_dir / "leaderboard.csv", index=False)
     blanked = frame.astype(object).where(frame.notna(), "")  # a missing score shows as empty
     text = markdown_table(blanked) + "\n"
@@ -272,16 +281,37 @@ def render_report(run_dir: Path) -> None:
         render_run(run_dir)
 
 
+def seed_spread_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The console's ``mean ± std`` over the training seeds of the main test metrics and
+    their number of seeds; none for a single-seed run (its leaderboard has no ``n_seeds``)."""
+    if "n_seeds" not in frame.columns:
+        return {}
+    columns = {}
+    for metric, label in SEED_CONSOLE_METRICS.items():
+        if f"{metric}_mean" in frame.columns:
+            pairs = zip(frame[f"{metric}_mean"], frame[f"{metric}_std"], strict=True)
+            columns[f"{label} mean ± std"] = [
+                "" if pd.isna(mean) else f"{mean:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}")
+                for mean, std in pairs
+            ]
+    columns["seeds"] = ["" if pd.isna(n) else str(n) for n in frame["n_seeds"]]
+    return columns
+
+
 def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Path) -> None:
     """Print the leaderboard as a rich table and say where everything went."""
     tagging = is_tagging(frame)
     names = TAGGING_CONSOLE_COLUMNS if tagging else CONSOLE_COLUMNS
     shown = [c for c in names if c in frame.columns]
     order = "validation macro PR-AUC, best first" if tagging else "validation log loss"
+    spread = seed_spread_columns(frame)
+    if spread:
+        order += " of the main seed; mean ± std over the training seeds"
     table = Table(title=f"Leaderboard (sorted by {order}; all columns in leaderboard.csv)")
-    for column in shown:
-        table.add_column(names[column], justify="left" if column == "model" else "right")
-    for row in frame[shown].itertuples(index=False):
+    for column in [*shown, *spread]:
+        label = names.get(column, column)
+        table.add_column(label, justify="left" if column == "model" else "right")
+    for row in frame[shown].assign(**spread).itertuples(index=False):
         table.add_row(*["" if pd.isna(v) else str(v) for v in row])
     console = Console(width=200)
     console.print(table)

@@ -21,6 +21,7 @@ from harness.data.prepared import CHALLENGE_GROUP, PreparedData, default_test_di
 from harness.data.synth.generate import SynthConfig, generate
 from harness.features.extracted import ExtractedFeatures
 from harness.pipeline.config import RunConfig, check_config
+from harness.pipeline.embeddings import mfcc_embedding_stage
 from harness.pipeline.ensemble import add_ensemble
 from harness.pipeline.extraction import cache_keys, extract_features
 from harness.pipeline.manifest import build_manifest, utc_now, write_json_atomic
@@ -34,6 +35,8 @@ from harness.pipeline.outputs import (
     write_splits,
     write_submissions,
 )
+from harness.pipeline.robustness import robustness_stage
+from harness.pipeline.seeds import main_seed_config, seed_record, train_further_seeds
 from harness.pipeline.timing import StageTimes, format_table
 from harness.training import distributed as hdist
 
@@ -128,8 +131,14 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
     if config.checks and not official:  # the data checks decode audio
         with times.stage("data checks"):
             run_data_checks_into(run_dir, data, features, seed=config.seed)
-    outcomes = [train_one(config, data, features, run_dir, name, times) for name in config.models]
+    mfcc_embedding_stage(config, run_dir, data, features, times)
+    main = main_seed_config(config)  # --seeds: the first; each further one in train_further_seeds
+    outcomes = [train_one(main, data, features, run_dir, name, times) for name in config.models]
+    train_further_seeds(config, data, features, run_dir, outcomes, times)
     outcomes += add_ensemble(data, features, outcomes, run_dir=run_dir, times=times)
+    if config.robustness:
+        with times.stage("robustness"):
+            robustness_stage(config, run_dir, data, features, outcomes)
     submission_dir = Path(config.submissions_dir) / run_dir.name
     answers = answer_key(config, root, test_dir)
     with times.stage("submissions and leaderboard"):
@@ -167,7 +176,7 @@ def write_manifest(
     the stage timing table (:meth:`harness.pipeline.timing.StageTimes.table`)."""
     manifest = build_manifest(
         config=config,
-        seeds={"seed": config["seed"]},
+        seeds=seed_record(config),
         data_checksums=data_checksums(data, run_dir),
         cache_keys=cache_keys(features),
         started=started,

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from harness.errors import DataError, ParameterError
 from harness.registry import get_entry, load_target
-from harness.training import checkpoint, loaders, runtime
+from harness.training import checkpoint, embeddings, loaders, runtime
 from harness.training import steps as loop
 from harness.training.fit_loop import HISTORY_COLUMNS, run_fit
 
@@ -232,6 +232,23 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         self.module_.to(rt.device)
         return loop.predict_logits(self.module_, self.eval_loader(X), device=rt.device,
                                    use_amp=rt.use_amp)  # fmt: skip
+
+    def embed(self, X, *, chunks: bool = False) -> np.ndarray:
+        """Penultimate activations (the final linear layer's input) of the evaluation chunks.
+
+        Returns float32 (n, D), the mean over the ``n_eval_chunks`` chunks (what the mean
+        logits are a linear function of), or (n, n_eval_chunks, D) with ``chunks=True``; see
+        :mod:`harness.training.embeddings` (a model without a final linear layer raises
+        :class:`~harness.training.embeddings.NoFinalLinearError`).
+        """
+        self._check_fitted()
+        rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
+        self.module_.to(rt.device)
+        per_chunk = embeddings.chunk_embeddings(
+            self.module_, self.eval_loader(X), n_classes=len(self.classes_), device=rt.device,
+            use_amp=rt.use_amp,
+        )  # fmt: skip
+        return per_chunk if chunks else per_chunk.mean(axis=1)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n, C), columns in ``classes_`` order (softmax or sigmoid)."""

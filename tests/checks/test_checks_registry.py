@@ -18,8 +18,12 @@ RUN_FAMILIES = [
     "failures",
     "model_sanity",
     "results",
+    "seeds",
     "tagging",
     "artist_errors",
+    "style_map",
+    "embedding_duplicates",
+    "robustness",
     "preparation",
     "stage_times",
 ]

@@ -60,10 +60,10 @@ def test_stage_times_reach_the_manifest_and_the_report(first_run):
     config, run_dir = first_run
     manifest = json.loads((run_dir / "manifest.json").read_text())
     stages = [row["stage"] for row in manifest["stage_seconds"]]
-    expected = ["data", "features", "data checks"]
+    expected = ["data", "features", "data checks", "mfcc-140: embeddings"]
     for name in config.models:
         expected += [f"{name}: train", f"{name}: predict"]
-        expected += ["cnn: sanity"] if name == "cnn" else []
+        expected += ["cnn: sanity", "cnn: embeddings"] if name == "cnn" else []
     expected += ["ensemble"]  # of mfcc-logreg and cnn (harness.pipeline.ensemble)
     assert stages == [*expected, "submissions and leaderboard", "report", "total"]
     seconds = [row["seconds"] for row in manifest["stage_seconds"]]
