@@ -80,19 +80,10 @@ def train_one(
     """
     times = times if times is not None else StageTimes()
     log.info(f"Training {name} ...")
-    options = fit_options(config, data, features, name)
-    log.detail(f"  {name}: preset {options.preset}, settings {options.params or 'defaults'}")
-    checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
-    if checkpoint is not None and checkpoint.exists():
-        log.info(f"  resuming {name} from {checkpoint} (delete it to start over)")
-    started = time.perf_counter()
-    outcome = run_model(name, data, features, out_dir=run_dir / "models" / name, options=options)
-    fit_and_predict = time.perf_counter() - started
-    train_seconds = float(outcome.row.get("train_seconds") or 0.0)
-    times.add(f"{name}: train", train_seconds)
-    times.add(f"{name}: predict", max(fit_and_predict - train_seconds, 0.0))
-    if outcome.error is None and checkpoint is not None:  # finished: nothing left to resume
-        shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    outcome = fit_resumable(
+        config, data, features, name, out_dir=run_dir / "models" / name, times=times,
+        shown=name, stage=name,
+    )  # fmt: skip
     if outcome.error is None and get_entry(name).is_neural:
         with times.stage(f"{name}: sanity"):
             write_model_sanity(
@@ -101,6 +92,37 @@ def train_one(
             )  # fmt: skip
     model_embedding_stage(config, run_dir, name, outcome, data, features, times)
     log.info(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
+    return outcome
+
+
+def fit_resumable(
+    config: RunConfig,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    name: str,
+    *,
+    out_dir: Path,
+    times: StageTimes,
+    shown: str,
+    stage: str,
+    bundle: bool = True,
+) -> ModelOutcome:
+    """:func:`run_model` with the run's fit options, resuming an interrupted neural training
+    from its checkpoint (removed once the model finished) and timing ``<stage>: train`` and
+    ``<stage>: predict``; ``shown`` names the model in the log lines (e.g. "cnn (seed 1)")."""
+    options = fit_options(config, data, features, name)
+    log.detail(f"  {shown}: preset {options.preset}, settings {options.params or 'defaults'}")
+    checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
+    if checkpoint is not None and checkpoint.exists():
+        log.info(f"  resuming {shown} from {checkpoint} (delete it to start over)")
+    started = time.perf_counter()
+    outcome = run_model(name, data, features, out_dir=out_dir, options=options, bundle=bundle)
+    fit_and_predict = time.perf_counter() - started
+    train_seconds = float(outcome.row.get("train_seconds") or 0.0)
+    times.add(f"{stage}: train", train_seconds)
+    times.add(f"{stage}: predict", max(fit_and_predict - train_seconds, 0.0))
+    if outcome.error is None and checkpoint is not None:  # finished: nothing left to resume
+        shutil.rmtree(checkpoint.parent, ignore_errors=True)
     return outcome
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +34,9 @@ from harness.checks.seeds import SEED_TABLE, seed_folder
 from harness.data.prepared import PreparedData
 from harness.features.extracted import ExtractedFeatures
 from harness.pipeline.config import RunConfig
-from harness.pipeline.model_run import ModelOutcome, run_model
-from harness.pipeline.model_training import fit_options
+from harness.pipeline.model_run import ModelOutcome
+from harness.pipeline.model_training import fit_resumable
 from harness.pipeline.timing import StageTimes
-from harness.training.checkpoint import CHECKPOINT_NAME
 
 METRIC_PREFIXES = ("val_", "test_")  # the leaderboard columns that are scores
 
@@ -109,20 +106,10 @@ def train_seed_model(
     bundle); ``times`` receives ``seed <k>: <name>: train`` and ``... predict``."""
     seed = config.seed
     log.info(f"Training {name} (seed {seed}) ...")
-    options = fit_options(config, data, features, name)
-    checkpoint = options.checkpoint_dir / CHECKPOINT_NAME if options.checkpoint_dir else None
-    if checkpoint is not None and checkpoint.exists():
-        log.info(f"  resuming {name} (seed {seed}) from {checkpoint} (delete it to start over)")
-    started = time.perf_counter()
-    outcome = run_model(
-        name, data, features, out_dir=models_dir / name, options=options, bundle=False
-    )
-    elapsed = time.perf_counter() - started
-    train_seconds = float(outcome.row.get("train_seconds") or 0.0)
-    times.add(f"seed {seed}: {name}: train", train_seconds)
-    times.add(f"seed {seed}: {name}: predict", max(elapsed - train_seconds, 0.0))
-    if outcome.error is None and checkpoint is not None:  # finished: nothing left to resume
-        shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    outcome = fit_resumable(
+        config, data, features, name, out_dir=models_dir / name, times=times,
+        shown=f"{name} (seed {seed})", stage=f"seed {seed}: {name}", bundle=False,
+    )  # fmt: skip
     loss = outcome.row.get("val_log_loss")
     headline = f"  val log loss {loss:.4f}" if isinstance(loss, float) else ""
     log.info(f"  {name} (seed {seed}): {outcome.row.get('status')}{headline}")

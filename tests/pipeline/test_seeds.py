@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.errors import ParameterError
 from harness.pipeline import model_training
-from harness.pipeline import seeds as seed_runs
 from harness.pipeline.config import RunConfig, check_config, load_config_file
 from harness.pipeline.seeds import aggregate_seeds, main_seed_config, seed_record, seed_table
 
@@ -146,8 +145,8 @@ def two_seed_run(synth_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp)
         patch.setattr(model_training, "write_model_sanity", lambda *a, **k: None)
+        # every seed's fit goes through model_training.fit_resumable
         patch.setattr(model_training, "run_model", recording(model_training.run_model))
-        patch.setattr(seed_runs, "run_model", recording(seed_runs.run_model))
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return tmp / "runs" / "seeds", checkpoints, result.output
