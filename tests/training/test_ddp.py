@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from band_data import band_dataset
 
 from harness.training import distributed as hdist
 from harness.training.checkpoint import cpu_state
@@ -19,15 +20,6 @@ from harness.training.loaders import train_loader
 from harness.training.steps import score_logits
 
 pytestmark = pytest.mark.slow
-
-
-def band_dataset(n, *, seed, n_mels=24, frames=80):
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    X = rng.normal(size=(n, n_mels, frames)) * 3 - 40
-    for i, c in enumerate(y):
-        X[i, c * 8 : c * 8 + 8] += 6
-    return X.astype(np.float16), np.array(["blues", "jazz", "rock"])[y]
 
 
 def _train_rank(rank: int, out_dir: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from band_data import band_dataset
 from torch import nn
 
 from harness.training import loaders, steps
@@ -15,19 +16,9 @@ from harness.training.estimator import NeuralClassifier
 torch.set_num_threads(1)
 
 
-def band_dataset(n, *, seed, n_mels=24, frames=120):
-    """Three classes that differ by which band is louder."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    X = rng.normal(size=(n, n_mels, frames)) * 3 - 40
-    for i, c in enumerate(y):
-        X[i, c * 8 : c * 8 + 8] += 6
-    return X.astype(np.float16), np.array(["blues", "jazz", "rock"])[y]
-
-
 def fitted(task="single"):
-    X, y = band_dataset(24, seed=0)
-    Xv, yv = band_dataset(9, seed=1)
+    X, y = band_dataset(24, seed=0, frames=120)
+    Xv, yv = band_dataset(9, seed=1, frames=120)
     if task == "multi":
         y = (y[:, None] == np.array(["blues", "jazz", "rock"])).astype(np.int8)
         yv = (yv[:, None] == np.array(["blues", "jazz", "rock"])).astype(np.int8)
@@ -99,7 +90,7 @@ class LastLinear(nn.Module):
 def test_the_layer_is_found_without_a_head_and_refused_without_any():
     net = LastLinear()
     assert final_linear(net, n_classes=3) is net.out
-    X, _ = band_dataset(4, seed=2)
+    X, _ = band_dataset(4, seed=2, frames=120)
     loader = loaders.eval_loader(X, chunk_frames=32, n_eval_chunks=2, batch_size=4,
                                  num_workers=0)  # fmt: skip
     cpu = torch.device("cpu")

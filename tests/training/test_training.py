@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from band_data import band_dataset
 
 from harness.errors import ParameterError
 from harness.scoring import metrics
@@ -28,16 +29,6 @@ from harness.training.fit_loop import HISTORY_COLUMNS
 
 torch.set_num_threads(1)
 TINY = {"channels": (8, 8, 8, 8)}  # a small CNN: fits in a fraction of a second
-
-
-def band_dataset(n, *, seed, n_mels=24, frames=80, n_classes=3):
-    """Classes that differ by which band is louder (easy for any model)."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % n_classes
-    X = rng.normal(size=(n, n_mels, frames)) * 3 - 40
-    for i, c in enumerate(y):
-        X[i, c * 8 : c * 8 + 8] += 6
-    return X.astype(np.float16), np.array(["blues", "jazz", "rock"])[y]
 
 
 def order_dataset(n, *, seed, n_mels=24, frames=160):
