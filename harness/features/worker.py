@@ -10,9 +10,11 @@ the last bits of every value, the same on every execution path.
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import warnings
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,25 @@ def warm_up(plans: tuple[SetPlan, ...] | list[SetPlan]) -> None:
         warnings.simplefilter("ignore")
         for plan in sorted(plans, key=lambda p: p.name != "all"):
             _compute(plan, noise, 22050, shared)
+
+
+def warm_up_in_background(feature_sets: Sequence[str]) -> BaseProcess:
+    """Start :func:`warm_up` of ``feature_sets`` (default log-mel settings: numba compiles the
+    same kernels for any) in a new process, and return it.
+
+    numba compiles on one core: a run starts this while its worker processes generate the
+    synthetic set, and joins it before extracting (on a fresh install here, data and features
+    stages 68 s instead of 76 s). A process rather than a thread: the compiler holds the GIL.
+    Join it before any other process uses librosa: concurrent first compiles can corrupt
+    numba's cache (see :func:`warm_up`). A failure here is not reported; the extraction's own
+    :func:`warm_up` then fails the same way, loudly.
+    """
+    plans = [SetPlan(name, "", (), "float32", LogMelConfig()) for name in feature_sets]
+    process = multiprocessing.get_context("spawn").Process(
+        target=warm_up, args=(plans,), name="feature-warm-up", daemon=True
+    )
+    process.start()
+    return process
 
 
 def _mfcc_positions() -> np.ndarray:

@@ -34,12 +34,17 @@ def official_features(data: PreparedData) -> ExtractedFeatures:
     return ExtractedFeatures(status=status, cache_dir=Path("."), logmel=None, table=table)
 
 
+def feature_sets_for(config: RunConfig) -> tuple[str, ...]:
+    """The cached feature sets the run's models read: some of ("mfcc", "logmel")."""
+    wanted = {s for name in config.models for s in model_input(get_entry(name)).feature_sets}
+    return tuple(s for s in ("mfcc", "logmel") if s in wanted)
+
+
 def extract_features(config: RunConfig, data: PreparedData) -> ExtractedFeatures:
     """Run (or reuse) the feature cache for every clip, with the feature sets the models read."""
     if config.features == "official":
         return official_features(data)
-    wanted = {s for name in config.models for s in model_input(get_entry(name)).feature_sets}
-    sets = tuple(s for s in ("mfcc", "logmel") if s in wanted)
+    sets = feature_sets_for(config)
     decode = decode_config_for(data.layout.root, min_duration=config.min_duration, data=data)
     logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(

@@ -20,10 +20,11 @@ from harness.data.layout import DEFAULT_SYNTH_ROOT, FmaLayout
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, default_test_dir
 from harness.data.synth.generate import SynthConfig, generate
 from harness.features.extracted import ExtractedFeatures
+from harness.features.worker import warm_up_in_background
 from harness.pipeline.config import RunConfig, check_config
 from harness.pipeline.embeddings import mfcc_embedding_stage
 from harness.pipeline.ensemble import add_ensemble
-from harness.pipeline.extraction import cache_keys, extract_features
+from harness.pipeline.extraction import cache_keys, extract_features, feature_sets_for
 from harness.pipeline.manifest import build_manifest, utc_now, write_json_atomic
 from harness.pipeline.model_run import fit_model
 from harness.pipeline.model_training import fit_options, train_one
@@ -57,7 +58,11 @@ def ensure_dataset(config: RunConfig) -> Path:
     if not FmaLayout(root).tracks_csv.exists():
         log.info(f"No dataset given: generating the synthetic FMA in {root} ...")
         demo = SynthConfig(root=root, seed=config.seed, **DEMO_SET)
+        # librosa's numba kernels compile on one core (about 25 s on a fresh install, 1 s from
+        # numba's cache): let that overlap the generation's worker processes
+        compiling = warm_up_in_background(feature_sets_for(config))
         summary = generate(demo, n_jobs=config.n_jobs)
+        compiling.join()
         faults = ", ".join(f"{n} {kind}" for kind, n in summary.faults.items())
         log.info(
             f"  {summary.n_audio} clips + {summary.n_test} challenge clips in "

@@ -313,6 +313,15 @@ def test_warm_up_compiles_librosa_kernels_before_any_worker(tmp_path):
     assert not list((tmp_path / "cache").rglob("*.npz")), "warm_up stores nothing"
 
 
+def test_warm_up_in_background_runs_in_its_own_process_and_ends_cleanly():
+    from harness.features.worker import warm_up_in_background
+
+    process = warm_up_in_background(["mfcc", "logmel"])
+    assert process.pid != os.getpid()
+    process.join(timeout=300)
+    assert process.exitcode == 0
+
+
 def test_extraction_logs_lines_when_not_on_a_terminal(capsys, monkeypatch):
     from harness.features import parallel
 
