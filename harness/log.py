@@ -45,6 +45,12 @@ def set_verbosity(level: int) -> None:
     LOGGER.setLevel(LEVELS[level])
 
 
+def verbosity() -> int:
+    """The current verbosity: :data:`QUIET`, :data:`NORMAL` or :data:`VERBOSE`."""
+    by_level = {level: name for name, level in LEVELS.items()}
+    return by_level.get(LOGGER.level, NORMAL)
+
+
 def info(message: str) -> None:
     """A progress message (a stage started or ended, a figure), hidden by ``--quiet``."""
     LOGGER.info(message)

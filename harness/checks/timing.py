@@ -31,11 +31,14 @@ def stage_times(run_dir: Path) -> CheckResult:
         return CheckResult(FAMILY, "stage_times", "SKIP", "no stage timing in manifest.json")
     table = pd.DataFrame(rows)
     stages = table[table["stage"] != "total"]
+    if "within" in stages:  # a model's stages run side by side, counted in their block
+        stages = stages[stages["within"].isna()]
     top = stages.loc[stages["seconds"].idxmax()]
     total = float(table["seconds"].iloc[-1]) if table["stage"].iloc[-1] == "total" else 0.0
     finding = (
         f"{total:.0f} s until the report; the largest stage: {top['stage']} "
         f"({top['seconds']:.0f} s, {top.get('share', 0.0):.0f} %)"
     )
-    action = NEURAL_STAGE_HINT if str(top["stage"]).endswith(": train") else ""
+    neural = str(top["stage"]).endswith(": train") or str(top["stage"]).startswith("neural")
+    action = NEURAL_STAGE_HINT if neural else ""
     return CheckResult(FAMILY, "stage_times", "PASS", finding, evidence=table, action=action)

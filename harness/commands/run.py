@@ -107,7 +107,13 @@ SeedsOpt = Annotated[
 ]
 OutOpt = Annotated[Path | None, options.out("Parent folder of run directories.")]
 CacheDirOpt = Annotated[Path | None, options.cache_dir()]
-JobsOpt = Annotated[int | None, options.n_jobs()]
+JobsOpt = Annotated[
+    int | None,
+    options.n_jobs(
+        "Parallel workers (-1 = all cores): feature extraction, and on a CPU the neural models "
+        "side by side (1: one at a time)."
+    ),
+]
 SchedulerOpt = Annotated[str | None, options.scheduler()]
 QuickOpt = Annotated[
     bool | None,

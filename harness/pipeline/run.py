@@ -25,9 +25,10 @@ from harness.pipeline.config import RunConfig, check_config
 from harness.pipeline.embeddings import mfcc_embedding_stage
 from harness.pipeline.ensemble import add_ensemble
 from harness.pipeline.extraction import cache_keys, extract_features, feature_sets_for
+from harness.pipeline.lanes import train_models
 from harness.pipeline.manifest import build_manifest, utc_now, write_json_atomic
 from harness.pipeline.model_run import fit_model
-from harness.pipeline.model_training import fit_options, train_one
+from harness.pipeline.model_training import fit_options
 from harness.pipeline.outputs import (
     data_checksums,
     print_leaderboard,
@@ -138,7 +139,7 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
             run_data_checks_into(run_dir, data, features, seed=config.seed)
     mfcc_embedding_stage(config, run_dir, data, features, times)
     main = main_seed_config(config)  # --seeds: the first; each further one in train_further_seeds
-    outcomes = [train_one(main, data, features, run_dir, name, times) for name in config.models]
+    outcomes = train_models(main, data, features, run_dir, times)
     train_further_seeds(config, data, features, run_dir, outcomes, times)
     outcomes += add_ensemble(data, features, outcomes, run_dir=run_dir, times=times)
     if config.robustness:

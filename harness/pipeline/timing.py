@@ -29,14 +29,18 @@ class StageTimes:
         finally:
             self.add(name, time.perf_counter() - started)
 
-    def add(self, name: str, seconds: float) -> None:
-        """Record ``seconds`` of wall-clock time for stage ``name``."""
-        self.rows.append({"stage": name, "seconds": round(float(seconds), 2)})
+    def add(self, name: str, seconds: float, *, within: str | None = None) -> None:
+        """Record ``seconds`` of wall-clock time for stage ``name``; ``within``: the stage that
+        ran it alongside others (its time is counted there, not again in the total)."""
+        row = {"stage": name, "seconds": round(float(seconds), 2)}
+        if within is not None:
+            row["within"] = within
+        self.rows.append(row)
 
     @property
     def total(self) -> float:
-        """Sum of the recorded stages, in seconds."""
-        return round(sum(row["seconds"] for row in self.rows), 2)
+        """Wall-clock sum of the recorded stages (stages within another not counted), in s."""
+        return round(sum(row["seconds"] for row in self.rows if "within" not in row), 2)
 
     def table(self) -> list[dict]:
         """The rows plus a final ``total`` row, each with its share of the total (percent)."""
@@ -50,8 +54,9 @@ class StageTimes:
 
 def format_table(rows: list[dict]) -> str:
     """The :meth:`StageTimes.table` rows as aligned text lines (for the console and logs)."""
-    width = max((len(row["stage"]) for row in rows), default=5)
+    names = [("  " if "within" in row else "") + row["stage"] for row in rows]
+    width = max((len(name) for name in names), default=5)
     return "\n".join(
-        f"  {row['stage']:<{width}}  {row['seconds']:>8.1f} s  {row.get('share', 0.0):>5.1f} %"
-        for row in rows
+        f"  {name:<{width}}  {row['seconds']:>8.1f} s  {row.get('share', 0.0):>5.1f} %"
+        for name, row in zip(names, rows, strict=True)
     )

@@ -25,6 +25,14 @@ from rich.progress import (
 from harness import log
 
 LINE_EVERY_SECONDS = 30.0  # longest silence in line mode
+_lines_only = False  # set by lines_only(): lines even on a terminal
+
+
+def lines_only() -> None:
+    """Print lines instead of a bar in this process, even on a terminal (models training side
+    by side in worker processes, whose bars would overwrite each other's)."""
+    global _lines_only
+    _lines_only = True
 
 
 class EpochProgress:
@@ -38,7 +46,7 @@ class EpochProgress:
         if log.is_quiet() and not enabled:
             self.mode = "off"
         elif enabled is None:
-            self.mode = "bar" if sys.stderr.isatty() else "lines"
+            self.mode = "bar" if sys.stderr.isatty() and not _lines_only else "lines"
         else:
             self.mode = "bar" if enabled else "off"
         self.enabled = self.mode != "off"

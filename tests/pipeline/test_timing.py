@@ -32,3 +32,26 @@ def test_report_entry_names_the_largest_stage(tmp_path):
     assert "--quick" in result.action
     (tmp_path / "manifest.json").write_text(json.dumps({}))
     assert stage_times(tmp_path).verdict == "SKIP"
+
+
+def test_stages_within_another_are_shown_under_it_and_not_counted_twice():
+    times = StageTimes()
+    times.add("features", 10.0)
+    times.add("neural models", 30.0)
+    times.add("cnn: train", 20.0, within="neural models")
+    times.add("crnn: train", 25.0, within="neural models")
+    assert times.total == 40.0
+    lines = format_table(times.table()).splitlines()
+    assert lines[2].startswith("    cnn: train") and lines[1].startswith("  neural models")
+    assert lines[-1].split()[:2] == ["total", "40.0"]
+
+
+def test_report_entry_names_the_side_by_side_block_not_a_model_inside_it(tmp_path):
+    times = StageTimes()
+    times.add("data", 2.0)
+    times.add("neural models (2 side by side, 1 thread(s) each)", 50.0)
+    times.add("crnn: train", 45.0, within="neural models (2 side by side, 1 thread(s) each)")
+    (tmp_path / "manifest.json").write_text(json.dumps({"stage_seconds": times.table()}))
+    result = stage_times(tmp_path)
+    assert "largest stage: neural models (2 side by side" in result.finding
+    assert "--quick" in result.action

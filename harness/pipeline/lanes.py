@@ -1,0 +1,119 @@
+"""Train a run's neural models side by side on a multi-core CPU, one process ("lane") each.
+
+Small convolutions and a GRU's sequential steps leave much of a second core idle when one
+model trains with two torch threads; two models training at once, one thread each, keep both
+cores busy. On the 2-core development machine the default run's neural models (training,
+sanity checks, embeddings) took 203 s side by side against 248 s one at a time, and the whole
+run on cached features 220 s against 269 s; ``benchmarks/lanes.py`` measures each pair of
+models (from 0.96x to 1.40x the work per second in one run: the gain depends on the pair).
+
+The feature-table models, quick to fit, train first in this process; the neural models then
+train in ``lanes`` worker processes (joblib's loky) with ``threads`` torch threads each, taken
+in the run's model order, and come back as the same outcomes as a one-at-a-time run.
+
+A lane trains exactly as a one-at-a-time run would with ``threads`` torch threads, so the
+same machine and seed give the same numbers; a GPU, DDP, ``--n-jobs 1`` or a single neural
+model train one at a time as before. Lanes print plain epoch lines, never progress bars (two
+bars would overwrite each other).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from harness import log
+from harness.data.prepared import PreparedData
+from harness.features.extracted import ExtractedFeatures
+from harness.pipeline.config import RunConfig
+from harness.pipeline.model_run import ModelOutcome
+from harness.pipeline.model_training import train_one
+from harness.pipeline.timing import StageTimes
+from harness.registry import get_entry
+from harness.training import progress
+from harness.training.runtime import resolve_device
+
+
+@dataclass(frozen=True)
+class LanePlan:
+    """How the neural models train: ``lanes`` processes of ``threads`` torch threads each
+    (``lanes == 1``: one at a time in this process, with torch's own thread count)."""
+
+    lanes: int
+    threads: int
+
+
+def lane_plan(config: RunConfig, *, cores: int | None = None) -> LanePlan:
+    """Side by side when the neural models train on the CPU of one machine, several of them,
+    with more than one core allowed (``--n-jobs``: -1 every core, else at most that many)."""
+    cores = cores or os.cpu_count() or 1
+    allowed = cores if config.n_jobs < 0 else min(config.n_jobs, cores)
+    neural = [name for name in config.models if get_entry(name).is_neural]
+    on_cpu = resolve_device(config.device).type == "cpu"
+    lanes = min(allowed, len(neural)) if on_cpu and not config.ddp else 1
+    if lanes < 2:
+        return LanePlan(lanes=1, threads=0)
+    return LanePlan(lanes=lanes, threads=max(allowed // lanes, 1))
+
+
+def train_models(
+    config: RunConfig,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    run_dir: Path,
+    times: StageTimes,
+) -> list[ModelOutcome]:
+    """:func:`~harness.pipeline.model_training.train_one` for every model of the run, in its
+    order; the neural models side by side when :func:`lane_plan` allows.
+
+    Side by side, ``times`` receives one stage "neural models (N side by side)" with the wall
+    time of them all, and each model's own stages marked as within it.
+    """
+    plan = lane_plan(config)
+    if plan.lanes == 1:
+        return [train_one(config, data, features, run_dir, name, times) for name in config.models]
+    from joblib import Parallel, delayed
+
+    neural = [name for name in config.models if get_entry(name).is_neural]
+    outcomes = {
+        name: train_one(config, data, features, run_dir, name, times)
+        for name in config.models
+        if name not in neural
+    }
+    block = f"neural models ({plan.lanes} side by side, {plan.threads} thread(s) each)"
+    log.info(f"Training {', '.join(neural)}: {block}")
+    started = time.perf_counter()
+    results = Parallel(n_jobs=plan.lanes, backend="loky")(
+        delayed(_train_in_lane)(
+            config, data, features, run_dir, name, plan.threads, log.verbosity()
+        )  # fmt: skip
+        for name in neural
+    )
+    times.add(block, time.perf_counter() - started)
+    for name, (outcome, lane_times) in zip(neural, results, strict=True):
+        outcomes[name] = outcome
+        for row in lane_times.rows:
+            times.add(row["stage"], row["seconds"], within=block)
+    return [outcomes[name] for name in config.models]
+
+
+def _train_in_lane(
+    config: RunConfig,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    run_dir: Path,
+    name: str,
+    threads: int,
+    verbosity: int,
+) -> tuple[ModelOutcome, StageTimes]:
+    """One model in a worker process: the parent's verbosity, ``threads`` torch threads and
+    plain progress lines; returns its outcome and stage times."""
+    log.set_verbosity(verbosity)
+    progress.lines_only()
+    torch.set_num_threads(threads)
+    times = StageTimes()
+    return train_one(config, data, features, run_dir, name, times), times

@@ -1,0 +1,87 @@
+"""Neural models side by side (harness/pipeline/lanes.py): when, and that nothing but the time
+changes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.pipeline.config import RunConfig
+from harness.pipeline.lanes import LanePlan, lane_plan
+
+MODELS = ["mfcc-logreg", "cnn", "crnn", "short-chunk"]
+
+
+@pytest.mark.parametrize(
+    "settings, cores, expected",
+    [
+        ({}, 2, LanePlan(lanes=2, threads=1)),
+        ({}, 16, LanePlan(lanes=3, threads=5)),
+        ({"n_jobs": 2}, 16, LanePlan(lanes=2, threads=1)),
+        ({"n_jobs": 1}, 16, LanePlan(lanes=1, threads=0)),
+        ({"ddp": True}, 16, LanePlan(lanes=1, threads=0)),
+        ({"device": "cuda"}, 16, LanePlan(lanes=1, threads=0)),
+        ({"models": ["mfcc-logreg", "cnn"]}, 16, LanePlan(lanes=1, threads=0)),
+        ({}, 1, LanePlan(lanes=1, threads=0)),
+    ],
+)
+def test_side_by_side_only_on_several_cores_for_several_neural_models(settings, cores, expected):
+    config = RunConfig(**{"models": MODELS, "device": "cpu", **settings})
+    assert lane_plan(config, cores=cores) == expected
+
+
+TINY_TOML = """[params.cnn]
+chunk_frames = 64
+n_eval_chunks = 2
+model_params = {{ channels = [8, 8, 8, 8] }}
+{cnn_threads}
+[params.short-chunk]
+n_eval_chunks = 2
+{short_threads}
+"""
+
+
+def _run(tmp_path, synth_root, run_id: str, n_jobs: int, threads: int | None) -> Path:
+    """`fma-harness run` of mfcc-logreg, cnn and short-chunk (quick) through the CLI."""
+    line = f"num_threads = {threads}" if threads else ""
+    config = tmp_path / f"{run_id}.toml"
+    config.write_text(TINY_TOML.format(cnn_threads=line, short_threads=line))
+    args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,cnn,short-chunk",
+            "--quick", "--no-checks", "--no-style-map", "--device", "cpu",
+            "--n-jobs", str(n_jobs), "--config", str(config), "--run-id", run_id,
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "runs" / run_id
+
+
+@pytest.mark.slow
+def test_side_by_side_gives_the_numbers_of_one_at_a_time(synth_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the submissions folder
+    plan = lane_plan(RunConfig(models=["cnn", "short-chunk"], device="cpu", n_jobs=2))
+    if plan.lanes == 1:
+        pytest.skip("one core: nothing trains side by side")
+    side_dir = _run(tmp_path, synth_root, "side", n_jobs=2, threads=None)
+    one_dir = _run(tmp_path, synth_root, "one", n_jobs=1, threads=plan.threads)
+
+    stages = json.loads((side_dir / "manifest.json").read_text())["stage_seconds"]
+    block = [row["stage"] for row in stages if "side by side" in row["stage"]]
+    assert len(block) == 1
+    within = {row["stage"] for row in stages if row.get("within") == block[0]}
+    assert {"cnn: train", "short-chunk: train", "short-chunk: sanity"} <= within
+    one_stages = json.loads((one_dir / "manifest.json").read_text())["stage_seconds"]
+    assert not any("within" in row for row in one_stages)
+
+    boards = [pd.read_csv(d / "leaderboard.csv").set_index("model") for d in (side_dir, one_dir)]
+    scores = [b.drop(columns=["train_seconds"]).select_dtypes("number") for b in boards]
+    pd.testing.assert_frame_equal(scores[0], scores[1])
+    for name in ("cnn", "short-chunk"):
+        for group in ("validation", "test"):
+            a = np.load(side_dir / "models" / name / f"predictions_{group}.npz")
+            b = np.load(one_dir / "models" / name / f"predictions_{group}.npz")
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {group} {key}")
