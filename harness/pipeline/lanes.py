@@ -8,8 +8,9 @@ run on cached features 220 s against 269 s; ``benchmarks/lanes.py`` measures eac
 models (from 0.96x to 1.40x the work per second in one run: the gain depends on the pair).
 
 The feature-table models, quick to fit, train first in this process; the neural models then
-train in ``lanes`` worker processes (joblib's loky) with ``threads`` torch threads each, taken
-in the run's model order, and come back as the same outcomes as a one-at-a-time run.
+train in ``lanes`` worker processes (joblib's loky) with ``threads`` torch threads each, the
+longest schedules first (:func:`longest_first`), and come back as the same outcomes, in the
+run's order, as a one-at-a-time run.
 
 A lane trains exactly as a one-at-a-time run would with ``threads`` torch threads, so the
 same machine and seed give the same numbers; a GPU, DDP, ``--n-jobs 1`` or a single neural
@@ -33,7 +34,7 @@ from harness.pipeline.config import RunConfig
 from harness.pipeline.model_run import ModelOutcome
 from harness.pipeline.model_training import train_one
 from harness.pipeline.timing import StageTimes
-from harness.registry import get_entry
+from harness.registry import get_entry, training_defaults
 from harness.training import progress
 from harness.training.runtime import resolve_device
 
@@ -78,7 +79,7 @@ def train_models(
         return [train_one(config, data, features, run_dir, name, times) for name in config.models]
     from joblib import Parallel, delayed
 
-    neural = [name for name in config.models if get_entry(name).is_neural]
+    neural = longest_first(config, [name for name in config.models if get_entry(name).is_neural])
     outcomes = {
         name: train_one(config, data, features, run_dir, name, times)
         for name in config.models
@@ -99,6 +100,18 @@ def train_models(
         for row in lane_times.rows:
             times.add(row["stage"], row["seconds"], within=block)
     return [outcomes[name] for name in config.models]
+
+
+def longest_first(config: RunConfig, names: list[str]) -> list[str]:
+    """``names`` by decreasing number of training epochs (ties keep their order), so that the
+    longest trainings start first and a short one fills the lane that frees up first."""
+
+    def epochs(name: str) -> int:
+        settings = training_defaults(get_entry(name), preset=config.training_preset)
+        settings.update(config.params.get(name, {}))
+        return 2 if config.quick else int(settings.get("epochs", 0))
+
+    return sorted(names, key=lambda name: -epochs(name))
 
 
 def _train_in_lane(

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.pipeline.config import RunConfig
-from harness.pipeline.lanes import LanePlan, lane_plan
+from harness.pipeline.lanes import LanePlan, lane_plan, longest_first
 
 MODELS = ["mfcc-logreg", "cnn", "crnn", "short-chunk"]
 
@@ -85,3 +85,10 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(synth_root, tmp_path, m
             b = np.load(one_dir / "models" / name / f"predictions_{group}.npz")
             for key in a.files:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {group} {key}")
+
+
+def test_the_longest_schedules_start_first():
+    config = RunConfig(models=MODELS, params={"cnn": {"epochs": 30}})
+    assert longest_first(config, ["cnn", "crnn", "short-chunk"]) == ["short-chunk", "cnn", "crnn"]
+    quick = RunConfig(models=MODELS, quick=True)
+    assert longest_first(quick, ["cnn", "crnn", "short-chunk"]) == ["cnn", "crnn", "short-chunk"]
