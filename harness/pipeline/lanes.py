@@ -91,7 +91,7 @@ def train_models(
     results = Parallel(n_jobs=plan.lanes, backend="loky")(
         delayed(_train_in_lane)(
             config, data, features, run_dir, name, plan.threads, log.verbosity()
-        )  # fmt: skip
+        )
         for name in neural
     )
     times.add(block, time.perf_counter() - started)
