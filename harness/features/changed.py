@@ -42,7 +42,7 @@ from harness.features.config import LogMelConfig, feature_columns, set_dirname, 
 from harness.features.logmel import logmel_spectrogram
 from harness.features.mfcc import mfcc_stats
 from harness.features.parallel import run_tasks
-from harness.features.worker import NonFiniteFeatures
+from harness.features.worker import NonFiniteFeatures, single_thread
 
 ROBUSTNESS_DIR = "robustness"
 WARM_UP_SECONDS = 2
@@ -108,9 +108,7 @@ def process_changed_clip(task: ChangedClipTask) -> dict:
     Never raises for a bad clip: a decode that yields no samples, a change or a feature that
     raises is recorded as the error of that (clip, change).
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # one clip = one core, as in the clean feature pass
+    with single_thread():  # one clip = one core, as in the clean feature pass
         clip = decode(task.fingerprint["path"], config=task.decode)
         errors = {}
         for change in task.changes:

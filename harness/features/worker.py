@@ -98,7 +98,7 @@ def warm_up(plans: tuple[SetPlan, ...] | list[SetPlan]) -> None:
     """
     noise = np.random.default_rng(0).uniform(-0.1, 0.1, 2 * 22050).astype(np.float32)
     shared: dict = {}
-    with _single_thread(), warnings.catch_warnings():
+    with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for plan in sorted(plans, key=lambda p: p.name != "all"):
             _compute(plan, noise, 22050, shared)
@@ -135,7 +135,7 @@ def process_clip(task: ClipTask) -> dict:
     non-finite value is journalled for a clip a model sees (:data:`MUST_BE_FINITE`): such a
     row is refused and the clip gets status ``failed`` with the reason in ``error``.
     """
-    with _single_thread():
+    with single_thread():
         return _process_clip(task)
 
 
@@ -146,7 +146,7 @@ def _thread_controller():  # built once per process; limit() is then ~10 us
     return ThreadpoolController()
 
 
-def _single_thread():
+def single_thread():
     """One clip = one core: threaded BLAS only adds contention between workers, and a fixed
     thread count keeps the summation order (hence the last bits) the same on every path."""
     return _thread_controller().limit(limits=1)

@@ -16,7 +16,10 @@ import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 VERSIONED_PACKAGES = (
     "fma-harness",
@@ -107,6 +110,13 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str, sort_keys=False) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` (without its index) to ``path`` via a temporary file and rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
     os.replace(tmp, path)
 
 

@@ -21,7 +21,6 @@ no values and a reason; :func:`featurise` never raises.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 import warnings
@@ -35,6 +34,7 @@ from harness.errors import DataError
 from harness.features.config import LogMelConfig
 from harness.features.logmel import logmel_spectrogram
 from harness.features.mfcc import mfcc_stats, stft_magnitude
+from harness.features.worker import single_thread
 
 #: What a folder is searched for (recursively): the formats libsndfile decodes.
 AUDIO_EXTENSIONS = frozenset(
@@ -150,17 +150,10 @@ def _listed(list_file: Path) -> list[Path]:
     return [(list_file.parent / p).absolute() for p in paths]
 
 
-@functools.lru_cache(maxsize=1)
-def _thread_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 def featurise(path: Path | str, recipe: FeatureRecipe) -> FileFeatures:
     """Decode one file and compute its model input (see the module docstring); never raises."""
     try:
-        with _thread_controller().limit(limits=1), warnings.catch_warnings():
+        with single_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # constant frames: NaN skew, judged below
             return _featurise(Path(path), recipe)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others

@@ -48,7 +48,7 @@ from harness.pipeline.bundle import BUNDLE_DIR, verify_bundle
 from harness.pipeline.config import RunConfig
 from harness.pipeline.ensemble import ENSEMBLE_NAME
 from harness.pipeline.ensemble_bundle import ensemble_logits
-from harness.pipeline.manifest import write_json_atomic
+from harness.pipeline.manifest import write_csv_atomic, write_json_atomic
 from harness.pipeline.model_inputs import SINGLE_LABEL, LogMelModel, model_input
 from harness.pipeline.model_run import ModelOutcome
 from harness.registry import REFERENCE_MODELS, get_entry
@@ -83,7 +83,7 @@ def robustness_stage(
     keys = usable_keys(data, features, "test") if reason is None else pd.Index([])
     if reason is None and len(keys) == 0:
         reason = "no usable test clip"
-    info: dict[str, Any] = {"changes": list(perturb.CHANGES), "mild": list(perturb.MILD_CHANGES)}
+    info = change_names()
     if reason:
         log.info(f"Robustness: skipped ({reason})")
         write_json_atomic(run_dir / INFO_JSON, info | {"skipped": reason})
@@ -99,6 +99,11 @@ def robustness_stage(
         return None
 
 
+def change_names() -> dict[str, Any]:
+    """What every ``robustness.json`` starts with: the changes applied and the mild ones."""
+    return {"changes": list(perturb.CHANGES), "mild": list(perturb.MILD_CHANGES)}
+
+
 def score_changes(
     config: RunConfig,
     run_dir: Path,
@@ -108,7 +113,7 @@ def score_changes(
     keys: pd.Index,
 ) -> Path:
     """Extract (or reuse) the changed features, score every model, write the three files."""
-    info = {"changes": list(perturb.CHANGES), "mild": list(perturb.MILD_CHANGES)}
+    info = change_names()
     paths = extract_changed(
         data.clips.loc[keys], cache_dir=config.cache_dir, changes=list(perturb.CHANGES),
         logmel=features.logmel, decode=features.decode, n_jobs=config.n_jobs,
@@ -238,10 +243,3 @@ def _scores(y_true: np.ndarray, proba: np.ndarray, data: PreparedData) -> dict[s
             "log_loss": metrics.log_loss(y_true, proba, labels=labels),
             "accuracy": metrics.accuracy(y_true, proba, labels=labels),
         }
-
-
-def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """``frame.to_csv(path, index=False)`` through a temporary file and a rename."""
-    tmp = path.with_name(f"{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)

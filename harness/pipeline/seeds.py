@@ -23,7 +23,6 @@ models, has no seed columns. The report reads these files (:mod:`harness.checks.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from harness.checks.seeds import SEED_TABLE, seed_folder
 from harness.data.prepared import PreparedData
 from harness.features.extracted import ExtractedFeatures
 from harness.pipeline.config import RunConfig
+from harness.pipeline.manifest import write_csv_atomic
 from harness.pipeline.model_run import ModelOutcome
 from harness.pipeline.model_training import fit_resumable
 from harness.pipeline.timing import StageTimes
@@ -155,10 +155,3 @@ def aggregate_seeds(table: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reindex(models)
     frame["n_seeds"] = frame["n_seeds"].fillna(0).astype(int)
     return frame
-
-
-def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` (without its index) to ``path`` via a temporary file and rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
