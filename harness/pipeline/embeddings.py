@@ -44,7 +44,6 @@ and standardised).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +62,10 @@ from harness.checks.style_map import (
 )
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData
 from harness.data.splits import SPLITS
+from harness.features.changed_store import save_arrays
 from harness.features.extracted import ExtractedFeatures
 from harness.pipeline.config import RunConfig
+from harness.pipeline.manifest import write_json_atomic
 from harness.pipeline.model_inputs import FeatureTableModel, LogMelModel
 from harness.pipeline.model_run import ModelOutcome, model_inputs_of
 from harness.pipeline.timing import StageTimes
@@ -163,7 +164,7 @@ def write_source(
     if xy is not None:
         out["map"] = xy
     path = embeddings_dir(run_dir) / f"{source}.npz"
-    save_npz_atomic(path, out)
+    save_arrays(path, out)
     log.detail(f"  {source}: embeddings {embedding.shape} -> {path}")
     return path
 
@@ -216,21 +217,9 @@ def tsne_map(embedding: np.ndarray, *, seed: int) -> tuple[np.ndarray | None, st
         return tsne.fit_transform(standardised(embedding)).astype(np.float32), ""
 
 
-def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to a temporary file beside ``path``, renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
-
-
 def record_skip(run_dir: Path, source: str, reason: str) -> None:
     """Add ``source -> reason`` to ``embeddings/skipped.json`` (the style map's SKIP line)."""
     path = embeddings_dir(run_dir) / SKIPPED_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     skipped = json.loads(path.read_text("utf-8")) if path.exists() else {}
     skipped[source] = reason[:300]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(skipped, indent=1), "utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, skipped)
