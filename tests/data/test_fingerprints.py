@@ -93,3 +93,16 @@ def test_repeated_excerpts_never_straddle_splits(tmp_path):
             group = data.tracks[("set", "group")]
             assert group[source] == group[copy]
         assert set(data.splits) == {"training", "validation", "test"}
+
+
+def test_silent_edges_do_not_make_unrelated_clips_alike():
+    # an MP3 without a LAME header decodes with the encoder's delay before the audio and its
+    # padding after: silence at both ends of every clip, which must not count as likeness
+    edge = np.zeros(int(0.1 * SR), dtype=np.float32)
+    envs = {
+        f"clip{seed}": band_envelope(np.concatenate([edge, music(seed, 4.0), edge]), sr=SR)
+        for seed in range(12)
+    }
+    assert matching_pairs(envs).empty
+    trimmed = band_envelope(music(0, 4.0), sr=SR)
+    assert abs(envs["clip0"].shape[1] - trimmed.shape[1]) <= 1  # the silent frames left out

@@ -19,9 +19,11 @@ MODELS = ["mfcc-logreg", "cnn", "crnn", "short-chunk"]
 @pytest.mark.parametrize(
     "settings, cores, expected",
     [
-        ({}, 2, LanePlan(lanes=2, threads=1)),
+        ({}, 2, LanePlan(lanes=3, threads=1)),
+        ({"models": ["cnn", "crnn"]}, 2, LanePlan(lanes=2, threads=1)),
+        ({}, 3, LanePlan(lanes=3, threads=1)),
         ({}, 16, LanePlan(lanes=3, threads=5)),
-        ({"n_jobs": 2}, 16, LanePlan(lanes=2, threads=1)),
+        ({"n_jobs": 2}, 16, LanePlan(lanes=3, threads=1)),
         ({"n_jobs": 1}, 16, LanePlan(lanes=1, threads=0)),
         ({"ddp": True}, 16, LanePlan(lanes=1, threads=0)),
         ({"device": "cuda"}, 16, LanePlan(lanes=1, threads=0)),

@@ -17,14 +17,14 @@ Splits come from :func:`harness.data.splits.make_splits` (artist-grouped, strati
 
 tracks.csv is written last, so its presence marks a complete set (an interrupted run leaves
 none). The same config (seed included) gives byte-identical files: every random draw comes from a
-generator seeded by ``(seed, purpose, id)``, and LAME encoding is deterministic.
+generator seeded by ``(seed, purpose, id)``, and LAME encoding is deterministic
+(:mod:`harness.data.synth.mp3`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import shutil
 import sys
@@ -41,6 +41,7 @@ from harness.data.layout import FmaLayout
 from harness.data.splits import make_splits
 from harness.data.synth.faults import plan_faults
 from harness.data.synth.metadata import genre_counts, plan_catalogue, tracks_frame, write_tracks_csv
+from harness.data.synth.mp3 import encode_mp3
 from harness.data.synth.music import ArtistStyle, random_style, render_clip
 from harness.data.taxonomy import packaged_genres
 from harness.errors import ParameterError
@@ -69,7 +70,8 @@ class SynthConfig:
     channels : int
         1 or 2.
     compression_level : float or None
-        libsndfile MP3 compression level in [0, 1) (0 = best quality); None = default.
+        MP3 compression in [0, 1): 0 is 128 kbps CBR, towards 1 is 32 kbps; None is 64 kbps
+        (:mod:`harness.data.synth.mp3`).
     seed : int
         Same seed, same bytes.
     empty, short, silent, corrupt, duplicate, near_duplicate : float
@@ -193,15 +195,6 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     _write_bytes(path, text.encode("utf-8"))
-
-
-def encode_mp3(y: np.ndarray, *, sr: int, compression_level: float | None) -> bytes:
-    """MP3 bytes of ``y`` (float32, (n,) or (n, channels)) through soundfile/libsndfile."""
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, y, sr, format="MP3", compression_level=compression_level)
-    return buf.getvalue()
 
 
 def _render_job(job: dict) -> tuple[str, str]:
