@@ -83,7 +83,7 @@ def synth(
     channels: Annotated[int, typer.Option(help="1 (mono) or 2 (stereo).")] = 1,
     compression_level: Annotated[
         float | None,
-        typer.Option(help="MP3 compression in [0, 1): 0 = 128 kbps, towards 1 = 32; default 64."),
+        typer.Option(help="MP3 compression in [0, 1): 0 = 128 kbps, towards 1 = 32; default 96."),
     ] = None,
     seed: Annotated[int, options.seed("Same seed, byte-identical files.")] = 0,
     n_test: Annotated[int, typer.Option("--n-test", help="Challenge test clips.")] = 80,

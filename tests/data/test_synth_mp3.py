@@ -37,4 +37,4 @@ def test_clips_decode_at_their_rate_and_length(sr, channels):
 def test_a_lower_level_spends_more_bytes():
     y = tone(22050, 2.0, 1)
     best, default = (len(encode_mp3(y, sr=22050, compression_level=c)) for c in (0.0, None))
-    assert best > 1.5 * default
+    assert best > 1.2 * default  # 128 kbps against 96

@@ -70,7 +70,7 @@ class SynthConfig:
     channels : int
         1 or 2.
     compression_level : float or None
-        MP3 compression in [0, 1): 0 is 128 kbps CBR, towards 1 is 32 kbps; None is 64 kbps
+        MP3 compression in [0, 1): 0 is 128 kbps CBR, towards 1 is 32 kbps; None is 96 kbps
         (:mod:`harness.data.synth.mp3`).
     seed : int
         Same seed, same bytes.
