@@ -58,7 +58,9 @@ from harness.scoring.submission.score import read_answers
 FAMILY = "style map"
 EMBEDDINGS_DIR = "embeddings"
 MFCC_SOURCE = "mfcc-140"  # the baselines' input, standardised
-SKIPPED_FILE = "skipped.json"  # source -> why it has no embeddings file
+# embeddings/<source>.skipped.json: {"reason": why that source has no embeddings file}; one
+# file per source, as models trained side by side may skip at the same moment
+SKIPPED_SUFFIX = ".skipped.json"
 NEIGHBOURS_FILE = "unlabelled_neighbours.csv"
 K_NEIGHBOURS = 10
 MIN_LIFT = 0.2  # purity must close this share of the gap between chance and 1 to PASS
@@ -119,14 +121,18 @@ def expected_sources(config: dict) -> list[str]:
     return [*neural, MFCC_SOURCE]
 
 
+def skipped_path(run_dir: Path, source: str) -> Path:
+    """Where the run records why ``source`` has no embeddings file."""
+    return embeddings_dir(run_dir) / f"{source}{SKIPPED_SUFFIX}"
+
+
 def missing_reason(run_dir: Path, source: str, config: dict) -> str:
     """Why ``source`` has no embeddings file, as a SKIP finding."""
     if config.get("style_map") is False:
         return f"{source}: style map off for this run (--no-style-map or style_map = false)"
-    path = embeddings_dir(run_dir) / SKIPPED_FILE
-    skipped = json.loads(path.read_text("utf-8")) if path.exists() else {}
-    if source in skipped:
-        return f"{source}: no embeddings ({skipped[source]})"
+    path = skipped_path(run_dir, source)
+    if path.exists():
+        return f"{source}: no embeddings ({json.loads(path.read_text('utf-8'))['reason']})"
     return (
         f"{source}: no embeddings file {EMBEDDINGS_DIR}/{source}.npz (the model failed, or the "
         "run predates the style map)"

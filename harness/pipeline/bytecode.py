@@ -30,6 +30,12 @@ RUN_MODULES = (
     "librosa.effects",
     "matplotlib.pyplot",
     "joblib.externals.loky",
+    # imported on first use, in every training process and the main one: torch's optimisers
+    # load torch._dynamo (and sympy with it: 7.8 s to compile, in each process, in a fresh
+    # clone), the mislabel check loads cleanlab's ranking
+    "torch._dynamo",
+    "cleanlab.count",
+    "cleanlab.rank",
 )
 
 

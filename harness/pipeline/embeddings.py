@@ -33,7 +33,7 @@ array          shape, dtype          content
 =============  ====================  ======================================================
 
 Clips a model never sees (failed to decode, digital silence) are left out. A model without a
-final linear layer gets no file; ``embeddings/skipped.json`` says why (source -> reason).
+final linear layer gets no file; ``embeddings/<source>.skipped.json`` says why.
 
 The map: scikit-learn's t-SNE of all clips of a source together (so the unlabelled ones land
 on the same map), seeded, perplexity ``min(30, (n - 1) / 3)``, PCA initialisation, cosine
@@ -43,7 +43,6 @@ and standardised).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +54,9 @@ from harness import log
 from harness.checks.style_map import (
     MFCC_SOURCE,
     MIN_MAP_CLIPS,
-    SKIPPED_FILE,
     embeddings_dir,
     one_thread_below,
+    skipped_path,
     standardised,
 )
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData
@@ -218,8 +217,5 @@ def tsne_map(embedding: np.ndarray, *, seed: int) -> tuple[np.ndarray | None, st
 
 
 def record_skip(run_dir: Path, source: str, reason: str) -> None:
-    """Add ``source -> reason`` to ``embeddings/skipped.json`` (the style map's SKIP line)."""
-    path = embeddings_dir(run_dir) / SKIPPED_FILE
-    skipped = json.loads(path.read_text("utf-8")) if path.exists() else {}
-    skipped[source] = reason[:300]
-    write_json_atomic(path, skipped)
+    """Write why ``source`` has no embeddings file (the style map's SKIP line)."""
+    write_json_atomic(skipped_path(run_dir, source), {"reason": reason[:300]})

@@ -15,7 +15,7 @@ from harness.checks.style_map import (
     style_map_checks,
     style_scores,
 )
-from harness.pipeline.embeddings import tsne_map
+from harness.pipeline.embeddings import record_skip, tsne_map
 
 GENRES = np.array(["Folk", "Jazz", "Pop", "Rock"])
 
@@ -115,10 +115,12 @@ def test_skip_paths_name_their_reason(tmp_path):
     off = by_name(style_map_checks(write_run(tmp_path / "off", {}, style_map=False)))
     assert "--no-style-map" in off["cnn"].finding
     run = write_run(tmp_path / "nohead", {})
-    (run / "embeddings" / "skipped.json").write_text(
-        json.dumps({"cnn": "NoFinalLinearError: Net has no final linear layer"})
-    )
-    assert "no final linear layer" in by_name(style_map_checks(run))["cnn"].finding
+    # models trained side by side record their skips at once: each keeps its own reason
+    record_skip(run, "cnn", "NoFinalLinearError: Net has no final linear layer")
+    record_skip(run, "mfcc-140", "no clip has a finite MFCC-140 row")
+    skipped = by_name(style_map_checks(run))
+    assert "no final linear layer" in skipped["cnn"].finding
+    assert "no clip has a finite MFCC-140 row" in skipped["mfcc-140"].finding
     X, labels = genre_clusters(n_per=2)
     few = {"map_note": np.array("8 clips; t-SNE needs at least 10")}
     run = write_run(tmp_path / "few", {"cnn": (X, labels, few)})
