@@ -101,7 +101,8 @@ def _centred(log: np.ndarray) -> np.ndarray:
     Silence and padding all sit at the one floor. At the clip's edges they are dropped: an
     MP3 without a LAME header (no gapless trimming) decodes with about 50 ms of encoder delay
     before the audio and padding after it, and those floor frames, far below every band's
-    mean, made unrelated clips alike (cosine 0.91 between two 4 s clips of one genre).
+    mean, made unrelated clips alike (cosine 0.91 between two pairs of 4 s clips of the tests'
+    tiny set).
     """
     floor = log.max() - DYNAMIC_RANGE
     log = np.maximum(log, floor)

@@ -38,9 +38,11 @@ from harness.registry import get_entry, training_defaults
 from harness.training import progress
 from harness.training.runtime import resolve_device
 
-# at most this many lanes per allowed core: with 2 cores, the default run's three neural models
-# took 206 s in three lanes against 219 s in two (one run each, cached features): in two lanes
-# one core idled while the longest training finished alone
+# at most this many lanes per allowed core. In two lanes on 2 cores one core idled while the
+# longest training finished alone (about 60 s of a 254 s block); the default run's three
+# neural models took 206 s in three lanes against 219 s in two (one run each, cached features).
+# Two fresh clones back to back that day gave 291 s and 254 s the other way round, with other
+# changes between the commits: this machine's swings are as large as the difference.
 OVERSUBSCRIBE = 1.5
 
 

@@ -5,7 +5,8 @@ The generator spent three quarters of its time in libsndfile's LAME encoder (sou
 with its quality chosen, :data:`LAME_QUALITY` 7 ("fast, ok quality"). One 10 s clip of the
 default set (22.05 kHz mono), encoded one way after the other: 206 ms through soundfile, 34 ms
 at 64 kbps, 38 ms at 96 and 44 ms at 128. The default 400-track set took 25 s to generate
-against 46 s at 64 kbps (``fma-harness data synth --duration 10``, numba's cache warm).
+through lameenc at 64 kbps against 46 s through soundfile (``fma-harness data synth
+--duration 10``, numba's cache warm).
 Decoding is unchanged: soundfile (mpg123) reads every file the harness uses.
 
 The default bitrate, 96 kbps, keeps the duplicate checks' fingerprints as close to the
