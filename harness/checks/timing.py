@@ -39,6 +39,8 @@ def stage_times(run_dir: Path) -> CheckResult:
         f"{total:.0f} s until the report; the largest stage: {top['stage']} "
         f"({top['seconds']:.0f} s, {top.get('share', 0.0):.0f} %)"
     )
-    neural = str(top["stage"]).endswith(": train") or str(top["stage"]).startswith("neural")
-    action = NEURAL_STAGE_HINT if neural else ""
+    # a block of stages run side by side leads with the training it holds
+    inside = table.loc[table["within"] == top["stage"], "stage"] if "within" in table else []
+    training = any(str(name).endswith(": train") for name in [top["stage"], *inside])
+    action = NEURAL_STAGE_HINT if training else ""
     return CheckResult(FAMILY, "stage_times", "PASS", finding, evidence=table, action=action)

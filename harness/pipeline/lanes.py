@@ -31,11 +31,13 @@ from harness import log
 from harness.data.prepared import PreparedData
 from harness.features.extracted import ExtractedFeatures
 from harness.pipeline.config import RunConfig
+from harness.pipeline.model_inputs import neural_settings
 from harness.pipeline.model_run import ModelOutcome
 from harness.pipeline.model_training import train_one
 from harness.pipeline.timing import StageTimes
-from harness.registry import get_entry, training_defaults
+from harness.registry import get_entry
 from harness.training import progress
+from harness.training.estimator import NeuralClassifier
 from harness.training.runtime import resolve_device
 
 # at most this many lanes per allowed core. In two lanes on 2 cores one core idled while the
@@ -67,7 +69,7 @@ def lane_plan(config: RunConfig, *, cores: int | None = None) -> LanePlan:
     neural = [name for name in config.models if get_entry(name).is_neural]
     on_cpu = resolve_device(config.device).type == "cpu"
     lanes = min(int(allowed * OVERSUBSCRIBE), len(neural)) if on_cpu and not config.ddp else 1
-    if lanes < 2 or allowed < 2:
+    if lanes < 2:
         return LanePlan(lanes=1, threads=0)
     return LanePlan(lanes=lanes, threads=max(allowed // lanes, 1))
 
@@ -118,9 +120,13 @@ def longest_first(config: RunConfig, names: list[str]) -> list[str]:
     longest trainings start first and a short one fills the lane that frees up first."""
 
     def epochs(name: str) -> int:
-        settings = training_defaults(get_entry(name), preset=config.training_preset)
-        settings.update(config.params.get(name, {}))
-        return 2 if config.quick else int(settings.get("epochs", 0))
+        settings = neural_settings(
+            get_entry(name),
+            preset=config.training_preset,
+            params=config.params.get(name, {}),
+            quick=config.quick,
+        )
+        return int(settings.get("epochs", NeuralClassifier().epochs))
 
     return sorted(names, key=lambda name: -epochs(name))
 

@@ -33,6 +33,7 @@ from harness.training.chunks import RowSubset
 from harness.training.estimator import NeuralClassifier
 
 SINGLE_LABEL = "genre_top"
+QUICK_EPOCHS = 2  # --quick: a smoke run
 
 
 def is_multilabel(task: str) -> bool:
@@ -104,6 +105,15 @@ class FeatureTableModel:
         joblib.dump(estimator, out_dir / "model.joblib")
 
 
+def neural_settings(entry: ModelEntry, *, preset: str, params: dict, quick: bool) -> dict:
+    """The settings a run trains a neural model with: its factory's training defaults for
+    ``preset``, the run's ``params`` over them, and :data:`QUICK_EPOCHS` epochs when ``quick``."""
+    settings = {**training_defaults(entry, preset=preset), **params}
+    if quick:
+        settings["epochs"] = QUICK_EPOCHS
+    return settings
+
+
 class LogMelModel:
     """A torch module trained by :class:`NeuralClassifier` on log-mel spectrograms."""
 
@@ -124,12 +134,10 @@ class LogMelModel:
 
     def build(self, entry: ModelEntry, *, task: str, options: Any) -> Any:
         """A NeuralClassifier with the model's training defaults, the run's overrides and
-        seed; ``quick`` trains 2 epochs."""
+        seed (:func:`neural_settings`)."""
         params: dict[str, Any] = {"task": "single" if task == "genre_top" else "multi"}
-        params.update(training_defaults(entry, preset=options.preset))
-        params.update(options.params)
-        if options.quick:
-            params["epochs"] = 2
+        params.update(neural_settings(entry, preset=options.preset, params=options.params,
+                                      quick=options.quick))  # fmt: skip
         params.update(random_state=options.seed, device=options.device, ddp=options.ddp,
                       checkpoint_dir=options.checkpoint_dir)  # fmt: skip
         return construct_estimator(entry.name, NeuralClassifier, model=entry.name, **params)
