@@ -3,7 +3,9 @@
 For each model and preset, in one run:
 
 - train chunks/s with the real pipeline: a float16 log-mel memmap on disk, random crops,
-  the training loop's own DataLoader (:func:`harness.training.loaders.train_loader`);
+  the training loop's own batches (:func:`harness.training.loaders.train_loader`): a DataLoader,
+  or, with ``data_on_device`` (on a GPU by default), the log-mels copied once to the device's
+  memory and cut there (:mod:`harness.training.resident`);
 - train chunks/s of the same model and loop on in-memory random tensors of the same shape;
 - their ratio (target >= 0.8: the data path must not be the bottleneck);
 - inference chunks/s (evenly spaced evaluation chunks read from the memmap).
@@ -13,6 +15,7 @@ machine's noise hits both alike. Usage::
 
     python benchmarks/training.py          # cnn, crnn, short-chunk; compact+paper; this CPU
     python benchmarks/training.py --models crnn --presets compact --rounds 5 --json out.json
+    python benchmarks/training.py --device cuda --data-on-device auto,false   # both data paths
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.training import loaders
+from harness.training import loaders, resident
 from harness.training import steps as loop
 from harness.training.chunks import ArraySource
 from harness.training.estimator import NeuralClassifier
@@ -58,7 +61,7 @@ def timed_epoch(clf, module, loader, optimizer, *, device) -> tuple[float, int]:
     return seconds, n if n is not None else len(loader) * loader.batch_size
 
 
-def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
+def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device) -> dict:
     n_classes = 8
     batch = args.batch_size if preset == "compact" else max(4, args.batch_size // 4)
     clf = NeuralClassifier(model, preset=preset, batch_size=batch, progress=False)
@@ -69,7 +72,7 @@ def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
     steps = args.steps if preset == "compact" else max(1, args.steps // 3)
     n_clips = min(steps * batch, cache.shape[0])
     targets = np.arange(n_clips) % n_classes
-    source = ArraySource(cache[:n_clips])
+    source = resident.place(ArraySource(cache[:n_clips]), setting=data_on_device, device=device)
     train = loaders.train_loader(
         source,
         targets,
@@ -82,7 +85,10 @@ def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
     memory = [(torch.randn(shape) * 12 - 40, torch.as_tensor(targets[: shape[0]]))
               for _ in range(len(train.loader))]  # fmt: skip
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
-    timed_epoch(clf, module, memory[:1], optimizer, device=device)  # warm-up
+    # warm-up, one whole pass of each: cuDNN's algorithm search, the allocator, a GPU's clocks
+    train.set_epoch(0)
+    timed_epoch(clf, module, train.loader, optimizer, device=device)
+    timed_epoch(clf, module, memory, optimizer, device=device)
     real, mem = [], []
     for r in range(args.rounds):
         train.set_epoch(r)
@@ -90,7 +96,7 @@ def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
         real.append(n / s)
         s, n = timed_epoch(clf, module, memory, optimizer, device=device)
         mem.append(n / s)
-    eval_loader = loaders.eval_loader(cache[:n_clips], chunk_frames=chunk_frames,
+    eval_loader = loaders.eval_loader(source, chunk_frames=chunk_frames,
                                       n_eval_chunks=clf.n_eval_chunks, batch_size=batch,
                                       num_workers=clf.num_workers)  # fmt: skip
     start = time.perf_counter()
@@ -98,10 +104,16 @@ def bench_one(model: str, preset: str, cache: np.memmap, args) -> dict:
     infer = n_clips * clf.n_eval_chunks / (time.perf_counter() - start)
     return {
         "model": model, "preset": preset, "chunk_frames": chunk_frames,
+        "data_path": "device" if isinstance(source, resident.DeviceArray) else "dataloader",
         "batch_size": batch, "params": sum(p.numel() for p in module.parameters()),
         "train_chunks_s_real": max(real), "train_chunks_s_memory": max(mem),
         "ratio": max(real) / max(mem), "infer_chunks_s": infer,
     }  # fmt: skip
+
+
+def _setting(text: str):
+    """A ``data_on_device`` value from the command line: auto, true or false."""
+    return {"auto": "auto", "true": True, "false": False}[text.strip().lower()]
 
 
 def main() -> None:
@@ -115,6 +127,11 @@ def main() -> None:
     parser.add_argument("--n-mels", type=int, default=96)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--data-on-device",
+        default="auto",
+        help="comma-separated settings to compare: auto, true, false",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args()
     if args.threads:
@@ -125,15 +142,19 @@ def main() -> None:
         cache = make_cache(Path(tmp) / "logmel.npy", n_clips=n, n_mels=args.n_mels,
                            frames=args.frames)  # fmt: skip
         print(f"device {args.device}, torch threads {torch.get_num_threads()}, cache {cache.shape}")
-        print(f"{'model':11} {'preset':8} {'chunk':>5} {'params':>10} {'train real':>10} "
-              f"{'train mem':>10} {'ratio':>6} {'infer':>8}   (chunks/s)")  # fmt: skip
+        print(f"{'model':11} {'preset':8} {'data path':10} {'chunk':>5} {'params':>10} "
+              f"{'train real':>10} {'train mem':>10} {'ratio':>6} {'infer':>8}"
+              "   (chunks/s)")  # fmt: skip
+        settings = [_setting(v) for v in args.data_on_device.split(",")]
         for model in args.models.split(","):
             for preset in args.presets.split(","):
-                row = bench_one(model, preset, cache, args)
-                rows.append(row)
-                print(f"{model:11} {preset:8} {row['chunk_frames']:5d} {row['params']:10,d} "
-                      f"{row['train_chunks_s_real']:10.1f} {row['train_chunks_s_memory']:10.1f} "
-                      f"{row['ratio']:6.2f} {row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
+                for setting in settings:
+                    row = bench_one(model, preset, cache, args, data_on_device=setting)
+                    rows.append(row)
+                    print(f"{model:11} {preset:8} {row['data_path']:10} {row['chunk_frames']:5d} "
+                          f"{row['params']:10,d} {row['train_chunks_s_real']:10.1f} "
+                          f"{row['train_chunks_s_memory']:10.1f} {row['ratio']:6.2f} "
+                          f"{row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

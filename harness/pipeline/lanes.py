@@ -36,7 +36,7 @@ from harness.pipeline.model_run import ModelOutcome
 from harness.pipeline.model_training import train_one
 from harness.pipeline.timing import StageTimes
 from harness.registry import get_entry
-from harness.training import progress
+from harness.training import progress, resident
 from harness.training.estimator import NeuralClassifier
 from harness.training.runtime import resolve_device
 
@@ -67,8 +67,8 @@ def lane_plan(config: RunConfig, *, cores: int | None = None) -> LanePlan:
     cores = cores or os.cpu_count() or 1
     allowed = cores if config.n_jobs < 0 else min(config.n_jobs, cores)
     neural = [name for name in config.models if get_entry(name).is_neural]
-    on_cpu = resolve_device(config.device).type == "cpu"
-    lanes = min(int(allowed * OVERSUBSCRIBE), len(neural)) if on_cpu and not config.ddp else 1
+    shared = resolve_device(config.device).type in ("cpu", "cuda") and not config.ddp
+    lanes = min(int(allowed * OVERSUBSCRIBE), len(neural)) if shared else 1
     if lanes < 2:
         return LanePlan(lanes=1, threads=0)
     return LanePlan(lanes=lanes, threads=max(allowed // lanes, 1))
@@ -102,9 +102,7 @@ def train_models(
     log.info(f"Training {', '.join(neural)}: {block}")
     started = time.perf_counter()
     results = Parallel(n_jobs=plan.lanes, backend="loky")(
-        delayed(_train_in_lane)(
-            config, data, features, run_dir, name, plan.threads, log.verbosity()
-        )
+        delayed(_train_in_lane)(config, data, features, run_dir, name, plan, log.verbosity())
         for name in neural
     )
     times.add(block, time.perf_counter() - started)
@@ -137,13 +135,15 @@ def _train_in_lane(
     features: ExtractedFeatures,
     run_dir: Path,
     name: str,
-    threads: int,
+    plan: LanePlan,
     verbosity: int,
 ) -> tuple[ModelOutcome, StageTimes]:
-    """One model in a worker process: the parent's verbosity, ``threads`` torch threads and
-    plain progress lines; returns its outcome and stage times."""
+    """One model in a worker process: the parent's verbosity, ``plan.threads`` torch threads,
+    plain progress lines and a share of a GPU's free memory for its log-mels; returns its
+    outcome and stage times."""
     log.set_verbosity(verbosity)
     progress.lines_only()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(plan.threads)
+    resident.set_free_memory_share(resident.FREE_MEMORY_SHARE / plan.lanes)
     times = StageTimes()
     return train_one(config, data, features, run_dir, name, times), times

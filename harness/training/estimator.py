@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from harness.errors import DataError, ParameterError
 from harness.registry import get_entry, load_target
-from harness.training import checkpoint, embeddings, loaders, runtime
+from harness.training import checkpoint, embeddings, loaders, resident, runtime
 from harness.training import steps as loop
 from harness.training.fit_loop import HISTORY_COLUMNS, run_fit
 
@@ -79,6 +79,10 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         Mixed precision (autocast float16 + GradScaler); "auto" = on for CUDA.
     num_workers : int
         DataLoader worker processes (0 reads in the training process).
+    data_on_device : {"auto", True, False}
+        Hold the log-mels in the device's memory and cut the batches there
+        (:mod:`harness.training.resident`): "auto" on a GPU when the training and validation
+        log-mels take at most half its free memory; the batches are the same either way.
     num_threads : int or None
         ``torch.set_num_threads`` during fit/predict (None leaves it alone).
     checkpoint_dir : str, Path or None
@@ -104,8 +108,9 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
                  classes=None, chunk_frames=None, n_eval_chunks=4, batch_size=16, epochs=15,
                  lr=1e-2, weight_decay=1e-2, schedule="onecycle", patience=8, grad_clip=5.0,
                  spec_augment=False, freq_mask=12, time_mask=32, mixup=0.0, class_weight=None,
-                 random_state=0, device="auto", amp="auto", num_workers=0, num_threads=None,
-                 checkpoint_dir=None, resume=True, ddp=False, progress=None):  # fmt: skip
+                 random_state=0, device="auto", amp="auto", num_workers=0, data_on_device="auto",
+                 num_threads=None, checkpoint_dir=None, resume=True, ddp=False,
+                 progress=None):  # fmt: skip
         self.model = model
         self.preset = preset
         self.model_params = model_params
@@ -129,6 +134,7 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.amp = amp
         self.num_workers = num_workers
+        self.data_on_device = data_on_device
         self.num_threads = num_threads
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
@@ -188,11 +194,11 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or ArraySource, shape (n, n_mels, frames)
+        X : array-like, ArraySource or DeviceArray, shape (n, n_mels, frames)
 
         Returns
         -------
-        DataLoader
+        DataLoader or ResidentEvalBatches
             Yields float32 (clips, n_eval_chunks, n_mels, chunk_frames_); see
             :func:`harness.training.loaders.eval_loader`.
         """
@@ -230,6 +236,7 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
         self.module_.to(rt.device)
+        X = resident.place(X, setting=self.data_on_device, device=rt.device)
         return loop.predict_logits(self.module_, self.eval_loader(X), device=rt.device,
                                    use_amp=rt.use_amp)  # fmt: skip
 
@@ -244,6 +251,7 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
         self.module_.to(rt.device)
+        X = resident.place(X, setting=self.data_on_device, device=rt.device)
         per_chunk = embeddings.chunk_embeddings(
             self.module_, self.eval_loader(X), n_classes=len(self.classes_), device=rt.device,
             use_amp=rt.use_amp,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from harness.errors import DataError, ParameterError
-from harness.training import checkpoint, loaders, runtime
+from harness.training import checkpoint, loaders, resident, runtime
 from harness.training import distributed as hdist
 from harness.training import steps as loop
 from harness.training.chunks import ArraySource, encode_targets
@@ -85,7 +85,7 @@ class EpochContext:
         The network (unwrapped): validated, checkpointed, kept.
     train_module : torch.nn.Module
         ``module``, DDP-wrapped under DDP: trained.
-    loader : torch.utils.data.DataLoader
+    loader : DataLoader or ResidentTrainBatches
         The training batches (see :func:`harness.training.loaders.train_loader`).
     optimizer : torch.optim.Optimizer
     scaler : torch.amp.GradScaler
@@ -96,7 +96,8 @@ class EpochContext:
     runtime : Runtime
         Device, mixed precision and DDP rank.
     val : tuple or None
-        (ArraySource of validation log-mels, encoded targets), or None without validation.
+        (validation log-mels as an ArraySource or DeviceArray, encoded targets), or None
+        without validation.
     signature : dict
         The settings a checkpoint must match to be resumed.
     ckpt : Path or None
@@ -105,7 +106,7 @@ class EpochContext:
 
     module: torch.nn.Module
     train_module: torch.nn.Module
-    loader: torch.utils.data.DataLoader
+    loader: Iterable
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     lr_fn: Callable[[int], float]
@@ -205,6 +206,7 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
     if ckpt is not None and clf.resume and ckpt.exists():
         state, best_model = _restore(ckpt, signature=signature, module=module,
                                      optimizer=optimizer, scaler=scaler)  # fmt: skip
+    source, val = _place(clf, rt, source, val)
     train_module = module
     if rt.info.world_size > 1:
         hdist.barrier()
@@ -224,6 +226,19 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
                        optimizer=optimizer, scaler=scaler, lr_fn=lr_fn, loss_kw={"weight": weight},
                        runtime=rt, val=val, signature=signature, ckpt=ckpt)  # fmt: skip
     return ctx, train, state, best_model
+
+
+def _place(clf, rt: Runtime, source, val):
+    """The training and validation log-mels, both moved to the device's memory or neither
+    (``clf.data_on_device``, :func:`harness.training.resident.wanted`)."""
+    sources = [source] + ([val[0]] if val is not None else [])
+    nbytes = sum(resident.stored_bytes(s) for s in sources)
+    if not resident.wanted(clf.data_on_device, rt.device, nbytes=nbytes):
+        return source, val
+    source = resident.to_device(source, rt.device)
+    if val is not None:
+        val = (resident.to_device(val[0], rt.device), val[1])
+    return source, val
 
 
 def run_fit(clf, X, y, *, X_val=None, y_val=None):

@@ -1,6 +1,9 @@
 """The DataLoaders of the training loop: random training crops and evenly spaced evaluation
 chunks of log-mel arrays (see :mod:`harness.training.chunks`).
 
+Log-mels held in the device's memory (a :class:`~harness.training.resident.DeviceArray`) are
+cut there instead, with the same batches (:mod:`harness.training.resident`).
+
 Shuffling is seeded per epoch from ``random_state`` (:meth:`TrainLoader.set_epoch`), and crops
 are a function of (seed, epoch, clip), so the batches of an epoch do not depend on what ran
 before it: a resumed run sees the batches of an uninterrupted one.
@@ -18,6 +21,7 @@ from torch.utils.data.distributed import DistributedSampler
 from harness.errors import ParameterError
 from harness.training.chunks import ArraySource, EvalChunks, TrainChunks, worker_init
 from harness.training.distributed import DistInfo
+from harness.training.resident import DeviceArray, ResidentEvalBatches, ResidentTrainBatches
 
 # generator seed = random_state * SHUFFLE_STRIDE + epoch (a prime, apart from the global seeds')
 SHUFFLE_STRIDE = 7919
@@ -29,7 +33,7 @@ class TrainLoader:
 
     Attributes
     ----------
-    loader : DataLoader
+    loader : DataLoader or ResidentTrainBatches
         Yields (chunks float32 (batch, n_mels, chunk_frames), targets (batch,) or (batch, C)).
     dataset : TrainChunks
         One random crop per clip and epoch.
@@ -41,7 +45,7 @@ class TrainLoader:
         The estimator's seed.
     """
 
-    loader: DataLoader
+    loader: DataLoader | ResidentTrainBatches
     dataset: TrainChunks
     sampler: DistributedSampler | None
     generator: torch.Generator
@@ -55,15 +59,16 @@ class TrainLoader:
             self.sampler.set_epoch(epoch)
 
 
-def train_loader(source: ArraySource, targets: np.ndarray, *, chunk_frames: int, batch_size: int,
-                 num_workers: int, random_state: int,
+def train_loader(source: ArraySource | DeviceArray, targets: np.ndarray, *, chunk_frames: int,
+                 batch_size: int, num_workers: int, random_state: int,
                  info: DistInfo | None = None) -> TrainLoader:  # fmt: skip
     """The training DataLoader: one random crop per clip, shuffled, sharded under DDP.
 
     Parameters
     ----------
-    source : ArraySource
-        Log-mels of shape (n_clips, n_mels, frames).
+    source : ArraySource or DeviceArray
+        Log-mels of shape (n_clips, n_mels, frames); a DeviceArray's batches are cut on its
+        device, with the same crops and order.
     targets : np.ndarray
         int64 (n_clips,) class indices or float32 (n_clips, C) multi-hot.
     chunk_frames : int
@@ -91,6 +96,11 @@ def train_loader(source: ArraySource, targets: np.ndarray, *, chunk_frames: int,
         sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
                                      shuffle=True, seed=int(random_state))  # fmt: skip
     n_local = len(dataset) // info.world_size
+    if isinstance(source, DeviceArray):
+        batches = ResidentTrainBatches(source, dataset, batch_size=batch_size,
+                                       drop_last=n_local > batch_size, generator=generator,
+                                       sampler=sampler)  # fmt: skip
+        return TrainLoader(batches, dataset, sampler, generator, int(random_state))
     loader = DataLoader(
         dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
         drop_last=n_local > batch_size, num_workers=num_workers,
@@ -106,8 +116,9 @@ def eval_loader(X, *, chunk_frames: int, n_eval_chunks: int, batch_size: int, nu
 
     Parameters
     ----------
-    X : array-like or ArraySource
-        Log-mels of shape (n_clips, n_mels, frames).
+    X : array-like, ArraySource or DeviceArray
+        Log-mels of shape (n_clips, n_mels, frames); a DeviceArray's chunks are cut on its
+        device.
     chunk_frames, n_eval_chunks : int
         Frames per chunk and chunks per clip.
     batch_size : int
@@ -120,15 +131,18 @@ def eval_loader(X, *, chunk_frames: int, n_eval_chunks: int, batch_size: int, nu
 
     Returns
     -------
-    DataLoader
+    DataLoader or ResidentEvalBatches
         Yields float32 (clips, n_eval_chunks, n_mels, chunk_frames).
     """
-    source = X if isinstance(X, ArraySource) else ArraySource(X)
+    source = X if isinstance(X, (ArraySource, DeviceArray)) else ArraySource(X)
     if n_mels is not None and source.shape[1] != n_mels:
         raise ParameterError(
             f"Input has {source.shape[1]} mel bands; the model was trained on {n_mels}."
         )
-    dataset = EvalChunks(source, chunk_frames=chunk_frames, n_chunks=n_eval_chunks)
     per_batch = max(1, batch_size // max(1, n_eval_chunks) * 2)
+    if isinstance(source, DeviceArray):
+        return ResidentEvalBatches(source, chunk_frames=chunk_frames, n_chunks=n_eval_chunks,
+                                   clips_per_batch=per_batch)  # fmt: skip
+    dataset = EvalChunks(source, chunk_frames=chunk_frames, n_chunks=n_eval_chunks)
     return DataLoader(dataset, batch_size=per_batch, shuffle=False, num_workers=num_workers,
                       worker_init_fn=worker_init)  # fmt: skip

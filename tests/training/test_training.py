@@ -108,7 +108,7 @@ def test_memmap_input_read_lazily_per_chunk(data, tmp_path):
     mm.flush()
     ro = np.memmap(tmp_path / "x.f16", dtype=np.float16, mode="r", shape=X.shape)
     counting = CountingArray(ro)
-    clf = tiny_clf(epochs=1).fit(counting, y)
+    clf = tiny_clf(epochs=1, data_on_device=False).fit(counting, y)  # on a GPU too
     assert counting.reads and max(counting.reads) == 24 * 64  # one chunk at a time
     np.testing.assert_array_equal(
         clf.predict_proba(ro), tiny_clf(epochs=1).fit(X, y).predict_proba(X)
@@ -325,7 +325,7 @@ def test_multilabel_logits_start_at_the_training_tag_rates(data, tmp_path):
     clf = tiny_clf(task="multi", epochs=1).fit(X, multi)
     assert isinstance(clf.module_, TagRateOffset)
     rate = np.clip(multi.mean(axis=0), 1e-4, 1 - 1e-4)
-    np.testing.assert_allclose(clf.module_.offset.numpy(), np.log(rate / (1 - rate)), rtol=1e-5)
+    np.testing.assert_allclose(clf.module_.offset.cpu().numpy(), np.log(rate / (1 - rate)), rtol=1e-5)
     fresh = clf.build_module(n_classes=3, n_mels=X.shape[1])
     assert isinstance(fresh, TagRateOffset) and fresh.min_frames == clf.module_.net.min_frames
     assert not fresh.offset.any()  # a fresh module (e.g. the sanity checks') starts at 0.5
