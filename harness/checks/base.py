@@ -221,9 +221,14 @@ def skip(family: str, name: str, reason: str) -> CheckResult:
 
 
 def figure_png(fig: Any, *, dpi: int = 100) -> bytes:
-    """Render a matplotlib figure to PNG bytes."""
+    """Render a matplotlib figure to PNG bytes.
+
+    The figures of :func:`new_figure` lay themselves out (legends outside the axes included), so
+    no ``bbox_inches="tight"``: it draws every figure twice (a style map took 1.09 s with it
+    and 0.25 s without, the same picture).
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 

@@ -12,6 +12,7 @@ bytecode writing is off (``PYTHONDONTWRITEBYTECODE``): about 7 s more per proces
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import time
 
@@ -30,21 +31,26 @@ RUN_MODULES = (
     "librosa.effects",
     "matplotlib.pyplot",
     "joblib.externals.loky",
-    # imported on first use, in every training process and the main one: torch's optimisers
-    # load torch._dynamo (and sympy with it: 7.8 s to compile, in each process, in a fresh
-    # clone), the mislabel check loads cleanlab's ranking
-    "torch._dynamo",
-    "cleanlab.count",
-    "cleanlab.rank",
 )
+# imported on first use, in every training process and the main one: torch's optimisers load
+# torch._dynamo (and sympy with it: 7.8 s to compile, in each process, in a fresh clone), the
+# mislabel check loads cleanlab's ranking. A second process compiles these while the first
+# compiles the rest: both compile torch's core, but on two cores the step takes the longer of the
+# two instead of their sum
+SIDE_MODULES = ("torch._dynamo", "cleanlab.count", "cleanlab.rank")
+
+
+def import_modules(names) -> None:
+    """Import ``names``, writing their bytecode."""
+    sys.dont_write_bytecode = False  # this process exists to write it
+    for name in names:
+        importlib.import_module(name)
 
 
 def import_run_modules() -> int:
     """Import :data:`RUN_MODULES`, every built-in check and every registered model's factory,
     writing their bytecode; returns how many modules are loaded afterwards."""
-    sys.dont_write_bytecode = False  # this process exists to write it
-    for name in RUN_MODULES:
-        importlib.import_module(name)
+    import_modules(RUN_MODULES)
     from harness.checks.registry import BUILTIN_CHECKS
     from harness.registry import get_entry, load_target, names
 
@@ -55,8 +61,20 @@ def import_run_modules() -> int:
     return len(sys.modules)
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> None:
+    """Compile :data:`SIDE_MODULES` in a second process and the rest here; ``--side`` is that
+    second process."""
+    if argv == ["--side"]:
+        import_modules(SIDE_MODULES)
+        return
     started = time.perf_counter()
+    side = subprocess.Popen([sys.executable, "-m", "harness.pipeline.bytecode", "--side"])
     n_modules = import_run_modules()
+    if side.wait() != 0:
+        raise SystemExit(f"compiling {', '.join(SIDE_MODULES)} failed (exit {side.returncode})")
     seconds = time.perf_counter() - started
-    print(f"byte-compiled the {n_modules} modules a run imports in {seconds:.0f} s")
+    print(f"byte-compiled the {n_modules} modules a run imports in {seconds:.0f} s (two processes)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
