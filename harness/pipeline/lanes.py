@@ -1,4 +1,5 @@
-"""Train a run's neural models side by side on a multi-core CPU, one process ("lane") each.
+"""Train a run's neural models side by side on a multi-core CPU or one GPU, one process
+("lane") each.
 
 Small convolutions and a GRU's sequential steps leave much of a second core idle when one
 model trains with two torch threads; two models training at once, one thread each, keep both
@@ -6,6 +7,8 @@ cores busy. On the 2-core development machine the default run's neural models (t
 sanity checks, embeddings) took 203 s side by side against 248 s one at a time, and the whole
 run on cached features 220 s against 269 s; ``benchmarks/lanes.py`` measures each pair of
 models (from 0.96x to 1.40x the work per second in one run: the gain depends on the pair).
+The default set's small models leave a GPU mostly idle too: on one H100 with 16 cores their
+training, sanity checks and embeddings took 22.1 s side by side against 33.7 s one at a time.
 
 The feature-table models, quick to fit, train first in this process; the neural models then
 train in ``lanes`` worker processes (joblib's loky) with ``threads`` torch threads each, the
@@ -13,9 +16,9 @@ longest schedules first (:func:`longest_first`), and come back as the same outco
 run's order, as a one-at-a-time run.
 
 A lane trains exactly as a one-at-a-time run would with ``threads`` torch threads, so the
-same machine and seed give the same numbers; a GPU, DDP, ``--n-jobs 1`` or a single neural
-model train one at a time as before. Lanes print plain epoch lines, never progress bars (two
-bars would overwrite each other).
+same machine and seed give the same numbers; DDP, ``--n-jobs 1``, another accelerator (MPS)
+or a single neural model train one at a time as before. Lanes print plain epoch lines, never
+progress bars (two bars would overwrite each other).
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ class LanePlan:
 
 
 def lane_plan(config: RunConfig, *, cores: int | None = None) -> LanePlan:
-    """Side by side when the neural models train on the CPU of one machine, several of them,
-    with more than one core allowed (``--n-jobs``: -1 every core, else at most that many).
+    """Side by side when the neural models train on the CPU or one GPU of one machine (not
+    DDP), several of them, with more than one core allowed (``--n-jobs``: -1 every core, else
+    at most that many).
 
     Up to half as many lanes again as cores (:data:`OVERSUBSCRIBE`): trainings of unequal
     length leave a core idle once the shorter ones finish, unless a third lane shares the cores

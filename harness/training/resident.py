@@ -56,9 +56,13 @@ def stored_bytes(source) -> int:
     if isinstance(source, DeviceArray):
         return source.tensor.numel() * source.tensor.element_size()
     data = source.data if isinstance(source, ArraySource) else source
+    return math.prod(int(s) for s in data.shape) * _stored_dtype(data).itemsize
+
+
+def _stored_dtype(data) -> np.dtype:
+    """float16 and float32 stay as they are on the device; anything else becomes float32."""
     dtype = np.dtype(getattr(data, "dtype", np.float32))
-    itemsize = dtype.itemsize if dtype in (np.float16, np.float32) else 4
-    return math.prod(int(s) for s in data.shape) * itemsize
+    return dtype if dtype in (np.float16, np.float32) else np.dtype(np.float32)
 
 
 def wanted(setting, device: torch.device, *, nbytes: int) -> bool:
@@ -110,9 +114,9 @@ def to_device(source, device: torch.device) -> DeviceArray:
         return source if source.device == device else DeviceArray(source.tensor.to(device))
     data = source.data if isinstance(source, ArraySource) else source
     shape = tuple(int(s) for s in data.shape)
-    dtype = np.dtype(getattr(data, "dtype", np.float32))
-    dtype = dtype if dtype in (np.float16, np.float32) else np.dtype(np.float32)
-    out = torch.empty(shape, dtype=torch.from_numpy(np.empty(0, dtype)).dtype, device=device)
+    dtype = _stored_dtype(data)
+    torch_dtype = torch.float16 if dtype == np.float16 else torch.float32
+    out = torch.empty(shape, dtype=torch_dtype, device=device)
     per_slice = max(1, COPY_SLICE_BYTES // max(1, math.prod(shape[1:]) * dtype.itemsize))
     for start in range(0, shape[0], per_slice):
         block = np.ascontiguousarray(_rows(data, start, start + per_slice), dtype=dtype)
@@ -122,16 +126,12 @@ def to_device(source, device: torch.device) -> DeviceArray:
     return DeviceArray(out)
 
 
-def place(source, *, setting, device: torch.device, nbytes: int | None = None):
-    """``source`` as a DeviceArray when :func:`wanted` says so, else unchanged.
-
-    ``nbytes`` is the size to judge by (default: the source's own; pass the training and
-    validation sets' total to move both or neither).
-    """
+def place(source, *, setting, device: torch.device):
+    """``source`` as a DeviceArray when :func:`wanted` says so for its size, else unchanged."""
     if isinstance(source, DeviceArray):
         return to_device(source, device)
-    size = stored_bytes(source) if nbytes is None else nbytes
-    return to_device(source, device) if wanted(setting, device, nbytes=size) else source
+    wanted_here = wanted(setting, device, nbytes=stored_bytes(source))
+    return to_device(source, device) if wanted_here else source
 
 
 def _cut(data: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, chunk_frames: int):
