@@ -127,9 +127,11 @@ def to_device(source, device: torch.device) -> DeviceArray:
 
 
 def place(source, *, setting, device: torch.device):
-    """``source`` as a DeviceArray when :func:`wanted` says so for its size, else unchanged."""
+    """``source`` as a DeviceArray when :func:`wanted` says so for its size, else as an
+    ArraySource (which refuses anything but a 3-D array-like with one clear line)."""
     if isinstance(source, DeviceArray):
         return to_device(source, device)
+    source = source if isinstance(source, ArraySource) else ArraySource(source)
     wanted_here = wanted(setting, device, nbytes=stored_bytes(source))
     return to_device(source, device) if wanted_here else source
 
