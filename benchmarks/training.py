@@ -7,8 +7,9 @@ For each model and preset, in one run:
   or, with ``data_on_device`` (on a GPU by default), the log-mels copied once to the device's
   memory and cut there (:mod:`harness.training.resident`);
 - train chunks/s of the same model and loop on in-memory random tensors of the same shape;
-- their ratio (target >= 0.8: the data path must not be the bottleneck);
-- inference chunks/s (evenly spaced evaluation chunks read from the memmap).
+- their ratio (the data path must not be the bottleneck: target >= 0.8 on a CPU, >= 0.95 on a
+  GPU);
+- inference chunks/s (evenly spaced evaluation chunks, read by the same data path).
 
 Measurements alternate real / in-memory rounds and keep each side's best round, so a shared
 machine's noise hits both alike. A GPU gets longer rounds by default (48 steps, 5 rounds): a
