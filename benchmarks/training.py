@@ -34,7 +34,6 @@ import torch
 
 from harness.training import loaders, resident
 from harness.training import steps as loop
-from harness.training.chunks import ArraySource
 from harness.training.estimator import NeuralClassifier
 
 
@@ -75,7 +74,7 @@ def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device
     steps = args.steps if preset == "compact" else max(1, args.steps // 3)
     n_clips = min(steps * batch, cache.shape[0])
     targets = np.arange(n_clips) % n_classes
-    source = resident.place(ArraySource(cache[:n_clips]), setting=data_on_device, device=device)
+    (source,) = resident.place([cache[:n_clips]], setting=data_on_device, device=device)
     train = loaders.train_loader(
         source,
         targets,

@@ -47,9 +47,9 @@ def import_modules(names) -> None:
         importlib.import_module(name)
 
 
-def import_run_modules() -> int:
+def import_run_modules() -> None:
     """Import :data:`RUN_MODULES`, every built-in check and every registered model's factory,
-    writing their bytecode; returns how many modules are loaded afterwards (in this process)."""
+    writing their bytecode."""
     import_modules(RUN_MODULES)
     from harness.checks.registry import BUILTIN_CHECKS
     from harness.registry import get_entry, load_target, names
@@ -58,7 +58,6 @@ def import_run_modules() -> int:
         load_target(entry.target)
     for name in names():
         load_target(get_entry(name).target)
-    return len(sys.modules)
 
 
 def main(argv: list[str]) -> None:

@@ -231,14 +231,19 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "module_"):
             raise ParameterError("This NeuralClassifier is not fitted yet; call fit() or load().")
 
-    def decision_logits(self, X) -> np.ndarray:
-        """Mean logits over ``n_eval_chunks`` evenly spaced chunks: float32 (n, C)."""
+    def _evaluation(self, X):
+        """(the runtime, the evaluation batches of ``X``) with the fitted module on the
+        runtime's device and ``X`` in its memory when ``data_on_device`` says so."""
         self._check_fitted()
         rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
         self.module_.to(rt.device)
-        X = resident.place(X, setting=self.data_on_device, device=rt.device)
-        return loop.predict_logits(self.module_, self.eval_loader(X), device=rt.device,
-                                   use_amp=rt.use_amp)  # fmt: skip
+        (X,) = resident.place([X], setting=self.data_on_device, device=rt.device)
+        return rt, self.eval_loader(X)
+
+    def decision_logits(self, X) -> np.ndarray:
+        """Mean logits over ``n_eval_chunks`` evenly spaced chunks: float32 (n, C)."""
+        rt, batches = self._evaluation(X)
+        return loop.predict_logits(self.module_, batches, device=rt.device, use_amp=rt.use_amp)
 
     def embed(self, X, *, chunks: bool = False) -> np.ndarray:
         """Penultimate activations (the final linear layer's input) of the evaluation chunks.
@@ -248,12 +253,9 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         :mod:`harness.training.embeddings` (a model without a final linear layer raises
         :class:`~harness.training.embeddings.NoFinalLinearError`).
         """
-        self._check_fitted()
-        rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
-        self.module_.to(rt.device)
-        X = resident.place(X, setting=self.data_on_device, device=rt.device)
+        rt, batches = self._evaluation(X)
         per_chunk = embeddings.chunk_embeddings(
-            self.module_, self.eval_loader(X), n_classes=len(self.classes_), device=rt.device,
+            self.module_, batches, n_classes=len(self.classes_), device=rt.device,
             use_amp=rt.use_amp,
         )  # fmt: skip
         return per_chunk if chunks else per_chunk.mean(axis=1)

@@ -231,14 +231,12 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
 def _place(clf, rt: Runtime, source, val):
     """The training and validation log-mels, both moved to the device's memory or neither
     (``clf.data_on_device``, :func:`harness.training.resident.wanted`)."""
-    sources = [source] + ([val[0]] if val is not None else [])
-    nbytes = sum(resident.stored_bytes(s) for s in sources)
-    if not resident.wanted(clf.data_on_device, rt.device, nbytes=nbytes):
-        return source, val
-    source = resident.to_device(source, rt.device)
-    if val is not None:
-        val = (resident.to_device(val[0], rt.device), val[1])
-    return source, val
+    if val is None:
+        (source,) = resident.place([source], setting=clf.data_on_device, device=rt.device)
+        return source, None
+    source, val_source = resident.place([source, val[0]], setting=clf.data_on_device,
+                                        device=rt.device)  # fmt: skip
+    return source, (val_source, val[1])
 
 
 def run_fit(clf, X, y, *, X_val=None, y_val=None):

@@ -52,9 +52,7 @@ class DeviceArray:
 
 
 def stored_bytes(source) -> int:
-    """Bytes that ``source`` (an ArraySource, array-like or DeviceArray) takes on a device."""
-    if isinstance(source, DeviceArray):
-        return source.tensor.numel() * source.tensor.element_size()
+    """Bytes that ``source`` (an ArraySource or array-like) takes on a device."""
     data = source.data if isinstance(source, ArraySource) else source
     return math.prod(int(s) for s in data.shape) * _stored_dtype(data).itemsize
 
@@ -126,22 +124,38 @@ def to_device(source, device: torch.device) -> DeviceArray:
     return DeviceArray(out)
 
 
-def place(source, *, setting, device: torch.device):
-    """``source`` as a DeviceArray when :func:`wanted` says so for its size, else as an
-    ArraySource (which refuses anything but a 3-D array-like with one clear line)."""
-    if isinstance(source, DeviceArray):
-        return to_device(source, device)
-    source = source if isinstance(source, ArraySource) else ArraySource(source)
-    wanted_here = wanted(setting, device, nbytes=stored_bytes(source))
-    return to_device(source, device) if wanted_here else source
+def place(sources: list, *, setting, device: torch.device) -> list:
+    """Log-mels moved to ``device``'s memory together or not at all.
+
+    Parameters
+    ----------
+    sources : list
+        Array-likes, ArraySources or DeviceArrays of shape (n, n_mels, frames); an array-like
+        is wrapped in an ArraySource first, which refuses anything but a 3-D array with one
+        clear line.
+    setting : {"auto", True, False}
+        ``data_on_device``, judged by :func:`wanted` on the total size of those not yet on a
+        device (e.g. a training and a validation set).
+
+    Returns
+    -------
+    list
+        DeviceArrays on ``device`` when wanted, else ArraySources; a DeviceArray always moves
+        to ``device``.
+    """
+    sources = [s if isinstance(s, (ArraySource, DeviceArray)) else ArraySource(s) for s in sources]
+    nbytes = sum(stored_bytes(s) for s in sources if not isinstance(s, DeviceArray))
+    move = wanted(setting, device, nbytes=nbytes)
+    return [to_device(s, device) if move or isinstance(s, DeviceArray) else s for s in sources]
 
 
-def _cut(data: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, chunk_frames: int):
-    """Frames ``starts[i]:starts[i] + chunk_frames`` of clip ``rows[i]``: float32 (b, n_mels,
-    chunk_frames). Frame indices wrap around, which tiles a clip shorter than a chunk as
-    :func:`~harness.training.chunks.fit_length` does (its start is then 0)."""
+def _cut(data: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, span: torch.Tensor):
+    """Frames ``starts[i] + span`` of clip ``rows[i]`` (``span``: ``arange(chunk_frames)`` on
+    the data's device): float32 (b, n_mels, chunk_frames). Frame indices wrap around, which
+    tiles a clip shorter than a chunk as :func:`~harness.training.chunks.fit_length` does (its
+    start is then 0)."""
     frames = data.shape[2]
-    time = (starts[:, None] + torch.arange(chunk_frames, device=data.device)) % frames
+    time = (starts[:, None] + span) % frames
     clips = data[rows]
     return clips.gather(2, time[:, None, :].expand(-1, data.shape[1], -1)).float()
 
@@ -196,9 +210,10 @@ class ResidentTrainBatches:
         ds, device = self.dataset, self.data.device
         starts = torch.as_tensor(ds.starts, dtype=torch.int64, device=device)
         order = self._order().to(device)
+        span = torch.arange(ds.chunk_frames, device=device)
         for b in range(len(self)):
             rows = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield _cut(self.data.tensor, rows, starts[rows], ds.chunk_frames), self.targets[rows]
+            yield _cut(self.data.tensor, rows, starts[rows], span), self.targets[rows]
 
 
 class ResidentEvalBatches:

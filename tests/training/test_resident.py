@@ -112,9 +112,9 @@ def test_when_the_log_mels_go_to_the_device(monkeypatch):
     with pytest.raises(ParameterError, match="data_on_device='gpu'; expected 'auto', true or"):
         resident.wanted("gpu", gpu, nbytes=1)
     with pytest.raises(ParameterError, match="expected a 3-D array"):  # before sizing it up
-        resident.place([[1.0, 2.0]], setting="auto", device=CPU)
-    kept = resident.place(_logmels(), setting="auto", device=CPU)
-    assert isinstance(kept, ArraySource)  # the CPU keeps the DataLoader path
+        resident.place([[[1.0, 2.0]]], setting="auto", device=CPU)
+    kept = resident.place([_logmels()], setting="auto", device=CPU)
+    assert isinstance(kept[0], ArraySource)  # the CPU keeps the DataLoader path
 
 
 def test_a_fit_on_resident_log_mels_is_the_dataloader_fit():
