@@ -9,7 +9,9 @@ For each model and preset, in one run:
 - train chunks/s of the same model and loop on in-memory random tensors of the same shape;
 - their ratio (the data path must not be the bottleneck: target >= 0.8 on a CPU, >= 0.95 on a
   GPU);
-- inference chunks/s (evenly spaced evaluation chunks, read by the same data path).
+- inference chunks/s (evenly spaced evaluation chunks, read by the same data path);
+- with ``--amp auto,false``, each model's throughput under mixed precision over float32
+  (bfloat16 autocast on a CPU with AMX, float16 on CUDA: :mod:`harness.training.runtime`).
 
 Measurements alternate real / in-memory rounds and keep each side's best round, so a shared
 machine's noise hits both alike. A GPU gets longer rounds by default (48 steps, 5 rounds): a
@@ -19,6 +21,7 @@ from one run to the next on an H100. Usage::
     python benchmarks/training.py          # cnn, crnn, short-chunk; compact+paper; this CPU
     python benchmarks/training.py --models crnn --presets compact --rounds 5 --json out.json
     python benchmarks/training.py --device cuda --data-on-device auto,false   # both data paths
+    python benchmarks/training.py --presets compact --threads 1 --amp auto,false  # precision
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.training import loaders, resident
+from harness.training import loaders, resident, runtime
 from harness.training import steps as loop
 from harness.training.estimator import NeuralClassifier
 
@@ -50,24 +53,25 @@ def make_cache(path: Path, *, n_clips: int, n_mels: int, frames: int) -> np.memm
     return np.load(path, mmap_mode="r")
 
 
-def timed_epoch(clf, module, loader, optimizer, *, device) -> tuple[float, int]:
+def timed_epoch(clf, module, loader, optimizer, *, device, use_amp) -> tuple[float, int]:
     """Seconds and chunks for one pass of ``loop.train_epoch`` over ``loader``."""
     settings = clf.get_params(deep=False)
-    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    scaler = runtime.grad_scaler(device, use_amp)
     n = sum(len(x) for x, _ in loader) if isinstance(loader, list) else None
     start = time.perf_counter()
     loop.train_epoch(module, loader, optimizer=optimizer, scaler=scaler, device=device,
                      settings=settings, lr_fn=lambda s: 1e-3, step0=0,
-                     loss_kw={"weight": None})  # fmt: skip
+                     loss_kw={"weight": None}, use_amp=use_amp)  # fmt: skip
     seconds = time.perf_counter() - start
     return seconds, n if n is not None else len(loader) * loader.batch_size
 
 
-def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device) -> dict:
+def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device, amp) -> dict:
     n_classes = 8
     batch = args.batch_size if preset == "compact" else max(4, args.batch_size // 4)
     clf = NeuralClassifier(model, preset=preset, batch_size=batch, progress=False)
     device = torch.device(args.device)
+    use_amp = runtime.resolve_amp(amp, device)
     torch.manual_seed(0)
     module = clf.build_module(n_classes=n_classes, n_mels=cache.shape[1]).to(device)
     chunk_frames = clf.resolve_chunk_frames(module)
@@ -89,33 +93,56 @@ def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     # warm-up, one whole pass of each: cuDNN's algorithm search, the allocator, a GPU's clocks
     train.set_epoch(0)
-    timed_epoch(clf, module, train.loader, optimizer, device=device)
-    timed_epoch(clf, module, memory, optimizer, device=device)
+    timed_epoch(clf, module, train.loader, optimizer, device=device, use_amp=use_amp)
+    timed_epoch(clf, module, memory, optimizer, device=device, use_amp=use_amp)
     real, mem = [], []
     for r in range(args.rounds):
         train.set_epoch(r)
-        s, n = timed_epoch(clf, module, train.loader, optimizer, device=device)
+        s, n = timed_epoch(clf, module, train.loader, optimizer, device=device, use_amp=use_amp)
         real.append(n / s)
-        s, n = timed_epoch(clf, module, memory, optimizer, device=device)
+        s, n = timed_epoch(clf, module, memory, optimizer, device=device, use_amp=use_amp)
         mem.append(n / s)
     eval_loader = loaders.eval_loader(source, chunk_frames=chunk_frames,
                                       n_eval_chunks=clf.n_eval_chunks, batch_size=batch,
                                       num_workers=clf.num_workers)  # fmt: skip
     start = time.perf_counter()
-    loop.predict_logits(module, eval_loader, device=device, use_amp=False)
+    loop.predict_logits(module, eval_loader, device=device, use_amp=use_amp)
     infer = n_clips * clf.n_eval_chunks / (time.perf_counter() - start)
     return {
         "model": model, "preset": preset, "chunk_frames": chunk_frames,
         "data_path": "device" if isinstance(source, resident.DeviceArray) else "dataloader",
+        "precision": precision_name(device, use_amp),
         "batch_size": batch, "params": sum(p.numel() for p in module.parameters()),
         "train_chunks_s_real": max(real), "train_chunks_s_memory": max(mem),
         "ratio": max(real) / max(mem), "infer_chunks_s": infer,
     }  # fmt: skip
 
 
+def precision_name(device: torch.device, use_amp: bool) -> str:
+    """ "float32", or the autocast type a fit would use on ``device`` ("bfloat16", "float16")."""
+    return str(runtime.amp_dtype(device)).removeprefix("torch.") if use_amp else "float32"
+
+
 def _setting(text: str):
-    """A ``data_on_device`` value from the command line: auto, true or false."""
+    """A ``data_on_device`` or ``amp`` value from the command line: auto, true or false."""
     return {"auto": "auto", "true": True, "false": False}[text.strip().lower()]
+
+
+def precision_ratios(rows: list[dict]) -> list[str]:
+    """Per model and preset measured at several precisions: in-memory training and inference
+    throughput of each mixed precision over float32 (same data path)."""
+    lines = []
+    for row in rows:
+        if row["precision"] == "float32":
+            continue
+        base = [r for r in rows if r["precision"] == "float32" and all(
+            r[k] == row[k] for k in ("model", "preset", "data_path"))]  # fmt: skip
+        if base:
+            train = row["train_chunks_s_memory"] / base[0]["train_chunks_s_memory"]
+            infer = row["infer_chunks_s"] / base[0]["infer_chunks_s"]
+            lines.append(f"{row['model']:11} {row['preset']:8} {row['precision']} over float32: "
+                         f"training {train:.2f}x, inference {infer:.2f}x the chunks/s")  # fmt: skip
+    return lines
 
 
 def main() -> None:
@@ -139,6 +166,12 @@ def main() -> None:
         default="auto",
         help="comma-separated settings to compare: auto, true, false",
     )
+    parser.add_argument(
+        "--amp",
+        default="auto",
+        help="comma-separated mixed-precision settings to compare: auto (as a fit: CUDA, or a "
+        "CPU with AMX), true, false; with false and another, prints their throughput ratios",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args()
     on_gpu = torch.device(args.device).type == "cuda"
@@ -152,19 +185,24 @@ def main() -> None:
         cache = make_cache(Path(tmp) / "logmel.npy", n_clips=n, n_mels=args.n_mels,
                            frames=args.frames)  # fmt: skip
         print(f"device {args.device}, torch threads {torch.get_num_threads()}, cache {cache.shape}")
-        print(f"{'model':11} {'preset':8} {'data path':10} {'chunk':>5} {'params':>10} "
-              f"{'train real':>10} {'train mem':>10} {'ratio':>6} {'infer':>8}"
+        print(f"{'model':11} {'preset':8} {'data path':10} {'precision':9} {'chunk':>5} "
+              f"{'params':>10} {'train real':>10} {'train mem':>10} {'ratio':>6} {'infer':>8}"
               "   (chunks/s)")  # fmt: skip
         settings = [_setting(v) for v in args.data_on_device.split(",")]
+        amps = [_setting(v) for v in args.amp.split(",")]
         for model in args.models.split(","):
             for preset in args.presets.split(","):
                 for setting in settings:
-                    row = bench_one(model, preset, cache, args, data_on_device=setting)
-                    rows.append(row)
-                    print(f"{model:11} {preset:8} {row['data_path']:10} {row['chunk_frames']:5d} "
-                          f"{row['params']:10,d} {row['train_chunks_s_real']:10.1f} "
-                          f"{row['train_chunks_s_memory']:10.1f} {row['ratio']:6.2f} "
-                          f"{row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
+                    for amp in amps:
+                        row = bench_one(model, preset, cache, args, data_on_device=setting, amp=amp)
+                        rows.append(row)
+                        print(f"{model:11} {preset:8} {row['data_path']:10} "
+                              f"{row['precision']:9} {row['chunk_frames']:5d} "
+                              f"{row['params']:10,d} {row['train_chunks_s_real']:10.1f} "
+                              f"{row['train_chunks_s_memory']:10.1f} {row['ratio']:6.2f} "
+                              f"{row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
+    for line in precision_ratios(rows):
+        print(line)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -14,13 +14,12 @@ embedding is exactly what the model's chunk-averaged prediction is a linear func
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
 import torch
 from torch import nn
 
 from harness.errors import ParameterError
+from harness.training import runtime
 
 
 class NoFinalLinearError(ParameterError):
@@ -83,7 +82,8 @@ def chunk_embeddings(
         Number of output classes (finds the layer, see :func:`final_linear`).
     device : torch.device
     use_amp : bool
-        Run under float16 autocast (as the model predicts on CUDA).
+        Run under mixed precision (:func:`harness.training.runtime.autocast`), as the model
+        predicts.
 
     Returns
     -------
@@ -99,10 +99,7 @@ def chunk_embeddings(
         for chunks in loader:
             b, k = chunks.shape[:2]
             captured.clear()
-            autocast = (
-                torch.autocast(device.type, dtype=torch.float16) if use_amp else nullcontext()
-            )
-            with autocast:
+            with runtime.autocast(device, use_amp):
                 module(chunks.to(device).flatten(0, 1))
             if len(captured) != 1 or captured[0].ndim != 2:
                 shapes = [tuple(t.shape) for t in captured]

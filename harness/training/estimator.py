@@ -76,7 +76,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
     device : str
         "auto" (CUDA if available, else CPU), "cpu", "cuda", "cuda:1", ...
     amp : "auto" or bool
-        Mixed precision (autocast float16 + GradScaler); "auto" = on for CUDA.
+        Mixed precision: float16 autocast and a GradScaler on CUDA, bfloat16 autocast on a
+        CPU; "auto" = on for CUDA and for a CPU with AMX (:mod:`harness.training.runtime`).
     num_workers : int
         DataLoader worker processes (0 reads in the training process).
     data_on_device : {"auto", True, False}

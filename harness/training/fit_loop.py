@@ -200,7 +200,7 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
         module.set_rates(targets)
     clf.chunk_frames_ = clf.resolve_chunk_frames(module)
     optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
-    scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.use_amp)
+    scaler = runtime.grad_scaler(rt.device, rt.use_amp)
     state, best_model = FitState(), None
     ckpt = Path(clf.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if clf.checkpoint_dir else None
     if ckpt is not None and clf.resume and ckpt.exists():
@@ -268,7 +268,7 @@ def train_one_epoch(clf, epoch: int, state: FitState, best_model, ctx: EpochCont
     train_loss, grad_norm, lr, state.step = loop.train_epoch(
         ctx.train_module, ctx.loader, optimizer=ctx.optimizer, scaler=ctx.scaler,
         device=ctx.runtime.device, settings=settings, lr_fn=ctx.lr_fn, step0=state.step,
-        loss_kw=ctx.loss_kw, on_step=bar.step,
+        loss_kw=ctx.loss_kw, use_amp=ctx.runtime.use_amp, on_step=bar.step,
     )  # fmt: skip
     if ctx.runtime.info.world_size > 1:  # every rank logs the global mean
         train_loss = hdist.mean_across_ranks(train_loss)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 
 from harness.errors import DataError, ParameterError
 from harness.scoring import metrics
+from harness.training import runtime
 
 SCHEDULES = ("onecycle", "cosine", "constant")
 
@@ -95,7 +95,7 @@ def _mixup(x: torch.Tensor, *, alpha: float, seed: int, step: int):
 
 
 def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, step0, loss_kw,
-                on_step=None):  # fmt: skip
+                use_amp=False, on_step=None):  # fmt: skip
     """One pass over ``loader``: one optimiser step per batch.
 
     Parameters
@@ -105,7 +105,8 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
     loader : iterable
         Yields (chunks float32 (batch, n_mels, frames), targets (batch,) int64 or (batch, C)).
     optimizer, scaler
-        The optimiser and the ``torch.amp.GradScaler`` (enabled = mixed precision).
+        The optimiser and the ``torch.amp.GradScaler`` (enabled for float16 only:
+        :func:`harness.training.runtime.grad_scaler`).
     device : torch.device
     settings : dict
         The estimator's parameters (spec_augment, freq_mask, time_mask, mixup, grad_clip,
@@ -116,6 +117,8 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
         Optimiser steps done before this epoch.
     loss_kw : dict
         Extra keyword arguments of :func:`compute_loss` (``{"weight": tensor or None}``).
+    use_amp : bool
+        Forward passes under :func:`harness.training.runtime.autocast`.
     on_step : callable or None
         Called after every step (progress bar).
 
@@ -126,7 +129,6 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
         in total including ``step0``).
     """
     module.train()
-    use_amp = scaler.is_enabled()
     losses, norms, lr, step = [], [], 0.0, step0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -136,8 +138,7 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
         lr = lr_fn(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        autocast = torch.autocast(device.type, dtype=torch.float16) if use_amp else nullcontext()
-        with autocast:
+        with runtime.autocast(device, use_amp):
             logits = module(x)
         loss = compute_loss(logits, y, task=settings["task"], mix=mix, **loss_kw)
         optimizer.zero_grad(set_to_none=True)
@@ -167,8 +168,7 @@ def predict_logits(module, loader, *, device, use_amp: bool) -> np.ndarray:
     for chunks in loader:
         b, k = chunks.shape[:2]
         x = chunks.to(device).flatten(0, 1)
-        autocast = torch.autocast(device.type, dtype=torch.float16) if use_amp else nullcontext()
-        with autocast:
+        with runtime.autocast(device, use_amp):
             logits = module(x)
         out.append(logits.float().view(b, k, -1).mean(dim=1).cpu().numpy())
     return np.concatenate(out).astype(np.float32)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.errors import ParameterError
-from models.blocks import n_parameters
+from models.blocks import FeatureMapDropout, n_parameters
 from models.cnn import build_cnn
 from models.crnn import build_crnn
 from models.short_chunk import build_short_chunk
@@ -130,3 +130,31 @@ def test_frequency_norm_removes_per_band_offsets():
     torch.testing.assert_close(module(x), module(x + offset), atol=1e-4, rtol=1e-4)
     plain = build_cnn(n_classes=3, n_mels=24, dropout=0.0, input_norm=False).train()
     assert not torch.allclose(plain(x), plain(x + offset), atol=1e-3)
+
+
+def test_feature_map_dropout_drops_p_of_the_elements_and_keeps_the_mean():
+    torch.manual_seed(0)
+    layer = FeatureMapDropout(0.1)
+    x = torch.ones(64, 16, 24, 32).contiguous(memory_format=torch.channels_last)
+    y = layer.train()(x)
+    dropped = float((y == 0).float().mean())
+    assert abs(dropped - 0.1) < 0.005  # 26/256 = 0.1016 of 786k elements
+    assert abs(float(y.mean()) - 1.0) < 0.01
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(layer.eval()(x), x)
+    torch.manual_seed(1)
+    first = FeatureMapDropout(0.3).train()(x)
+    torch.manual_seed(1)
+    assert torch.equal(FeatureMapDropout(0.3).train()(x), first)  # the seed fixes the mask
+    with pytest.raises(ParameterError, match="dropout must be in"):
+        FeatureMapDropout(1.0)
+
+
+def test_crnn_recurrence_runs_in_float32_under_bfloat16_autocast():
+    net = build_crnn(n_classes=4, n_mels=96).eval()
+    seen = []
+    net.gru.register_forward_pre_hook(lambda _module, args: seen.append(args[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = net(torch.randn(2, 96, 64))
+    assert seen == [torch.float32]
+    assert logits.shape == (2, 4) and torch.isfinite(logits).all()

@@ -165,16 +165,34 @@ def test_lr_schedules():
         steps.lr_at(0, total=1, peak=1, schedule="step")
 
 
+def test_amp_is_bfloat16_without_loss_scaling_on_a_cpu_and_float16_with_it_on_cuda(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for has_amx in (True, False):
+        monkeypatch.setattr(runtime, "cpu_has_fast_bfloat16", lambda has_amx=has_amx: has_amx)
+        assert runtime.resolve_amp("auto", cpu) is has_amx
+    assert (runtime.amp_dtype(cpu), runtime.amp_dtype(cuda)) == (torch.bfloat16, torch.float16)
+    assert not runtime.grad_scaler(cpu, True).is_enabled()
+    assert runtime.grad_scaler(cuda, True).is_enabled() == torch.cuda.is_available()
+    assert not runtime.grad_scaler(cuda, False).is_enabled()
+    conv = torch.nn.Conv1d(2, 2, 3)
+    with runtime.autocast(cpu, True):
+        assert conv(torch.randn(1, 2, 8)).dtype == torch.bfloat16
+    with runtime.autocast(cpu, False):
+        assert conv(torch.randn(1, 2, 8)).dtype == torch.float32
+
+
 def test_runtime_rule_device_amp_and_seeds():
     assert runtime.resolve_device("cpu") == torch.device("cpu")
     assert runtime.resolve_device("cuda:1", local_rank=0) == torch.device("cuda", 0)
     auto = runtime.resolve_device("auto")
     assert auto.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert runtime.resolve_amp("auto", torch.device("cpu")) is False
+    fast_bf16 = runtime.cpu_has_fast_bfloat16()
+    assert runtime.resolve_amp("auto", torch.device("cpu")) is fast_bf16
     assert runtime.resolve_amp("auto", torch.device("cuda")) is True
     assert runtime.resolve_amp(True, torch.device("cpu")) is True
+    assert runtime.resolve_amp(False, torch.device("cuda")) is False
     rt = runtime.setup(device="cpu", amp="auto", num_threads=None)
-    assert (rt.device, rt.use_amp, rt.info.world_size) == (torch.device("cpu"), False, 1)
+    assert (rt.device, rt.use_amp, rt.info.world_size) == (torch.device("cpu"), fast_bf16, 1)
     draws = []
     for _ in range(2):
         runtime.seed_everything(5, 3)
