@@ -92,11 +92,16 @@ def package_versions() -> dict[str, str | None]:
 
 
 def device_info() -> dict[str, Any]:
-    """The compute device: CPU count and GPU name when torch sees one."""
+    """The compute device: CPU count, whether the CPU has AMX (so "auto" mixed precision trains
+    in bfloat16 there, and another CPU gives other last digits), and the GPU's name when torch
+    sees one."""
     info: dict[str, Any] = {"platform": platform.platform(), "cpu_count": os.cpu_count()}
     try:
         import torch
 
+        from harness.training.runtime import cpu_has_fast_bfloat16
+
+        info["cpu_amx_bfloat16"] = cpu_has_fast_bfloat16()
         info["cuda_available"] = torch.cuda.is_available()
         if info["cuda_available"]:
             info["gpu"] = torch.cuda.get_device_name(0)

@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 from harness.pipeline.manifest import build_manifest, sha1_file, utc_now, write_json_atomic
 
 
@@ -26,3 +28,12 @@ def test_manifest_has_provenance_fields(tmp_path):
     write_json_atomic(path, manifest)
     assert json.loads(path.read_text())["argv"] == ["fma-harness", "run"]
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_the_device_says_whether_the_cpu_trains_in_bfloat16():
+    from harness.pipeline.manifest import device_info
+    from harness.training.runtime import cpu_has_fast_bfloat16, resolve_amp
+
+    info = device_info()
+    assert info["cpu_amx_bfloat16"] is cpu_has_fast_bfloat16()
+    assert info["cpu_amx_bfloat16"] is resolve_amp("auto", torch.device("cpu"))
