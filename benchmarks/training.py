@@ -119,7 +119,7 @@ def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device
 
 
 def precision_name(device: torch.device, use_amp: bool) -> str:
-    """ "float32", or the autocast type a fit would use on ``device`` ("bfloat16", "float16")."""
+    """The autocast type a fit would use on ``device`` ("bfloat16", "float16"), or "float32"."""
     return str(runtime.amp_dtype(device)).removeprefix("torch.") if use_amp else "float32"
 
 
