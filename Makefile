@@ -19,7 +19,9 @@ TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 # here: 7 s against pip's 43 s), and with pip when uv cannot be had. Neither byte-compiles every
 # module of every package (torch alone has thousands; with pip that was a third of a fresh
 # install on two cores): harness.pipeline.bytecode then compiles only the modules a run imports.
-INSTALL := $(PY) tools/install.py
+# After uv's install these must import (they load C libraries that some wheels leave to the system).
+CHECK_IMPORTS := soundfile,lameenc
+INSTALL := $(PY) tools/install.py --check-import $(CHECK_IMPORTS)
 
 .PHONY: run test lint format bench clean
 

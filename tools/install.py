@@ -1,19 +1,23 @@
 """Install packages into the running interpreter's environment: with uv when it can be had,
 else with pip. The arguments are pip's (``-e .``, requirements, ``--extra-index-url URL``).
 
-Why: the Makefile's fresh install took 43 s with pip on a 2-core machine (torch 12 s, the rest
-31 s, mostly resolving one package at a time against several indexes) and 7 s with uv, for the
-same versions. uv does not read pip's configuration, so the indexes, wheel folders and
-constraints pip is configured with (a pip.conf or ``PIP_*`` variables, as ``pip config list``
-shows them) are passed on to it, and its index strategy is pip's: the best version over all
-indexes. When uv cannot be fetched, or its install fails, pip installs with the same arguments.
+Why: the Makefile's fresh install took 43 s with pip on a 2-core machine (torch 12 s, the
+rest 31 s) and 7 s with uv, for the same versions. uv does not read pip's configuration, so
+the indexes, wheel folders and constraints pip is configured with (a pip.conf or ``PIP_*``
+variables, as ``pip config list`` shows them) are passed on to it, and its index strategy is
+pip's: the best version over all indexes. When uv cannot be fetched, or its install fails, pip
+installs with the same arguments.
 
-Usage: ``python tools/install.py "torch==2.13.0" -e ".[dev]"``. Set ``FMA_INSTALLER=pip`` to
-skip uv. Standard library only: it runs before anything is installed.
+Usage: ``python tools/install.py [--check-import soundfile,torch] "torch==2.13.0" -e .``:
+after uv's install each module named there must import, or its distribution is reinstalled
+with pip (:func:`repair_with_pip`). Set ``FMA_INSTALLER=pip`` to skip uv. Standard library
+only: it runs before anything is installed.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import os
 import shlex
 import shutil
@@ -84,11 +88,41 @@ def install_with_uv(uv: str, packages: list[str]) -> bool:
     return subprocess.run(command).returncode == 0
 
 
-def main(packages: list[str]) -> int:
+def broken_imports(modules: list[str]) -> list[str]:
+    """Those of ``modules`` that fail to import (this interpreter is the environment's own)."""
+    importlib.invalidate_caches()
+    broken = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # an ImportError, or an OSError from a missing C library
+            broken.append(module)
+    return broken
+
+
+def repair_with_pip(modules: list[str]) -> int:
+    """Reinstall the distributions of ``modules`` with pip, whose choice of wheel may differ.
+
+    uv takes a version's files from the first index that lists that version. Where one
+    version's wheels are split over several indexes (a pure-Python soundfile wheel that needs
+    a system libsndfile on one, the manylinux wheel that bundles it on another), uv can install
+    one that does not load here, while pip compares the wheels of every index and picks the
+    most specific.
+    """
+    owners = importlib.metadata.packages_distributions()
+    dists = sorted({dist for module in modules for dist in owners.get(module, [module])})
+    print(f"tools/install.py: {', '.join(modules)} failed to import after uv's install; "
+          f"reinstalling {', '.join(dists)} with pip", file=sys.stderr)  # fmt: skip
+    command = PIP + ["install", "--quiet", "--no-compile", "--force-reinstall", "--no-deps"]
+    return subprocess.run(command + dists).returncode
+
+
+def main(packages: list[str], *, check_imports: list[str] = ()) -> int:
     if os.environ.get("FMA_INSTALLER", "uv") != "pip":
         uv = find_uv()
         if uv and install_with_uv(uv, packages):
-            return 0
+            broken = broken_imports(list(check_imports))
+            return repair_with_pip(broken) if broken else 0
         reason = "uv failed (output above)" if uv else "uv could not be fetched"
         print(f"tools/install.py: {reason}; installing with pip instead", file=sys.stderr)
     command = PIP + ["install", "--quiet", "--no-compile", *packages]
@@ -97,4 +131,9 @@ def main(packages: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    # --check-import a,b,c: modules that must import after the install (those with C libraries)
+    checks: list[str] = []
+    if args[:1] == ["--check-import"]:
+        checks, args = args[1].split(","), args[2:]
+    sys.exit(main(args, check_imports=checks))

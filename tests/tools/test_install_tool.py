@@ -84,3 +84,17 @@ def test_fma_installer_pip_skips_uv(install, monkeypatch):
     monkeypatch.setattr(install.subprocess, "run", run)
     assert install.main(["pkg"]) == 0
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "pkg"]]
+
+
+def test_a_module_that_fails_to_import_after_uv_is_reinstalled_with_pip(install, monkeypatch):
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "")
+
+    monkeypatch.setattr(install, "find_uv", lambda: "/bin/uv")
+    monkeypatch.setattr(install.subprocess, "run", run)
+    assert install.main(["-e", "."], check_imports=["json", "no_such_module_here"]) == 0
+    assert calls[-1][-3:] == ["--force-reinstall", "--no-deps", "no_such_module_here"]
+    assert calls[-2][0] == "/bin/uv"  # uv installed first; json imported and was left alone
