@@ -1,8 +1,9 @@
 """The ensemble's arithmetic and its bundle: shared by the run and by ``fma-harness predict``.
 
 An ensemble's probabilities are the weighted mean of its members' calibrated probabilities
-(:func:`mean_probabilities`); its logits are their log (:func:`ensemble_logits`), to which its own
-temperature, fitted on validation, is applied as to any model's logits. The run
+(:func:`mean_probabilities`); its logits are their log (:func:`ensemble_logits`), and its
+temperature, applied to them as to any model's logits, is 1 (:mod:`harness.pipeline.ensemble`
+says why). The run
 (:mod:`harness.pipeline.ensemble`) and ``predict`` call these same functions on the same member
 probabilities, so a bundle reproduces the run's submission value for value.
 

@@ -1,5 +1,5 @@
-"""The ensemble row: best k on validation, the mean of calibrated probabilities, its own
-temperature and scores, its submission, and a bundle of bundles that `predict` reproduces."""
+"""The ensemble row: best k on validation, the mean of calibrated probabilities (no temperature
+of its own), its scores, its submission, and a bundle of bundles that `predict` reproduces."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import softmax
 from typer.testing import CliRunner
 
 from harness.cli import app
@@ -22,7 +21,6 @@ from harness.pipeline.export import export_bundle
 from harness.pipeline.model_run import ModelOutcome
 from harness.pipeline.run import run_pipeline
 from harness.scoring import metrics
-from harness.scoring.calibration import TemperatureScaler
 from harness.scoring.submission.validate import validate_submission
 
 pytestmark = pytest.mark.slow
@@ -105,9 +103,7 @@ def test_members_are_the_best_k_on_validation(run):
     ensemble_loss = {}
     for k in (2, 3):  # every k the 3 scored models allow, recomputed from the stored arrays
         mean = np.mean([_aligned(run_dir, m, "validation", val["keys"]) for m in ranked[:k]], 0)
-        logits = np.log(np.clip(mean, 1e-12, 1))
-        scaler = TemperatureScaler().fit(logits, y, classes=labels)
-        ensemble_loss[k] = metrics.log_loss(y, scaler.transform(logits), labels=labels)
+        ensemble_loss[k] = metrics.log_loss(y, mean, labels=labels)
     k = min(ensemble_loss, key=ensemble_loss.get)
     spec = _spec(run_dir)
     assert [m["name"] for m in spec["members"]] == ranked[:k]
@@ -128,12 +124,9 @@ def test_probabilities_are_the_mean_of_the_members_calibrated_ones(run, group):
     ens = _npz(run_dir, "ensemble", group)
     mean = np.mean([_aligned(run_dir, m, group, ens["keys"]) for m in members], axis=0)
     np.testing.assert_allclose(ens["proba"], mean, rtol=0, atol=1e-9)
-    # its own calibration: the temperature fitted on validation, on the log of the mean
-    temperature = float(ens["temperature"])
-    assert temperature == _spec(run_dir)["calibration"]["temperature"]
-    expected = softmax(np.log(np.clip(mean, 1e-12, 1)) / temperature, axis=1)
-    np.testing.assert_allclose(ens["proba_calibrated"], expected, rtol=0, atol=1e-9)
-    assert not np.allclose(temperature, 1.0)  # a fitted temperature, not a pass-through
+    # no temperature of its own: the members' calibrated mean is what it scores and submits
+    assert float(ens["temperature"]) == _spec(run_dir)["calibration"]["temperature"] == 1.0
+    np.testing.assert_allclose(ens["proba_calibrated"], mean, rtol=0, atol=1e-9)
 
 
 def test_submission_validates_and_predict_on_its_bundle_reproduces_it(run, synth_root, tmp_path):
