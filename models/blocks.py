@@ -93,7 +93,18 @@ class FeatureMapDropout(nn.Module):
 
 
 class ConvBlock(nn.Sequential):
-    """3x3 conv (same padding), batch norm, ELU (or ReLU), max-pool, optional dropout."""
+    """3x3 conv (same padding), batch norm, ELU (or ReLU), max-pool, optional dropout.
+
+    ``pool_first`` max-pools the conv's output before the batch norm and activation. Max-pool
+    commutes with the increasing activation, so the block differs only in that the batch norm
+    sees (and normalises with the statistics of) the pooled map. Batch norm, activation and
+    their gradients are elementwise passes over the whole map: on a CPU they, not the
+    convolutions, were most of a compact model's training step (profiled: a CRNN step under
+    bfloat16 on one core spent 31% in them and 16% in max-pool, 15% in convolutions). The
+    compact presets pool first in their early blocks, where the maps are largest
+    (``benchmarks/conv_block_order.py`` has the step times); the published models (``paper``
+    presets) keep conv, batch norm, activation, pool.
+    """
 
     def __init__(
         self,
@@ -103,17 +114,18 @@ class ConvBlock(nn.Sequential):
         pool: Sequence[int],
         dropout: float = 0.0,
         activation: str = "elu",
+        pool_first: bool = False,
     ) -> None:
         if activation not in ACTIVATIONS:
             raise ParameterError(
                 f"Unknown activation '{activation}'; expected one of {list(ACTIVATIONS)}."
             )
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-            nn.BatchNorm2d(out_channels),
-            ACTIVATIONS[activation](),
-            nn.MaxPool2d(kernel_size=tuple(pool)),
-        ]
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        norm, act = nn.BatchNorm2d(out_channels), ACTIVATIONS[activation]()
+        pooling = nn.MaxPool2d(kernel_size=tuple(pool))
+        layers: list[nn.Module] = (
+            [conv, pooling, norm, act] if pool_first else [conv, norm, act, pooling]
+        )
         if dropout > 0:
             layers.append(FeatureMapDropout(dropout))
         super().__init__(*layers)
@@ -150,11 +162,14 @@ def conv_stack(
     *,
     dropout: float = 0.0,
     activation: str = "elu",
+    pool_first: int = 0,
 ) -> nn.Sequential:
-    """One :class:`ConvBlock` per (channels, pool) pair, starting from a 1-channel image."""
+    """One :class:`ConvBlock` per (channels, pool) pair, starting from a 1-channel image; the
+    first ``pool_first`` blocks pool before their batch norm and activation."""
     blocks, in_ch = [], 1
-    for out_ch, pool in zip(channels, pools, strict=True):
-        blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=dropout, activation=activation))
+    for i, (out_ch, pool) in enumerate(zip(channels, pools, strict=True)):
+        blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=dropout,
+                                activation=activation, pool_first=i < pool_first))  # fmt: skip
         in_ch = out_ch
     return nn.Sequential(*blocks)
 
@@ -164,7 +179,9 @@ class ConvFrontEnd(nn.Module):
     (channels, pool) pair of ``config``.
 
     Subclasses call ``super().__init__(...)``, add their head, and call :meth:`embed` in
-    ``forward``. ``config`` needs ``channels``, ``pools`` and ``input_norm`` fields.
+    ``forward``. ``config`` needs ``channels``, ``pools`` and ``input_norm`` fields, and may
+    have ``pool_first``: how many leading blocks pool before their batch norm and activation
+    (:class:`ConvBlock`; none when absent).
     """
 
     def __init__(
@@ -177,14 +194,17 @@ class ConvFrontEnd(nn.Module):
         activation: str = "elu",
     ) -> None:
         super().__init__()
-        check_stack(config.channels, config.pools, model=model, n_mels=n_mels)
+        pool_first = getattr(config, "pool_first", 0)
+        check_stack(config.channels, config.pools, model=model, n_mels=n_mels,
+                    pool_first=pool_first)  # fmt: skip
         self.n_mels = n_mels
         self.config = config
         self.min_frames = min_size(config.pools, 1)
         self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
         self.features = conv_stack(
-            config.channels, config.pools, dropout=dropout, activation=activation
-        )
+            config.channels, config.pools, dropout=dropout, activation=activation,
+            pool_first=pool_first,
+        )  # fmt: skip
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Log-mel (batch, n_mels, frames) or (batch, 1, n_mels, frames) to the last conv
@@ -222,13 +242,24 @@ def apply_overrides(config: object, overrides: dict, *, model: str) -> object:
 
 
 def check_stack(
-    channels: Sequence[int], pools: Sequence[Sequence[int]], *, model: str, n_mels: int
+    channels: Sequence[int],
+    pools: Sequence[Sequence[int]],
+    *,
+    model: str,
+    n_mels: int,
+    pool_first: int = 0,
 ) -> None:
-    """Raise if channels and pools differ in length or the pools shrink n_mels below 1."""
+    """Raise if channels and pools differ in length, the pools shrink n_mels below 1, or
+    ``pool_first`` is not a number of blocks."""
     if len(channels) != len(pools) or not channels:
         raise ParameterError(
             f"{model}: channels {tuple(channels)} and pools {tuple(pools)} must have the same "
             "non-zero length (one pool per conv block)."
+        )
+    if isinstance(pool_first, bool) or not isinstance(pool_first, int) or pool_first < 0:
+        raise ParameterError(
+            f"{model}: pool_first={pool_first!r} must be a whole number of conv blocks, 0 or "
+            f"more (how many leading blocks of the {len(channels)} pool before batch norm)."
         )
     for pool in pools:
         if len(pool) != 2 or min(pool) < 1:

@@ -29,6 +29,10 @@ from harness.training import steps as loop
 from harness.training.fit_loop import HISTORY_COLUMNS, run_fit
 
 DEFAULT_CHUNK_FRAMES = 256
+# The saved-model format. Format 1 predates ConvBlock's ``pool_first``: its built-in conv
+# models pooled after the activation, so they load with that order (:meth:`load`).
+SAVE_FORMAT = 2
+FORMAT_1_MODEL_PARAMS = {name: {"pool_first": 0} for name in ("cnn", "crnn", "short-chunk")}
 
 
 class NeuralClassifier(ClassifierMixin, BaseEstimator):
@@ -284,7 +288,7 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         """Save settings, classes, best weights and history to ``path`` (a ``.pt`` file)."""
         self._check_fitted()
         payload = {
-            "format": 1,
+            "format": SAVE_FORMAT,
             "settings": self.settings(),
             "classes": [_plain(c) for c in self.classes_],
             "n_mels": int(self.n_mels_),
@@ -304,6 +308,9 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
             raise DataError(f"Model file {path} does not exist; train and save a model first.")
         payload = checkpoint.load_checkpoint(path)
         settings = {**payload["settings"], **overrides}
+        if payload.get("format", 1) == 1 and settings.get("model") in FORMAT_1_MODEL_PARAMS:
+            old_order = FORMAT_1_MODEL_PARAMS[settings["model"]]
+            settings["model_params"] = {**old_order, **(settings.get("model_params") or {})}
         clf = cls(**settings)
         clf.classes_ = np.asarray(payload["classes"])
         clf.n_mels_ = int(payload["n_mels"])

@@ -150,6 +150,11 @@ def _restore(path: Path, *, signature, module, optimizer, scaler) -> tuple[FitSt
             f"{ckpt.get('signature', {}).get(k)!r} != {signature[k]!r}); delete it or pass "
             "resume=False to start over."
         )
+    if set(ckpt["model"]) != set(module.state_dict()):  # e.g. written by an older version
+        raise ParameterError(
+            f"Checkpoint {path} holds other layers than this version's {signature['model']} "
+            "builds; delete it or pass resume=False to start over."
+        )
     module.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scaler.load_state_dict(ckpt["scaler"])

@@ -158,3 +158,27 @@ def test_crnn_recurrence_runs_in_float32_under_bfloat16_autocast():
         logits = net(torch.randn(2, 96, 64))
     assert seen == [torch.float32]
     assert logits.shape == (2, 4) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize(("model", "n_first"), [("cnn", 4), ("crnn", 4), ("short-chunk", 3)])
+def test_compact_blocks_pool_before_norm_and_activation_paper_blocks_after(model, n_first):
+    def orders(preset):
+        module = BUILDERS[model](n_classes=8, n_mels=96, preset=preset)
+        return [tuple(type(layer).__name__ for layer in block)[:4] for block in module.features]
+
+    act = "ReLU" if model == "short-chunk" else "ELU"
+    first, last = (
+        ("Conv2d", "MaxPool2d", "BatchNorm2d", act),
+        ("Conv2d", "BatchNorm2d", act, "MaxPool2d"),
+    )
+    compact, paper = orders("compact"), orders("paper")
+    assert compact == [first] * n_first + [last] * (len(compact) - n_first)
+    assert paper == [last] * len(paper)
+
+
+def test_pool_first_is_a_number_of_blocks():
+    for bad in (True, -1, 1.5):
+        with pytest.raises(ParameterError, match="pool_first=.* whole number of conv blocks"):
+            build_cnn(n_classes=8, n_mels=96, pool_first=bad)
+    same = build_cnn(n_classes=8, n_mels=96, pool_first=9)  # more than there are: all of them
+    assert all(type(block[1]).__name__ == "MaxPool2d" for block in same.features)
