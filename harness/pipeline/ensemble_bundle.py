@@ -3,9 +3,8 @@
 An ensemble's probabilities are the weighted mean of its members' calibrated probabilities
 (:func:`mean_probabilities`); its logits are their log (:func:`ensemble_logits`), and its
 temperature, applied to them as to any model's logits, is 1 (:mod:`harness.pipeline.ensemble`
-says why). The run
-(:mod:`harness.pipeline.ensemble`) and ``predict`` call these same functions on the same member
-probabilities, so a bundle reproduces the run's submission value for value.
+says why). The run (:mod:`harness.pipeline.ensemble`) and ``predict`` call these same functions
+on the same member probabilities, so a bundle reproduces the run's submission value for value.
 
 An ensemble bundle is a :mod:`harness.pipeline.bundle` folder of kind ``ensemble``
 (:func:`write_ensemble_bundle`):
