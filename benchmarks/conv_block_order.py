@@ -16,24 +16,18 @@ a shared machine's noise hits both alike. In-memory batches, the training loop's
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from training import precision_name, timed_epoch  # benchmarks/training.py, beside this script
 
 from harness.training import runtime
-from harness.training import steps as loop
 from harness.training.estimator import NeuralClassifier
 
 
-def seconds_per_step(clf, module, batches, *, device, use_amp) -> float:
-    """Seconds per step of one pass of ``loop.train_epoch`` over ``batches``."""
-    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
-    start = time.perf_counter()
-    loop.train_epoch(module, batches, optimizer=optimizer,
-                     scaler=runtime.grad_scaler(device, use_amp), device=device,
-                     settings=clf.get_params(deep=False), lr_fn=lambda s: 1e-3, step0=0,
-                     loss_kw={"weight": None}, use_amp=use_amp)  # fmt: skip
-    return (time.perf_counter() - start) / len(batches)
+def seconds_per_step(clf, module, optimizer, batches, *, device, use_amp) -> float:
+    """Seconds per step of one pass of the training loop over ``batches``."""
+    seconds, _ = timed_epoch(clf, module, batches, optimizer, device=device, use_amp=use_amp)
+    return seconds / len(batches)
 
 
 def bench(model: str, args) -> dict:
@@ -49,14 +43,18 @@ def bench(model: str, args) -> dict:
         shape = (args.batch_size, args.n_mels, frames)
         batches = [(torch.randn(shape) * 12 - 40, torch.arange(args.batch_size) % 8)
                    for _ in range(args.steps)]  # fmt: skip
-        seconds_per_step(clf, module, batches[:2], device=device, use_amp=use_amp)  # warm-up
-        sides[pool_first] = (clf, module, batches, [])
+        optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+        warm_up = batches[:2]
+        seconds_per_step(clf, module, optimizer, warm_up, device=device, use_amp=use_amp)
+        sides[pool_first] = (clf, module, optimizer, batches, [])
     for _ in range(args.rounds):
-        for clf, module, batches, times in sides.values():
-            times.append(seconds_per_step(clf, module, batches, device=device, use_amp=use_amp))
-    first, last = min(sides[True][3]), min(sides[False][3])
+        for clf, module, optimizer, batches, times in sides.values():
+            seconds = seconds_per_step(clf, module, optimizer, batches, device=device,
+                                       use_amp=use_amp)  # fmt: skip
+            times.append(seconds)
+    first, last = min(sides[True][4]), min(sides[False][4])
     return {"model": model, "pool_first_ms": 1e3 * first, "pool_last_ms": 1e3 * last,
-            "ratio": first / last, "precision": "bfloat16" if use_amp else "float32"}  # fmt: skip
+            "ratio": first / last, "precision": precision_name(device, use_amp)}  # fmt: skip
 
 
 def main() -> None:

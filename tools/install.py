@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 PIP = [sys.executable, "-m", "pip"]
@@ -117,7 +118,7 @@ def repair_with_pip(modules: list[str]) -> int:
     return subprocess.run(command + dists).returncode
 
 
-def main(packages: list[str], *, check_imports: list[str] = ()) -> int:
+def main(packages: list[str], *, check_imports: Sequence[str] = ()) -> int:
     if os.environ.get("FMA_INSTALLER", "uv") != "pip":
         uv = find_uv()
         if uv and install_with_uv(uv, packages):

@@ -25,7 +25,7 @@ def fitted(task="single"):
     clf = NeuralClassifier(
         "cnn", model_params={"channels": (8, 8, 8, 8)}, chunk_frames=64, n_eval_chunks=3,
         batch_size=8, epochs=2, num_threads=1, progress=False, task=task,
-        # the tests below apply the head to CPU tensors in float32, so the net runs there so
+        # the tests below apply the head to CPU tensors in float32, so the net runs that way
         # too: on the CPU (on a GPU machine as well) and without mixed precision (an AMX CPU)
         device="cpu", amp=False,
     )  # fmt: skip
