@@ -112,10 +112,19 @@ def repair_with_pip(modules: list[str]) -> int:
     """
     owners = importlib.metadata.packages_distributions()
     dists = sorted({dist for module in modules for dist in owners.get(module, [module])})
+    pinned = [_same_version(dist) for dist in dists]  # another wheel, not another version
     print(f"tools/install.py: {', '.join(modules)} failed to import after uv's install; "
-          f"reinstalling {', '.join(dists)} with pip", file=sys.stderr)  # fmt: skip
+          f"reinstalling {', '.join(pinned)} with pip", file=sys.stderr)  # fmt: skip
     command = PIP + ["install", "--quiet", "--no-compile", "--force-reinstall", "--no-deps"]
-    return subprocess.run(command + dists).returncode
+    return subprocess.run(command + pinned).returncode
+
+
+def _same_version(dist: str) -> str:
+    """``dist==<installed version>``, or ``dist`` when it is not installed."""
+    try:
+        return f"{dist}=={importlib.metadata.version(dist)}"
+    except importlib.metadata.PackageNotFoundError:
+        return dist
 
 
 def main(packages: list[str], *, check_imports: Sequence[str] = ()) -> int:

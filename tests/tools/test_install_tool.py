@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import subprocess
 import sys
@@ -98,3 +99,14 @@ def test_a_module_that_fails_to_import_after_uv_is_reinstalled_with_pip(install,
     assert install.main(["-e", "."], check_imports=["json", "no_such_module_here"]) == 0
     assert calls[-1][-3:] == ["--force-reinstall", "--no-deps", "no_such_module_here"]
     assert calls[-2][0] == "/bin/uv"  # uv installed first; json imported and was left alone
+
+
+def test_the_repair_keeps_the_version_uv_installed(install, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        install.subprocess,
+        "run",
+        lambda c, **k: calls.append(c) or subprocess.CompletedProcess(c, 0),
+    )
+    assert install.repair_with_pip(["pytest"]) == 0
+    assert calls[-1][-1] == f"pytest=={importlib.metadata.version('pytest')}"
