@@ -31,7 +31,7 @@ import typer
 from harness import __version__, log
 from harness.errors import HarnessError
 
-COMMAND_MODULES = ("data", "features", "scoring", "checks", "run", "predict")
+COMMAND_MODULES = ("data", "features", "scoring", "checks", "run", "predict", "compare")
 
 APP_EPILOG = """Examples:
 

@@ -1,0 +1,132 @@
+"""`fma-harness compare`: models over several runs, from constructed leaderboards and from two
+real runs on different splits end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.errors import DataError, ParameterError
+from harness.pipeline.comparison import compare_runs
+
+
+def _write_board(run_dir: Path, rows: list[dict]) -> Path:
+    run_dir.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(run_dir / "leaderboard.csv", index=False)
+    return run_dir
+
+
+def _row(model, val_ll, test_ll, test_f1, status="ok"):
+    return {"model": model, "status": status, "val_log_loss": val_ll,
+            "test_log_loss": test_ll, "test_macro_f1": test_f1}  # fmt: skip
+
+
+@pytest.fixture
+def three_runs(tmp_path):
+    """Three constructed runs: cnn beats the reference on both measures in runs a and c only
+    (in b its F1 is lower), crnn failed in run c."""
+    a = _write_board(tmp_path / "a", [_row("ref", 0.8, 0.7, 0.70), _row("cnn", 0.5, 0.4, 0.80),
+                                      _row("crnn", 0.6, 0.9, 0.60)])  # fmt: skip
+    b = _write_board(tmp_path / "b", [_row("ref", 0.9, 0.6, 0.75), _row("cnn", 0.4, 0.5, 0.70),
+                                      _row("crnn", 0.7, 0.5, 0.80)])  # fmt: skip
+    c = _write_board(tmp_path / "c", [_row("ref", 0.7, 0.8, 0.65), _row("cnn", 0.3, 0.3, 0.90),
+                                      _row("crnn", None, None, None, "failed")])  # fmt: skip
+    return [a, b, c]
+
+
+def test_means_spreads_and_wins_over_constructed_runs(three_runs):
+    table = compare_runs(three_runs, against="ref").set_index("model")
+    assert list(table.index) == ["cnn", "crnn", "ref"]  # by mean validation log loss
+    assert table.loc["cnn", "test_log_loss_mean"] == pytest.approx(0.4)
+    assert table.loc["cnn", "test_log_loss_std"] == pytest.approx(0.1)
+    assert table.loc["cnn", "test_macro_f1_mean"] == pytest.approx(0.8)
+    assert table.loc["cnn", "n_runs"] == 3
+    assert table.loc["crnn", "n_runs"] == 2  # its failed run is left out of the scores
+    assert table.loc["crnn", "val_log_loss_mean"] == pytest.approx(0.65)
+    assert table.loc["cnn", "ahead_of_ref"] == 2  # a and c; in b its F1 was lower
+    assert table.loc["crnn", "ahead_of_ref"] == 1  # b only
+    assert table.loc["crnn", "runs_with_ref"] == 2
+    assert table.loc["ref", "ahead_of_ref"] == 0
+
+
+def test_runs_of_different_datasets_are_compared_with_a_warning(three_runs, caplog):
+    for run, root in zip(three_runs, ("/data/a", "/data/a", "/data/b"), strict=True):
+        (run / "manifest.json").write_text(json.dumps({"config": {"root": root, "seed": 0}}))
+    table = compare_runs(three_runs)
+    assert table.set_index("model").loc["cnn", "n_runs"] == 3
+    assert "these runs read 2 datasets (/data/a, /data/b)" in caplog.text
+
+
+def test_without_a_reference_there_are_no_win_columns(three_runs):
+    table = compare_runs(three_runs)
+    assert not [c for c in table.columns if c.startswith(("ahead_of_", "runs_with_"))]
+
+
+def test_bad_input_is_one_clear_error(three_runs, tmp_path):
+    with pytest.raises(ParameterError, match="compare needs two run directories"):
+        compare_runs(three_runs[:1])
+    with pytest.raises(DataError, match=r"no leaderboard\.csv; pass run directories"):
+        compare_runs([three_runs[0], tmp_path / "missing"])
+    with pytest.raises(ParameterError, match=r"--against svm: no such model .*ref, cnn, crnn"):
+        compare_runs(three_runs, against="svm")
+    tagging = _write_board(tmp_path / "tags", [{"model": "cnn", "status": "ok", "test_bce": 0.2,
+                                                "test_pr_auc_macro": 0.7}])  # fmt: skip
+    with pytest.raises(ParameterError, match="is a genres_all run .* a genre_top run"):
+        compare_runs([three_runs[0], tagging])
+    odd = _write_board(tmp_path / "odd", [{"model": "cnn", "status": "ok", "score": 1.0}])
+    with pytest.raises(DataError, match="no test_log_loss/test_macro_f1"):
+        compare_runs([three_runs[0], odd])
+
+
+@pytest.fixture(scope="module")
+def two_split_runs(synth_root, tmp_path_factory):
+    """Two CLI runs of the quick feature-table models on two re-drawn splits (seeds 0 and 1)."""
+    tmp = tmp_path_factory.mktemp("compare")
+    runs = []
+    for seed in (0, 1):
+        args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,prior", "--quick",
+                "--resplit", "--seed", str(seed), "--out", str(tmp / "runs"),
+                "--cache-dir", str(tmp / "cache"), "--n-jobs", "1", "--no-checks",
+                "--run-id", f"split{seed}"]  # fmt: skip
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(tmp)  # the submissions folder is relative
+            result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        runs.append(tmp / "runs" / f"split{seed}")
+    return tmp, runs
+
+
+def test_compare_two_real_runs_through_the_cli(two_split_runs):
+    tmp, runs = two_split_runs
+    boards = [pd.read_csv(run / "leaderboard.csv").set_index("model") for run in runs]
+    scores = [board.loc["mfcc-logreg", "test_log_loss"] for board in boards]
+    assert scores[0] != scores[1]  # the two splits differ
+    out = tmp / "tables" / "comparison.csv"
+    args = ["compare", *map(str, runs), "--against", "prior", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Models over 2 runs" in result.output and "(reference)" in result.output
+    table = pd.read_csv(out).set_index("model")
+    expected = sum(scores) / 2
+    assert table.loc["mfcc-logreg", "test_log_loss_mean"] == pytest.approx(expected, abs=1e-4)
+    assert table.loc["mfcc-logreg", "n_runs"] == 2
+    wins = sum(
+        b.loc["mfcc-logreg", "test_log_loss"] < b.loc["prior", "test_log_loss"]
+        and b.loc["mfcc-logreg", "test_macro_f1"] > b.loc["prior", "test_macro_f1"]
+        for b in boards
+    )
+    assert table.loc["mfcc-logreg", "ahead_of_prior"] == wins
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(two_split_runs, tmp_path):
+    _, runs = two_split_runs
+    result = CliRunner().invoke(app, ["compare", str(runs[0]), str(tmp_path)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, DataError), repr(result.exception)
+    message = str(result.exception)
+    assert "\n" not in message and message.startswith(f"{tmp_path}: no leaderboard.csv")
