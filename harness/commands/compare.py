@@ -42,19 +42,20 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.3f}" if std != std else f"{mean:.3f} ± {std:.3f}"
 
 
-def _print_table(table, *, task: str, against: str | None, n_runs: int) -> None:
+def _print_table(comparison, *, against: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    shown = SHOWN[task]
-    out = Table(title=f"Models over {n_runs} runs (mean ± std over the runs each trained in)")
+    shown = SHOWN[comparison.task]
+    title = f"Models over {comparison.n_runs} runs (mean ± std over the runs each trained in)"
+    out = Table(title=title)
     out.add_column("model")
     out.add_column("runs", justify="right")
     for header in shown.values():
         out.add_column(header, justify="right")
     if against:
         out.add_column(f"ahead of {against} (both test measures)", justify="right")
-    for values in table.to_dict("records"):
+    for values in comparison.table.to_dict("records"):
         cells = [str(values["model"]), str(values["n_runs"])]
         cells += [_cell(values[f"{m}_mean"], values[f"{m}_std"]) for m in shown]
         if against:
@@ -82,18 +83,17 @@ def compare(
     ] = None,
 ) -> None:
     """Compare models over several runs: mean and std of every score, and wins over a reference."""
-    from harness.pipeline.comparison import compare_runs, read_run
+    from harness.pipeline.comparison import compare_runs
     from harness.pipeline.config import check_writable
     from harness.pipeline.manifest import write_csv_atomic
 
     if out is not None:
         check_writable("--out", out.parent)
-    table = compare_runs(run_dirs, against=against)
-    task = read_run(run_dirs[0]).task
-    _print_table(table, task=task, against=against, n_runs=len(run_dirs))
+    comparison = compare_runs(run_dirs, against=against)
+    _print_table(comparison, against=against)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_csv_atomic(table, out)
+        write_csv_atomic(comparison.table, out)
         typer.echo(f"wrote {out}")
 
 

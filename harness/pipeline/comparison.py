@@ -37,6 +37,16 @@ HEAD_TO_HEAD = {
 }
 # per task: the validation score the table is sorted by, and whether higher is better
 SORT_BY = {"genre_top": ("val_log_loss", False), "genres_all": ("val_pr_auc_macro", True)}
+SEED_SUFFIXES = ("_mean", "_std", "n_seeds")  # the columns --seeds adds to a leaderboard
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare_runs` found: the runs' task, their number, and the table."""
+
+    task: str
+    n_runs: int
+    table: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -111,8 +121,14 @@ def read_runs(run_dirs: list[Path]) -> list[RunBoard]:
 
 
 def stacked(runs: list[RunBoard]) -> pd.DataFrame:
-    """Every run's leaderboard rows, one after another, with a ``run`` column (its folder)."""
-    frames = [run.board.assign(run=str(run.run_dir)) for run in runs]
+    """Every run's leaderboard rows, one after another, with a ``run`` column (its folder).
+
+    The columns a ``--seeds`` run adds (``<metric>_mean``, ``<metric>_std``, ``n_seeds``) are
+    left out: such a run counts with its main seed's scores, as every other run does."""
+    frames = []
+    for run in runs:
+        seed_columns = [c for c in run.board.columns if c.endswith(SEED_SUFFIXES)]
+        frames.append(run.board.drop(columns=seed_columns).assign(run=str(run.run_dir)))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -140,10 +156,11 @@ def ahead_counts(runs: list[RunBoard], against: str) -> pd.DataFrame:
     )
 
 
-def compare_runs(run_dirs: list[Path], *, against: str | None = None) -> pd.DataFrame:
-    """One row per model (sorted by mean validation score, best first): ``model``, ``n_runs``
-    (runs it trained in without failing), ``<metric>_mean`` and ``<metric>_std`` of every score,
-    and with ``against`` the :func:`ahead_counts` columns.
+def compare_runs(run_dirs: list[Path], *, against: str | None = None) -> Comparison:
+    """The runs' task and count, and their table: one row per model (sorted by mean validation
+    score, best first) with ``model``, ``n_runs`` (runs it trained in without failing),
+    ``<metric>_mean`` and ``<metric>_std`` of every score, and with ``against`` the
+    :func:`ahead_counts` columns.
 
     Raises
     ------
@@ -164,4 +181,4 @@ def compare_runs(run_dirs: list[Path], *, against: str | None = None) -> pd.Data
         table = table.join(counts)
     column, higher = SORT_BY[runs[0].task]
     table = table.sort_values(f"{column}_mean", ascending=not higher, na_position="last")
-    return table.rename_axis("model").reset_index()
+    return Comparison(runs[0].task, len(runs), table.rename_axis("model").reset_index())

@@ -40,7 +40,9 @@ def three_runs(tmp_path):
 
 
 def test_means_spreads_and_wins_over_constructed_runs(three_runs):
-    table = compare_runs(three_runs, against="ref").set_index("model")
+    comparison = compare_runs(three_runs, against="ref")
+    assert (comparison.task, comparison.n_runs) == ("genre_top", 3)
+    table = comparison.table.set_index("model")
     assert list(table.index) == ["cnn", "crnn", "ref"]  # by mean validation log loss
     assert table.loc["cnn", "test_log_loss_mean"] == pytest.approx(0.4)
     assert table.loc["cnn", "test_log_loss_std"] == pytest.approx(0.1)
@@ -57,13 +59,22 @@ def test_means_spreads_and_wins_over_constructed_runs(three_runs):
 def test_runs_of_different_datasets_are_compared_with_a_warning(three_runs, caplog):
     for run, root in zip(three_runs, ("/data/a", "/data/a", "/data/b"), strict=True):
         (run / "manifest.json").write_text(json.dumps({"config": {"root": root, "seed": 0}}))
-    table = compare_runs(three_runs)
+    table = compare_runs(three_runs).table
     assert table.set_index("model").loc["cnn", "n_runs"] == 3
     assert "these runs read 2 datasets (/data/a, /data/b)" in caplog.text
 
 
+def test_a_seeds_run_counts_with_its_main_seed(three_runs):
+    board = pd.read_csv(three_runs[0] / "leaderboard.csv")
+    board["test_log_loss_mean"], board["test_log_loss_std"], board["n_seeds"] = 9.0, 1.0, 3
+    board.to_csv(three_runs[0] / "leaderboard.csv", index=False)
+    table = compare_runs(three_runs).table.set_index("model")
+    assert table.loc["cnn", "test_log_loss_mean"] == pytest.approx(0.4)  # not the seeds' 9.0
+    assert not [c for c in table.columns if c.endswith(("_mean_mean", "_std_mean"))]
+
+
 def test_without_a_reference_there_are_no_win_columns(three_runs):
-    table = compare_runs(three_runs)
+    table = compare_runs(three_runs).table
     assert not [c for c in table.columns if c.startswith(("ahead_of_", "runs_with_"))]
 
 
@@ -83,14 +94,16 @@ def test_bad_input_is_one_clear_error(three_runs, tmp_path):
         compare_runs([three_runs[0], odd])
 
 
-@pytest.fixture(scope="module")
-def two_split_runs(synth_root, tmp_path_factory):
-    """Two CLI runs of the quick feature-table models on two re-drawn splits (seeds 0 and 1)."""
-    tmp = tmp_path_factory.mktemp("compare")
+@pytest.fixture(scope="module", params=["genre_top", "genres_all"])
+def two_split_runs(request, synth_root, tmp_path_factory):
+    """(task, tmp, run dirs): two CLI runs of the quick feature-table models on two re-drawn
+    splits (seeds 0 and 1), single-label and multi-label."""
+    task = request.param
+    tmp = tmp_path_factory.mktemp(f"compare-{task}")
     runs = []
     for seed in (0, 1):
         args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,prior", "--quick",
-                "--resplit", "--seed", str(seed), "--out", str(tmp / "runs"),
+                "--task", task, "--resplit", "--seed", str(seed), "--out", str(tmp / "runs"),
                 "--cache-dir", str(tmp / "cache"), "--n-jobs", "1", "--no-checks",
                 "--run-id", f"split{seed}"]  # fmt: skip
         with pytest.MonkeyPatch.context() as patch:
@@ -98,33 +111,40 @@ def two_split_runs(synth_root, tmp_path_factory):
             result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         runs.append(tmp / "runs" / f"split{seed}")
-    return tmp, runs
+    return task, tmp, runs
+
+
+# per task: a score where lower is better and one where higher is better (HEAD_TO_HEAD)
+MEASURES = {"genre_top": ("test_log_loss", "test_macro_f1"),
+            "genres_all": ("test_bce", "test_pr_auc_macro")}  # fmt: skip
+HEADERS = {"genre_top": "test log loss", "genres_all": "test PR-AUC"}
 
 
 def test_compare_two_real_runs_through_the_cli(two_split_runs):
-    tmp, runs = two_split_runs
+    task, tmp, runs = two_split_runs
+    lower, higher = MEASURES[task]
     boards = [pd.read_csv(run / "leaderboard.csv").set_index("model") for run in runs]
-    scores = [board.loc["mfcc-logreg", "test_log_loss"] for board in boards]
+    scores = [board.loc["mfcc-logreg", lower] for board in boards]
     assert scores[0] != scores[1]  # the two splits differ
     out = tmp / "tables" / "comparison.csv"
     args = ["compare", *map(str, runs), "--against", "prior", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Models over 2 runs" in result.output and "(reference)" in result.output
+    assert HEADERS[task] in result.output
     table = pd.read_csv(out).set_index("model")
-    expected = sum(scores) / 2
-    assert table.loc["mfcc-logreg", "test_log_loss_mean"] == pytest.approx(expected, abs=1e-4)
+    assert table.loc["mfcc-logreg", f"{lower}_mean"] == pytest.approx(sum(scores) / 2, abs=1e-4)
     assert table.loc["mfcc-logreg", "n_runs"] == 2
     wins = sum(
-        b.loc["mfcc-logreg", "test_log_loss"] < b.loc["prior", "test_log_loss"]
-        and b.loc["mfcc-logreg", "test_macro_f1"] > b.loc["prior", "test_macro_f1"]
+        b.loc["mfcc-logreg", lower] < b.loc["prior", lower]
+        and b.loc["mfcc-logreg", higher] > b.loc["prior", higher]
         for b in boards
     )
     assert table.loc["mfcc-logreg", "ahead_of_prior"] == wins
 
 
 def test_compare_refuses_a_folder_that_is_not_a_run(two_split_runs, tmp_path):
-    _, runs = two_split_runs
+    _, _, runs = two_split_runs
     result = CliRunner().invoke(app, ["compare", str(runs[0]), str(tmp_path)])
     assert result.exit_code == 1
     assert isinstance(result.exception, DataError), repr(result.exception)
