@@ -25,10 +25,10 @@ from pathlib import Path
 import pandas as pd
 
 from harness import log
+from harness.checks.failures import read_leaderboard
 from harness.errors import DataError, ParameterError
 from harness.pipeline.seeds import aggregate_seeds
 
-LEADERBOARD = "leaderboard.csv"
 # per task: the two test measures a model must both beat the reference on, each with True where
 # higher is better
 HEAD_TO_HEAD = {
@@ -74,13 +74,13 @@ def board_task(board: pd.DataFrame, path: Path) -> str:
 def read_run(run_dir: Path | str) -> RunBoard:
     """A run's leaderboard (``<run_dir>/leaderboard.csv``) and its manifest's root and seed."""
     run_dir = Path(run_dir)
-    path = run_dir / LEADERBOARD
-    if not path.is_file():
+    path = run_dir / "leaderboard.csv"
+    board = read_leaderboard(run_dir)
+    if board is None:
         raise DataError(
-            f"{run_dir}: no {LEADERBOARD}; pass run directories that `fma-harness run` finished "
+            f"{run_dir}: no leaderboard.csv; pass run directories that `fma-harness run` finished "
             "(runs/<run-id>)"
         )
-    board = pd.read_csv(path)
     if not {"model", "status"} <= set(board.columns):
         raise DataError(f"{path}: no model and status columns; expected a run's leaderboard")
     config = {}
