@@ -19,6 +19,8 @@ SYNTH_EPILOG = """Examples:
   fma-harness data synth --root /tmp/by_label --format folders     # a folder per label
 
   fma-harness data synth --root /tmp/listed --format manifest      # manifest.csv + audio/
+
+  fma-harness data synth --root /tmp/unknown --format manifest --no-artists
 """
 
 SPLITS_EPILOG = """Examples:
@@ -110,10 +112,20 @@ def synth(
             "audio/); folders and manifest add shifted repeated excerpts, no challenge folder."
         ),
     ] = "fma",
+    artists: Annotated[
+        bool,
+        typer.Option(
+            "--artists/--no-artists",
+            help="--format manifest: list artists and albums (--no-artists: a collection whose "
+            "artists are unknown, split by audio fingerprint).",
+        ),
+    ] = True,
 ) -> None:
     """Generate a synthetic FMA (metadata, mp3s, challenge folder, planted faults)."""
+    from harness.data.synth.formats import check_artists_option, generate_format
     from harness.data.synth.generate import SynthConfig, generate
 
+    check_artists_option(format=format, artists=artists)
     config = SynthConfig(
         root=root, subset=subset, n_tracks=n_tracks, duration=duration, sr=sr,
         channels=channels, compression_level=compression_level, seed=seed, empty=empty,
@@ -122,9 +134,9 @@ def synth(
         n_multi_root=n_multi_root,
     )  # fmt: skip
     if format != "fma":
-        from harness.data.synth.formats import generate_format
-
-        summary = generate_format(config, format=format, n_jobs=n_jobs, overwrite=force)
+        summary = generate_format(
+            config, format=format, n_jobs=n_jobs, overwrite=force, artists=artists
+        )
         _print_synth_summary(summary, subset)
         return
     _print_synth_summary(generate(config, n_jobs=n_jobs, overwrite=force), subset)

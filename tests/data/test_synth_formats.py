@@ -61,6 +61,29 @@ def test_manifest_set_lists_every_clip_with_artists(tmp_path):
     )
 
 
+def test_manifest_set_without_artists_is_split_by_audio(tmp_path):
+    root = tmp_path / "unknown"
+    result = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format",
+                                      "manifest", "--no-artists", *ARGS])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(root / "manifest.csv")
+    assert list(frame.columns) == ["path", "label", "labels"]
+    data = load_dataset(root=root / "manifest.csv")
+    assert data.splits.attrs["source"] == "audio"
+    assert data.tracks[("artist", "id")].isna().all()
+
+
+@pytest.mark.parametrize("fmt", ["fma", "folders"])
+def test_no_artists_outside_a_manifest_is_refused(tmp_path, fmt):
+    result = CliRunner().invoke(app, ["data", "synth", "--root", str(tmp_path / "x"), "--format",
+                                      fmt, "--no-artists", *ARGS])  # fmt: skip
+    assert isinstance(result.exception, ParameterError)
+    assert f"--no-artists applies to --format manifest only (got --format {fmt})" in str(
+        result.exception
+    )
+    assert not (tmp_path / "x").exists()  # refused before anything was written
+
+
 def test_an_unknown_synth_format_is_refused(tmp_path):
     from harness.data.synth.formats import generate_format
     from harness.data.synth.generate import SynthConfig

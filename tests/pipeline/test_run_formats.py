@@ -17,9 +17,9 @@ pytestmark = pytest.mark.slow
 SYNTH = ["--n-tracks", "24", "--duration", "4", "--n-jobs", "1", "--seed", "0"]
 
 
-def synth(root, fmt):
+def synth(root, fmt, *extra):
     result = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format", fmt,
-                                      *SYNTH])  # fmt: skip
+                                      *SYNTH, *extra])  # fmt: skip
     assert result.exit_code == 0, result.output
     return root
 
@@ -75,6 +75,22 @@ def test_run_on_a_manifest_multilabel(tmp_path, monkeypatch):
     assert splits["artist_id"].notna().all()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert "manifest.csv" in manifest["data_checksums"]
+
+
+def test_run_on_a_manifest_without_artists(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = synth(tmp_path / "unknown", "manifest", "--no-artists")
+    run_dir = run(tmp_path, root / "manifest.csv")
+    board = pd.read_csv(run_dir / "leaderboard.csv")
+    assert (board["status"] == "ok").all()
+    preparation = json.loads((run_dir / "preparation.json").read_text())
+    assert preparation["format"] == "manifest" and preparation["split_source"] == "audio"
+    found = checks(run_dir)
+    artists = found[("leakage", "artists_across_splits")]
+    assert artists["verdict"] == "WARN" and "optimistic" in artists["finding"]
+    assert found[("leakage", "albums_across_splits")]["verdict"] == "SKIP"
+    scores = score_report(run_dir / "checks.json", root / "synthetic_truth.csv")
+    assert scores.set_index("fault").loc["duplicate", "recall"] == 1.0, scores
 
 
 def test_test_dir_on_a_folders_root_is_refused(tmp_path):

@@ -5,7 +5,8 @@ no challenge folder) in a scratch folder beside ``config.root``, then writes::
 
     folders:   ROOT/<label>/<id>.mp3          a folder per label (the given, maybe wrong, label)
     manifest:  ROOT/manifest.csv              path,label,artist,album,labels (labels: the
-               ROOT/audio/<id>.mp3            track's genres_all titles, ';'-separated)
+               ROOT/audio/<id>.mp3            track's genres_all titles, ';'-separated;
+                                              ``artists=False``: no artist, album columns)
     both:      ROOT/synthetic_truth.csv       track_id,fault,detail keyed by the clip's path
                ROOT/synthetic_config.json     the SynthConfig (min_duration for decoding)
 
@@ -57,8 +58,23 @@ def _prepare_root(root: Path, *, overwrite: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
+def check_artists_option(*, format: str, artists: bool) -> None:
+    """``--no-artists`` is for a manifest: a folder per label never names artists, and the
+    FMA layout always does."""
+    if not artists and format != "manifest":
+        raise ParameterError(
+            f"--no-artists applies to --format manifest only (got --format {format}): a folder "
+            "per label names no artists, and the FMA layout always does"
+        )
+
+
 def generate_format(
-    config: SynthConfig, *, format: str, n_jobs: int = -1, overwrite: bool = False
+    config: SynthConfig,
+    *,
+    format: str,
+    n_jobs: int = -1,
+    overwrite: bool = False,
+    artists: bool = True,
 ) -> SynthSummary:
     """Write the synthetic set at ``config.root`` as ``format`` (folders or manifest).
 
@@ -71,9 +87,13 @@ def generate_format(
         ``folders`` or ``manifest``.
     overwrite : bool
         Replace a synthetic set already at ``config.root``.
+    artists : bool
+        Manifest only: list each clip's artist and album. Without them the manifest is a
+        collection whose artists are unknown, split by audio fingerprint.
     """
     if format not in FORMATS:
         raise ParameterError(f"--format {format!r}: expected fma, {' or '.join(FORMATS)}")
+    check_artists_option(format=format, artists=artists)
     root = Path(config.root)
     _prepare_root(root, overwrite=overwrite)
     scratch = Path(tempfile.mkdtemp(prefix=".synth-", dir=root.parent))
@@ -84,6 +104,8 @@ def generate_format(
         copies = _shifted_copies(config, root, keys, truth)
         if format == "manifest":
             _list_copies(root / "manifest.csv", copies)
+            if not artists:
+                _drop_artists(root / "manifest.csv")
         pd.concat([truth, copies], ignore_index=True).to_csv(
             root / "synthetic_truth.csv", index=False
         )
@@ -163,6 +185,12 @@ def _list_copies(manifest: Path, copies: pd.DataFrame) -> None:
     rows = frame.set_index("path").loc[source.to_numpy()].reset_index(drop=True)
     rows.insert(0, "path", copies["track_id"].to_numpy())
     pd.concat([frame, rows], ignore_index=True).to_csv(manifest, index=False)
+
+
+def _drop_artists(manifest: Path) -> None:
+    """Leave the artist and album columns out of ``manifest``."""
+    frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    frame.drop(columns=["artist", "album"]).to_csv(manifest, index=False)
 
 
 def write_config(root: Path, *, format: str) -> None:
