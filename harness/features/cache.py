@@ -12,10 +12,15 @@ Why a row is never half-valid:
 
 - A worker writes each finished clip to ``journal/<key>.npz.<pid>.tmp`` and renames it into
   place (``os.replace`` is atomic); a run killed with SIGKILL leaves at most a ``.tmp`` file,
-  which is ignored and removed. A journal file that fails to load is treated as absent.
+  which is ignored, and removed once it is :data:`STALE_SECONDS` old. A journal file that
+  fails to load is treated as absent.
 - Consolidation writes a new ``.npy`` and ``.csv`` under a fresh token, fsyncs both, and only
   then replaces the ``.current`` pointer; readers follow the pointer, so they see the old group
-  or the new one, never a mixture. Journal files are removed after the pointer moves.
+  or the new one, never a mixture. Journal files are removed after the pointer moves, and the
+  group's previous files with them.
+- Several runs may share a cache at once. A file another process is still writing is never
+  removed: only the files the pointer has just left, and leftovers :data:`STALE_SECONDS` old.
+  (Removing every other ``.tmp`` once crashed a run whose consolidation overlapped another's.)
 - What is read back is validated first (:mod:`~harness.features.integrity`): a truncated
   ``.npy``, an index ``.csv`` that fails to parse or disagrees with its array, a row with an
   empty number, a journal file that fails to load: each is said once (a
@@ -34,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
@@ -52,6 +58,8 @@ from harness.features.integrity import (
 
 #: A cached row is valid while these equal the current file's.
 FINGERPRINT: tuple[str, ...] = ("path", "size", "mtime_ns")
+#: A temporary or superseded file untouched this long (s) belongs to no live writer.
+STALE_SECONDS = 3600.0
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _TOKEN = re.compile(r"[0-9a-f]{1,64}")  # write_group's tokens: 12 hex digits
 
@@ -97,6 +105,16 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def is_stale(path: str | Path, *, now: float | None = None) -> bool:
+    """Whether ``path`` was last modified :data:`STALE_SECONDS` ago or more (False when it
+    is gone)."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return False
+    return (time.time() if now is None else now) - mtime >= STALE_SECONDS
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -222,14 +240,16 @@ class FeatureStore:
         return (row, meta), ""
 
     def journal_tokens(self) -> set[str]:
-        """Tokens of the finished journal entries (removes leftover ``.tmp`` files)."""
+        """Tokens of the finished journal entries (removes stale ``.tmp`` files: a fresh one
+        may be another process's clip, about to be renamed into place)."""
         tokens = set()
         if not self.journal_dir.is_dir():
             return tokens
         for entry in os.scandir(self.journal_dir):
             if entry.name.endswith(".tmp"):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+                if is_stale(entry.path):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
             elif entry.name.endswith(".npz"):
                 tokens.add(entry.name[:-4])
         return tokens
@@ -289,6 +309,7 @@ class FeatureStore:
             The metas written, in row order.
         """
         safe = _safe_group(name)
+        previous = self._live_token(safe)
         token = uuid.uuid4().hex[:12]
         data_path = self.groups_dir / f"{safe}.{token}.npy"
         tmp = data_path.with_name(data_path.name + ".tmp")
@@ -314,11 +335,27 @@ class FeatureStore:
         table.insert(0, "key", [str(k) for k in keys])
         atomic_write_text(data_path.with_suffix(".csv"), table.to_csv(index=False))
         atomic_write_text(self.groups_dir / f"{safe}.current", token)
+        self._remove_superseded(safe, keep=token, previous=previous)
+        return metas
+
+    def _live_token(self, safe: str) -> str | None:
+        """The token the group's pointer names now, if any."""
+        try:
+            token = (self.groups_dir / f"{safe}.current").read_text("utf-8").strip()
+        except (OSError, ValueError):
+            return None
+        return token if _TOKEN.fullmatch(token) else None
+
+    def _remove_superseded(self, safe: str, *, keep: str, previous: str | None) -> None:
+        """Remove the files of the token the pointer left (``previous``) and stale leftovers
+        of other tokens; files another process is writing now are kept."""
         for old in self.groups_dir.glob(f"{safe}.*"):
-            if old.suffix in (".npy", ".csv", ".tmp") and token not in old.name:
+            if old.suffix not in (".npy", ".csv", ".tmp") or keep in old.name:
+                continue
+            left = previous is not None and old.name.startswith(f"{safe}.{previous}.")
+            if left or is_stale(old):
                 with contextlib.suppress(OSError):
                     os.unlink(old)
-        return metas
 
 
 def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:

@@ -47,6 +47,26 @@ class LogMelSet:
     def __len__(self) -> int:
         return len(self.index)
 
+    def rows(self, keys: pd.Index, *, group: str) -> np.ndarray:
+        """Row numbers of ``keys`` in ``data``, int64, in the order of ``keys``.
+
+        Raises
+        ------
+        DataError
+            A key has no row: the group was rewritten with other clips after this process
+            extracted them (another run on the same cache, with other splits).
+        """
+        rows = self.index["row"].reindex(keys)
+        missing = rows.index[rows.isna()]
+        if len(missing):
+            raise DataError(
+                f"{len(missing)} of {len(keys)} clips (first: {missing.tolist()[0]!r}) have no "
+                f"row in the cached log-mel group {group!r}: another run on this cache with "
+                "other splits rewrote it meanwhile; run again, or give runs that overlap in "
+                "time their own --cache-dir"
+            )
+        return rows.to_numpy(dtype=np.int64)
+
 
 def _missing_cache(cache_dir, what: str) -> DataError:
     return DataError(

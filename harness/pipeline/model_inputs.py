@@ -125,8 +125,7 @@ class LogMelModel:
         """A lazy view of ``keys``' rows of the memory-mapped log-mel cache: shape
         (len(keys), n_mels, n_frames), float16 dB, read on access."""
         logmel = feats.load_logmel(features.cache_dir, group=group, logmel=features.logmel)
-        rows = logmel.index["row"].reindex(keys).to_numpy()
-        return RowSubset(logmel.data, rows)
+        return RowSubset(logmel.data, logmel.rows(keys, group=group))
 
     def trainable(self, keys: pd.Index, X: Any) -> tuple[pd.Index, Any]:
         """Every usable clip trains (the log-mel of a decoded clip is finite)."""

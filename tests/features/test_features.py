@@ -30,6 +30,7 @@ from harness.features import (
     logmel_spectrogram,
     official_features,
 )
+from harness.features.cache import STALE_SECONDS
 from harness.features.integrity import CacheRepairWarning
 
 DECODE = DecodeConfig(min_duration=1.5)
@@ -263,7 +264,12 @@ def test_sigkill_midway_resumes_only_unfinished(audio, tmp_path):
     assert 2 <= len(finished) < 12
     victim = next(p for p in journal if p.name == sorted(finished)[0])
     victim.write_bytes(victim.read_bytes()[:100])  # a damaged entry must not read as valid
-    (victim.parent / "i999.npz.123.tmp").write_bytes(b"half")  # leftover of a killed write
+    # the leftover of a write killed long ago (a fresh one may be another run's, still being
+    # written: tests/features/test_cache_sharing.py)
+    leftover = victim.parent / "i999.npz.123.tmp"
+    leftover.write_bytes(b"half")
+    stale = time.time() - STALE_SECONDS - 60
+    os.utime(leftover, (stale, stale))
     with pytest.warns(CacheRepairWarning) as said:  # the damaged entry is said, by its name
         status = extract(clips, cache_dir=cache, logmel=LOGMEL, n_jobs=1, decode=DECODE)
     assert [w.filename for w in said] == [str(victim)], [(w.filename, str(w.message)) for w in said]

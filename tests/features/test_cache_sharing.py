@@ -1,0 +1,88 @@
+"""Runs that share a feature cache at once: a file another process is writing is never removed.
+
+Two runs on one cache (three splits of a manifest set, two at a time) once crashed: the first
+to consolidate a group removed every other ``.tmp`` file of that group, among them the other
+run's index, written but not yet renamed into place. The store now removes only the files its
+group's pointer has just left, and leftovers :data:`~harness.features.cache.STALE_SECONDS` old.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.errors import DataError
+from harness.features.cache import STALE_SECONDS, FeatureStore, is_stale
+from harness.features.config import LogMelConfig
+from harness.features.integrity import META_COLUMNS
+from harness.features.tables import LogMelSet
+
+
+def _store(tmp_path) -> FeatureStore:
+    return FeatureStore(tmp_path / "set", row_shape=(3,), dtype=np.float32).create({"set": 1})
+
+
+def _records(keys):
+    meta = {"status": "ok", "duration": 2.0, "native_sr": 22050, "channels": 1, "error": "",
+            "warnings": "", "padded": False, "rms": 0.1, "size": 10, "mtime_ns": 1}  # fmt: skip
+    assert set(meta) | {"path"} == set(META_COLUMNS)
+    return [(np.full(3, float(k), np.float32), dict(meta, path=f"/a/{k}.mp3")) for k in keys]
+
+
+def _age(path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_fresh_journal_tmp_is_kept_and_a_stale_one_removed(tmp_path):
+    store = _store(tmp_path)
+    fresh = store.journal_dir / "i1.npz.4242.abcdef.tmp"  # another process's clip, being written
+    stale = store.journal_dir / "i2.npz.4243.abcdef.tmp"  # a crashed worker's
+    fresh.write_bytes(b"x")
+    stale.write_bytes(b"x")
+    _age(stale, STALE_SECONDS + 60)
+    store.journal_tokens()
+    assert fresh.exists() and not stale.exists()
+
+
+def test_consolidation_keeps_another_writers_files_and_removes_what_it_replaced(tmp_path):
+    store = _store(tmp_path)
+    store.write_group("training", [1, 2], _records([1, 2]))
+    first = store.groups_dir.joinpath("training.current").read_text().strip()
+    # another run, consolidating the same group at the same moment, has written these
+    other = ["training.0123456789ab.npy", "training.0123456789ab.csv.4242.tmp"]
+    for name in other:
+        (store.groups_dir / name).write_bytes(b"x")
+    leftover = store.groups_dir / "training.fedcba987654.npy.tmp"  # a crashed writer's, long ago
+    leftover.write_bytes(b"x")
+    _age(leftover, STALE_SECONDS + 60)
+
+    store.write_group("training", [1, 2, 3], _records([1, 2, 3]))
+
+    names = {p.name for p in store.groups_dir.iterdir()}
+    assert set(other) <= names  # the other writer can still rename its index into place
+    assert not any(first in name for name in names)  # the files the pointer left are gone
+    assert leftover.name not in names
+    group = store.read_group("training")
+    assert group is not None and group.index["key"].tolist() == ["1", "2", "3"]
+
+
+def test_is_stale_reads_the_modification_time(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    assert not is_stale(path)
+    assert is_stale(path, now=time.time() + STALE_SECONDS + 1)
+    assert not is_stale(tmp_path / "gone")
+
+
+def test_log_mel_rows_of_clips_the_group_lacks_are_one_clear_error():
+    index = pd.DataFrame({"row": [0, 1]}, index=pd.Index([10, 11], name="key"))
+    logmel = LogMelSet(data=np.zeros((2, 4, 5), np.float16), index=index, config=LogMelConfig())
+    assert logmel.rows(pd.Index([11, 10]), group="training").tolist() == [1, 0]
+    with pytest.raises(DataError, match=r"1 of 2 clips \(first: 12\) have no row in the cached "
+                       r"log-mel group 'training'.*own --cache-dir"):  # fmt: skip
+        logmel.rows(pd.Index([10, 12]), group="training")
