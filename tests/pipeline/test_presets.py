@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from typer.testing import CliRunner
 
@@ -41,3 +43,12 @@ def test_every_neural_model_has_a_shorter_fast_schedule(name):
 def test_run_params_win_over_the_preset():
     options = FitOptions(preset="fast", params={"epochs": 3})
     assert build_estimator("cnn", task="genre_top", options=options).epochs == 3
+
+
+def test_the_fast_crnn_pools_time_4x_and_full_keeps_the_compact_2x():
+    def time_pooling(preset: str) -> int:
+        estimator = build_estimator("crnn", task="genre_top", options=FitOptions(preset=preset))
+        module = estimator.build_module(n_classes=8, n_mels=96)
+        return math.prod(time for _, time in module.config.pools)
+
+    assert time_pooling("fast") == 4 and time_pooling("full") == 2
