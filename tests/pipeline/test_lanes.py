@@ -91,7 +91,7 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(synth_root, tmp_path, m
 
 
 def test_the_longest_schedules_start_first():
-    config = RunConfig(models=MODELS, params={"cnn": {"epochs": 30}})
+    config = RunConfig(models=MODELS, params={"cnn": {"epochs": 40}})
     assert longest_first(config, ["cnn", "crnn", "short-chunk"]) == ["short-chunk", "cnn", "crnn"]
     quick = RunConfig(models=MODELS, quick=True)
     assert longest_first(quick, ["cnn", "crnn", "short-chunk"]) == ["cnn", "crnn", "short-chunk"]
