@@ -350,10 +350,11 @@ class FeatureStore:
         """Remove the files of the token the pointer left (``previous``) and stale leftovers
         of other tokens; files another process is writing now are kept."""
         for old in self.groups_dir.glob(f"{safe}.*"):
-            if old.suffix not in (".npy", ".csv", ".tmp") or keep in old.name:
+            # <group>.<token>.npy or .csv, maybe with a .tmp tail; never another group's files
+            token, _, rest = old.name[len(safe) + 1 :].partition(".")
+            if token == keep or not _TOKEN.fullmatch(token) or rest[:3] not in ("npy", "csv"):
                 continue
-            left = previous is not None and old.name.startswith(f"{safe}.{previous}.")
-            if left or is_stale(old):
+            if token == previous or is_stale(old):
                 with contextlib.suppress(OSError):
                     os.unlink(old)
 

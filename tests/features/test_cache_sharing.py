@@ -86,3 +86,14 @@ def test_log_mel_rows_of_clips_the_group_lacks_are_one_clear_error():
     with pytest.raises(DataError, match=r"1 of 2 clips \(first: 12\) have no row in the cached "
                        r"log-mel group 'training'.*own --cache-dir"):  # fmt: skip
         logmel.rows(pd.Index([10, 12]), group="training")
+
+
+def test_consolidation_leaves_a_group_whose_name_extends_this_ones_alone(tmp_path):
+    store = _store(tmp_path)
+    store.write_group("test.x", [1], _records([1]))
+    for path in store.groups_dir.iterdir():
+        _age(path, STALE_SECONDS + 60)  # old, and still the live group "test.x"
+    store.write_group("test", [2], _records([2]))
+    store.write_group("test", [3], _records([3]))
+    group = store.read_group("test.x")
+    assert group is not None and group.index["key"].tolist() == ["1"]
