@@ -207,7 +207,9 @@ build_crnn.training_defaults = {
 #   0.530 / 0.797, 0.499 / 0.865 (mfcc-logreg 0.530 / 0.763);
 # - the 400-track manifest set (artists known), splits 0-2: 0.619 / 0.721, 0.598 / 0.816,
 #   0.717 / 0.742 against 0.693 / 0.710, 0.762 / 0.698, 1.006 / 0.546 (mfcc-logreg 0.829 /
-#   0.766, 0.761 / 0.743, 0.701 / 0.811).
+#   0.766, 0.761 / 0.743, 0.701 / 0.811);
+# - but on the demo set's multi-label task (genres_all, three lanes) test macro PR-AUC fell from
+#   0.722 to 0.674 (validation 0.672 to 0.654; mfcc-logreg 0.612 and 0.610).
 # Pooling first in every block (``pool_first=4``, 2x, 25 epochs) had given 0.490 / 0.851,
 # 0.530 / 0.797, 0.499 / 0.865 on the demo set against 0.513 / 0.792, 0.761 / 0.716, 0.575 /
 # 0.837 pooling last, at 0.76x the time per step. ``--full`` keeps the compact preset's 2x.
