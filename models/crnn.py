@@ -13,11 +13,11 @@ figures below predate ``pool_first``: its blocks now max-pool before batch norm 
 ``fast_defaults``):
 
 - time is pooled 2x in all, in the first block (pools (2,2), (2,1), (2,1), (3,1)), so the GRU
-  steps every 46 ms and sees the eighth-note drum grid (120-300 ms) (the fast preset pools 4x
-  and trains more epochs instead: see ``fast_defaults``). After 30 epochs (one run
-  each, before mixup), validation log loss was 0.60 with 8x pooling, 0.41 with 4x and 0.32
-  with 2x; the published 16x (371 ms steps) could not tell the rhythm pairs apart (test macro
-  F1 0.70 after 15 epochs). Pooling in the first block rather than the last halves the cost
+  steps every 46 ms and sees the eighth-note drum grid (120-300 ms); the fast preset pools 4x
+  and trains more epochs instead (see ``fast_defaults``). After 30 epochs (one run each,
+  before mixup), validation log loss was 0.60 with 8x pooling, 0.41 with 4x and 0.32 with 2x;
+  the published 16x (371 ms steps) could not tell the rhythm pairs apart (test macro F1 0.70
+  after 15 epochs). Pooling in the first block rather than the last halves the cost
   of the later blocks, which pays for 6 s training chunks at the cost per epoch of 3 s ones;
 - the head reads the mean of the GRU outputs ("mean"): with the last hidden state (8x pooling,
   15 epochs) validation macro F1 was 0.35 instead of 0.65;
