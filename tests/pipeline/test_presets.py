@@ -46,9 +46,16 @@ def test_run_params_win_over_the_preset():
 
 
 def test_the_fast_crnn_pools_time_4x_and_full_keeps_the_compact_2x():
-    def time_pooling(preset: str) -> int:
-        estimator = build_estimator("crnn", task="genre_top", options=FitOptions(preset=preset))
-        module = estimator.build_module(n_classes=8, n_mels=96)
-        return math.prod(time for _, time in module.config.pools)
+    def crnn_config(preset: str, params: dict | None = None):
+        options = FitOptions(preset=preset, params=params or {})
+        estimator = build_estimator("crnn", task="genre_top", options=options)
+        return estimator.build_module(n_classes=8, n_mels=96).config
 
-    assert time_pooling("fast") == 4 and time_pooling("full") == 2
+    def time_pooling(config) -> int:
+        return math.prod(time for _, time in config.pools)
+
+    assert time_pooling(crnn_config("fast")) == 4 and time_pooling(crnn_config("full")) == 2
+    # a run's own model preset or sizes still apply under the fast schedule
+    assert time_pooling(crnn_config("fast", {"preset": "paper"})) == 2 * 3 * 4 * 4
+    refined = crnn_config("fast", {"model_params": {"gru_hidden": 32}})
+    assert refined.gru_hidden == 32 and time_pooling(refined) == 4
