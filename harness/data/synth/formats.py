@@ -100,12 +100,10 @@ def generate_format(
     try:
         staged = dataclasses.replace(config, root=scratch / "fma", n_test=0, n_multi_root=0)
         summary = generate(staged, n_jobs=n_jobs, progress=False)
-        keys, truth = _write_clips(staged, root, format=format)
+        keys, truth = _write_clips(staged, root, format=format, artists=artists)
         copies = _shifted_copies(config, root, keys, truth)
         if format == "manifest":
             _list_copies(root / "manifest.csv", copies)
-            if not artists:
-                _drop_artists(root / "manifest.csv")
         pd.concat([truth, copies], ignore_index=True).to_csv(
             root / "synthetic_truth.csv", index=False
         )
@@ -120,8 +118,11 @@ def generate_format(
                                n_metadata_only=0, faults=faults)  # fmt: skip
 
 
-def _write_clips(staged: SynthConfig, root: Path, *, format: str) -> tuple[pd.Series, pd.DataFrame]:
-    """Copy the staged clips into ``format``; return track_id -> key and the rekeyed truth."""
+def _write_clips(
+    staged: SynthConfig, root: Path, *, format: str, artists: bool = True
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Copy the staged clips into ``format`` (a manifest lists artist and album when
+    ``artists``); return track_id -> key and the rekeyed truth."""
     layout = FmaLayout(staged.root)
     tracks = load_tracks(layout.tracks_csv)
     audio_dir = layout.audio_dir(staged.subset)
@@ -142,12 +143,12 @@ def _write_clips(staged: SynthConfig, root: Path, *, format: str) -> tuple[pd.Se
             int(t): ";".join(safe_label(g) for g in tags.columns[row.to_numpy() > 0])
             for t, row in tags.iterrows()
         }
-        pd.DataFrame(
-            {"path": keys.to_numpy(), "label": labels.reindex(keys.index).to_numpy(),
-             "artist": tracks[("artist", "name")].reindex(keys.index).to_numpy(),
-             "album": tracks[("album", "title")].reindex(keys.index).to_numpy(),
-             "labels": [tag_lists.get(t, "") for t in keys.index]},
-        ).to_csv(root / "manifest.csv", index=False)  # fmt: skip
+        columns = {"path": keys.to_numpy(), "label": labels.reindex(keys.index).to_numpy()}
+        if artists:
+            columns["artist"] = tracks[("artist", "name")].reindex(keys.index).to_numpy()
+            columns["album"] = tracks[("album", "title")].reindex(keys.index).to_numpy()
+        columns["labels"] = [tag_lists.get(t, "") for t in keys.index]
+        pd.DataFrame(columns).to_csv(root / "manifest.csv", index=False)
     truth = pd.read_csv(layout.truth_csv, dtype={"detail": str}, keep_default_na=False)
     truth["track_id"] = truth["track_id"].astype(int).map(keys)
     truth["detail"] = truth["detail"].str.replace(
@@ -185,12 +186,6 @@ def _list_copies(manifest: Path, copies: pd.DataFrame) -> None:
     rows = frame.set_index("path").loc[source.to_numpy()].reset_index(drop=True)
     rows.insert(0, "path", copies["track_id"].to_numpy())
     pd.concat([frame, rows], ignore_index=True).to_csv(manifest, index=False)
-
-
-def _drop_artists(manifest: Path) -> None:
-    """Leave the artist and album columns out of ``manifest``."""
-    frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-    frame.drop(columns=["artist", "album"]).to_csv(manifest, index=False)
 
 
 def write_config(root: Path, *, format: str) -> None:
