@@ -170,10 +170,11 @@ def compare_runs(run_dirs: list[Path], *, against: str | None = None) -> Compari
         A folder without a run's leaderboard.
     """
     runs = read_runs(run_dirs)
-    table = aggregate_seeds(stacked(runs)).rename(columns={"n_seeds": "n_runs"})
+    rows = stacked(runs)
+    table = aggregate_seeds(rows).rename(columns={"n_seeds": "n_runs"})
     if against is not None:
-        if not any((run.board["model"] == against).any() for run in runs):
-            models = ", ".join(dict.fromkeys(stacked(runs)["model"]))
+        if against not in set(rows["model"]):
+            models = ", ".join(dict.fromkeys(rows["model"]))
             raise ParameterError(
                 f"--against {against}: no such model in these runs (they have: {models})"
             )
