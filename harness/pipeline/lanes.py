@@ -24,7 +24,6 @@ progress bars (two bars would overwrite each other).
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +48,10 @@ from harness.training.runtime import resolve_device
 # Two fresh clones back to back that day gave 291 s and 254 s the other way round, with other
 # changes between the commits: this machine's swings are as large as the difference.
 OVERSUBSCRIBE = 1.5
+# native thread pools that joblib limits in its worker processes (see lane_environment)
+THREAD_LIMIT_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                          "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS",
+                          "NUMEXPR_NUM_THREADS")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,42 +81,118 @@ def lane_plan(config: RunConfig, *, cores: int | None = None) -> LanePlan:
     return LanePlan(lanes=lanes, threads=max(allowed // lanes, 1))
 
 
+class Lanes:
+    """The lane processes of a run's neural models (see the module docstring).
+
+    Made at the start of a run, so that each lane imports torch and the training code (and
+    creates its CUDA context on a GPU) while this process generates data and extracts features.
+    :meth:`start` then sends the neural models to them, and this process goes on with its own
+    stages (data checks, the MFCC-140 map, the feature-table models) while they train;
+    :meth:`results` waits for them.
+
+    The lanes are a process pool of their own, not joblib's shared one: a joblib call of this
+    process meanwhile (decoding clips, say) would otherwise wait for the lanes to finish
+    before it could resize that pool.
+
+    Attributes
+    ----------
+    plan : LanePlan
+    names : list of str
+        The neural models, longest schedules first (:func:`longest_first`).
+    block : str
+        The stage that their wall time, and this process's stages alongside, are recorded in.
+    """
+
+    def __init__(self, config: RunConfig, plan: LanePlan) -> None:
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        self.plan = plan
+        self.names = longest_first(
+            config, [name for name in config.models if get_entry(name).is_neural]
+        )
+        self.block = f"neural models ({plan.lanes} side by side, {plan.threads} thread(s) each)"
+        device = resolve_device(config.device)
+        self._pool = ProcessPoolExecutor(
+            max_workers=plan.lanes,
+            env=lane_environment(plan),
+            initializer=_warm_up_lane,
+            initargs=(str(device),),
+        )
+        self._pool.submit(os.getpid)  # a first task starts every lane now
+        self._futures: list = []
+
+    def start(
+        self, config: RunConfig, data: PreparedData, features: ExtractedFeatures, run_dir: Path
+    ) -> None:
+        """Send every neural model of ``config`` to the lanes, longest schedules first."""
+        log.info(f"Training {', '.join(self.names)}: {self.block}")
+        self._futures = [
+            self._pool.submit(
+                _train_in_lane, config, data, features, run_dir, name, self.plan, log.verbosity()
+            )  # fmt: skip
+            for name in self.names
+        ]
+
+    def results(self, times: StageTimes) -> dict[str, ModelOutcome]:
+        """Wait for every lane's model; their stages go into ``times`` (inside the caller's
+        ``times.block(self.block)``). The lanes then stop."""
+        outcomes = {}
+        for name, future in zip(self.names, self._futures, strict=True):
+            outcome, lane_times = future.result()
+            outcomes[name] = outcome
+            for row in lane_times.rows:
+                times.add(row["stage"], row["seconds"])
+        self._pool.shutdown(wait=True)
+        return outcomes
+
+    def close(self) -> None:
+        """Stop the lanes at once, whatever they are doing (after a failure elsewhere)."""
+        self._pool.shutdown(wait=False, kill_workers=True)
+
+
+def open_lanes(config: RunConfig) -> Lanes | None:
+    """:class:`Lanes` for ``config``'s neural models, or None when :func:`lane_plan` trains
+    them one at a time."""
+    plan = lane_plan(config)
+    return Lanes(config, plan) if plan.lanes > 1 else None
+
+
+def lane_environment(plan: LanePlan) -> dict[str, str]:
+    """Thread limits of the lanes' native libraries (OpenMP, BLAS, numba...): joblib's own rule
+    for its worker processes, the cores over the lanes unless this process's environment sets
+    them, so that a lane computes as it did in joblib's pool."""
+    from joblib import cpu_count
+
+    default = str(max(cpu_count() // plan.lanes, 1))
+    env = {var: os.environ.get(var, default) for var in THREAD_LIMIT_VARIABLES}
+    env["ENABLE_IPC"] = os.environ.get("ENABLE_IPC", "1")  # TBB's schedulers share the cores
+    return env
+
+
 def train_models(
     config: RunConfig,
     data: PreparedData,
     features: ExtractedFeatures,
     run_dir: Path,
     times: StageTimes,
+    *,
+    lanes: Lanes | None = None,
 ) -> list[ModelOutcome]:
     """:func:`~harness.pipeline.model_training.train_one` for every model of the run, in its
-    order; the neural models side by side when :func:`lane_plan` allows.
+    order.
 
-    Side by side, ``times`` receives one stage "neural models (N side by side)" with the wall
-    time of them all, and each model's own stages marked as within it.
+    With ``lanes`` (already started, inside the caller's ``times.block(lanes.block)``), the
+    feature-table models train here while the neural models train in the lanes, and the lanes'
+    stages are recorded within the block. Without, every model trains here, one at a time.
     """
-    plan = lane_plan(config)
-    if plan.lanes == 1:
+    if lanes is None:
         return [train_one(config, data, features, run_dir, name, times) for name in config.models]
-    from joblib import Parallel, delayed
-
-    neural = longest_first(config, [name for name in config.models if get_entry(name).is_neural])
     outcomes = {
         name: train_one(config, data, features, run_dir, name, times)
         for name in config.models
-        if name not in neural
+        if name not in lanes.names
     }
-    block = f"neural models ({plan.lanes} side by side, {plan.threads} thread(s) each)"
-    log.info(f"Training {', '.join(neural)}: {block}")
-    started = time.perf_counter()
-    results = Parallel(n_jobs=plan.lanes, backend="loky")(
-        delayed(_train_in_lane)(config, data, features, run_dir, name, plan, log.verbosity())
-        for name in neural
-    )
-    times.add(block, time.perf_counter() - started)
-    for name, (outcome, lane_times) in zip(neural, results, strict=True):
-        outcomes[name] = outcome
-        for row in lane_times.rows:
-            times.add(row["stage"], row["seconds"], within=block)
+    outcomes |= lanes.results(times)
     return [outcomes[name] for name in config.models]
 
 
@@ -131,6 +210,13 @@ def longest_first(config: RunConfig, names: list[str]) -> list[str]:
         return int(settings.get("epochs", NeuralClassifier().epochs))
 
     return sorted(names, key=lambda name: -epochs(name))
+
+
+def _warm_up_lane(device: str) -> None:
+    """Run by each lane as it starts: this module's imports (torch and the training code) are
+    done by now; on a GPU, create the CUDA context too."""
+    if torch.device(device).type == "cuda":
+        torch.zeros(1, device=device)
 
 
 def _train_in_lane(

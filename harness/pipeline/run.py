@@ -8,6 +8,7 @@ second run with the same seed redoes no feature work and prints the same numbers
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from harness.pipeline.config import RunConfig, check_config
 from harness.pipeline.embeddings import mfcc_embedding_stage
 from harness.pipeline.ensemble import add_ensemble
 from harness.pipeline.extraction import cache_keys, extract_features, feature_sets_for
-from harness.pipeline.lanes import train_models
+from harness.pipeline.lanes import Lanes, open_lanes, train_models
 from harness.pipeline.manifest import build_manifest, utc_now, write_json_atomic
 from harness.pipeline.model_run import fit_model
 from harness.pipeline.model_training import fit_options
@@ -99,6 +100,16 @@ def run_pipeline(config: RunConfig) -> Path:
 
 
 def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
+    # the lane processes start now: they import torch while the data and features are made
+    lanes = open_lanes(main_seed_config(config))
+    try:
+        return _run_stages(config, info, lanes)
+    finally:
+        if lanes is not None:
+            lanes.close()
+
+
+def _run_stages(config: RunConfig, info: hdist.DistInfo, lanes: Lanes | None) -> Path:
     official = config.features == "official"
     started = utc_now()
     times = StageTimes()
@@ -134,12 +145,15 @@ def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
     log.detail(f"Feature cache: {cache_keys(features)}")
     write_splits(data, run_dir / "splits.csv")
     features.status.to_csv(run_dir / "decode_status.csv")
-    if config.checks and not official:  # the data checks decode audio
-        with times.stage("data checks"):
-            run_data_checks_into(run_dir, data, features, seed=config.seed)
-    mfcc_embedding_stage(config, run_dir, data, features, times)
     main = main_seed_config(config)  # --seeds: the first; each further one in train_further_seeds
-    outcomes = train_models(main, data, features, run_dir, times)
+    if lanes is not None:  # the neural models train meanwhile
+        lanes.start(main, data, features, run_dir)
+    with times.block(lanes.block) if lanes is not None else contextlib.nullcontext():
+        if config.checks and not official:  # the data checks decode audio
+            with times.stage("data checks"):
+                run_data_checks_into(run_dir, data, features, seed=config.seed)
+        mfcc_embedding_stage(config, run_dir, data, features, times)
+        outcomes = train_models(main, data, features, run_dir, times, lanes=lanes)
     train_further_seeds(config, data, features, run_dir, outcomes, times)
     outcomes += add_ensemble(data, features, outcomes, run_dir=run_dir, times=times)
     if config.robustness:

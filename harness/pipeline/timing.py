@@ -19,6 +19,7 @@ class StageTimes:
     """Stages in the order they ran: ``[{"stage": str, "seconds": float}, ...]``."""
 
     rows: list[dict] = field(default_factory=list)
+    _block: str | None = None
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -29,10 +30,27 @@ class StageTimes:
         finally:
             self.add(name, time.perf_counter() - started)
 
+    @contextlib.contextmanager
+    def block(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block as stage ``name``, a stage whose parts run alongside each
+        other: every stage recorded meanwhile is marked as within it, and listed after it."""
+        if self._block is not None:
+            raise RuntimeError(f"stage block {name!r} opened inside block {self._block!r}")
+        started, first = time.perf_counter(), len(self.rows)
+        self._block = name
+        try:
+            yield
+        finally:
+            self._block = None
+            seconds = round(time.perf_counter() - started, 2)
+            self.rows.insert(first, {"stage": name, "seconds": seconds})
+
     def add(self, name: str, seconds: float, *, within: str | None = None) -> None:
         """Record ``seconds`` of wall-clock time for stage ``name``; ``within``: the stage that
-        ran it alongside others (its time is counted there, not again in the total)."""
+        ran it alongside others (its time is counted there, not again in the total), by
+        default the open :meth:`block`, if any."""
         row = {"stage": name, "seconds": round(float(seconds), 2)}
+        within = within or self._block
         if within is not None:
             row["within"] = within
         self.rows.append(row)

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.pipeline.config import RunConfig
-from harness.pipeline.lanes import LanePlan, lane_plan, longest_first
+from harness.pipeline import lanes as lanes_module
+from harness.pipeline import run as run_module
+from harness.pipeline.lanes import LanePlan, lane_environment, lane_plan, longest_first
 
 MODELS = ["mfcc-logreg", "cnn", "crnn", "short-chunk"]
 
@@ -76,6 +78,7 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(synth_root, tmp_path, m
     assert len(block) == 1
     within = {row["stage"] for row in stages if row.get("within") == block[0]}
     assert {"cnn: train", "short-chunk: train", "short-chunk: sanity"} <= within
+    assert "mfcc-logreg: train" in within  # trained here while the lanes trained theirs
     one_stages = json.loads((one_dir / "manifest.json").read_text())["stage_seconds"]
     assert not any("within" in row for row in one_stages)
 
@@ -95,3 +98,37 @@ def test_the_longest_schedules_start_first():
     assert longest_first(config, ["cnn", "crnn", "short-chunk"]) == ["short-chunk", "cnn", "crnn"]
     quick = RunConfig(models=MODELS, quick=True)
     assert longest_first(quick, ["cnn", "crnn", "short-chunk"]) == ["cnn", "crnn", "short-chunk"]
+
+
+@pytest.mark.slow
+def test_a_failure_here_stops_the_lanes(synth_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if lane_plan(RunConfig(models=["cnn", "short-chunk"], device="cpu", n_jobs=2)).lanes == 1:
+        pytest.skip("one core: nothing trains side by side")
+    closed = []
+    close = lanes_module.Lanes.close
+
+    def spy(self):
+        closed.append(self.names)
+        close(self)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the map broke")
+
+    monkeypatch.setattr(lanes_module.Lanes, "close", spy)
+    monkeypatch.setattr(run_module, "mfcc_embedding_stage", broken)
+    args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,cnn,short-chunk",
+            "--quick", "--no-checks", "--device", "cpu", "--n-jobs", "2",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "the map broke" in str(result.exception)
+    assert closed == [["cnn", "short-chunk"]]
+
+
+def test_lanes_get_joblibs_thread_limits_unless_set_here(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")
+    monkeypatch.setattr("joblib.cpu_count", lambda: 16)
+    env = lane_environment(LanePlan(lanes=3, threads=5))
+    assert env["OMP_NUM_THREADS"] == "5" and env["OPENBLAS_NUM_THREADS"] == "5"
+    assert env["MKL_NUM_THREADS"] == "7"

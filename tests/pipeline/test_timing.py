@@ -55,3 +55,27 @@ def test_report_entry_names_the_side_by_side_block_not_a_model_inside_it(tmp_pat
     result = stage_times(tmp_path)
     assert "largest stage: neural models (2 side by side" in result.finding
     assert "--quick" in result.action
+
+
+def test_a_block_holds_the_stages_recorded_while_it_is_open():
+    times = StageTimes()
+    times.add("features", 1.0)
+    with times.block("neural models"):
+        with times.stage("data checks"):
+            pass
+        times.add("cnn: train", 5.0)
+    times.add("report", 1.0)
+    rows = times.rows
+    assert [r["stage"] for r in rows] == [
+        "features", "neural models", "data checks", "cnn: train", "report"
+    ]  # fmt: skip
+    assert [r.get("within") for r in rows] == [None, None, "neural models", "neural models", None]
+    assert rows[1]["seconds"] < 1.0  # the block's own wall time, not the sum of its stages
+    assert times.total == pytest.approx(2.0 + rows[1]["seconds"])
+    with pytest.raises(RuntimeError, match="inside block"), times.block("a"), times.block("b"):
+        pass
+    with pytest.raises(ValueError), times.block("failing"):
+        raise ValueError("boom")
+    assert times.rows[-1]["stage"] == "failing"
+    times.add("after", 1.0)
+    assert "within" not in times.rows[-1]
