@@ -114,7 +114,8 @@ def validate(y_true: Any, proba: Any, labels: Sequence[Any]) -> tuple[np.ndarray
     if (sums <= 0).any():
         row = int(np.flatnonzero(sums <= 0)[0])
         raise ParameterError(f"proba row {row} is all zeros; every row needs a positive value")
-    absent = [labels[c] for c in np.setdiff1d(np.arange(len(labels)), y_idx)]
+    # bincount, not setdiff1d: a bootstrap validates each of its 1000 resamples
+    absent = [labels[c] for c in np.flatnonzero(np.bincount(y_idx, minlength=len(labels)) == 0)]
     if absent:
         warnings.warn(
             f"{len(absent)} of {len(labels)} classes never occur in y_true: "
