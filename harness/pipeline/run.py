@@ -148,7 +148,7 @@ def _run_stages(config: RunConfig, info: hdist.DistInfo, lanes: Lanes | None) ->
     main = main_seed_config(config)  # --seeds: the first; each further one in train_further_seeds
     if lanes is not None:  # the neural models train meanwhile
         lanes.start(main, data, features, run_dir)
-    with times.block(lanes.block) if lanes is not None else contextlib.nullcontext():
+    with lanes.alongside(times) if lanes is not None else contextlib.nullcontext():
         if config.checks and not official:  # the data checks decode audio
             with times.stage("data checks"):
                 run_data_checks_into(run_dir, data, features, seed=config.seed)
