@@ -148,15 +148,20 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
         norm = torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
         scaler.step(optimizer)
         scaler.update()
-        losses.append(float(loss.detach()))
-        norms.append(float(norm))
+        # kept on the device and read once an epoch: reading each step's value makes the CPU
+        # wait for the GPU at every step
+        losses.append(loss.detach())
+        norms.append(norm.detach())
         step += 1
         if on_step is not None:
             on_step()
     if not losses:
         raise DataError("The training loader yielded no batch; give at least one training clip.")
-    finite = [n for n in norms if math.isfinite(n)]
-    return float(np.mean(losses)), float(np.mean(finite)) if finite else math.nan, lr, step
+    loss_values = torch.stack(losses).double().cpu().numpy()
+    norm_values = torch.stack(norms).double().cpu().numpy()
+    finite = norm_values[np.isfinite(norm_values)]
+    mean_norm = float(np.mean(finite)) if len(finite) else math.nan
+    return float(np.mean(loss_values)), mean_norm, lr, step
 
 
 @torch.inference_mode()

@@ -181,6 +181,37 @@ def test_amp_is_bfloat16_without_loss_scaling_on_a_cpu_and_float16_with_it_on_cu
         assert conv(torch.randn(1, 2, 8)).dtype == torch.float32
 
 
+def test_a_fused_optimizer_beside_a_grad_scaler_skips_a_step_of_inf_gradients():
+    """What a fit on CUDA does (fused AdamW, float16's GradScaler), here on the CPU: the
+    scaler's inf check and the skipped step happen inside the optimizer's kernel."""
+    assert runtime.optimizer_options(torch.device("cuda")) == {"fused": True}
+    assert runtime.optimizer_options(torch.device("cpu")) == {}
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 6, 3))
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-2, fused=True)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4)
+    settings = {"spec_augment": False, "freq_mask": 0, "time_mask": 0, "mixup": 0.0,
+                "grad_clip": None, "task": "single", "random_state": 0}  # fmt: skip
+    x, y = torch.randn(8, 4, 6), torch.arange(8) % 3
+    bad = x.clone()
+    bad[0, 0, 0] = float("inf")
+
+    def epoch(batches):
+        return steps.train_epoch(
+            module, batches, optimizer=optimizer, scaler=scaler, device=torch.device("cpu"),
+            settings=settings, lr_fn=lambda step: 1e-2, step0=0, loss_kw={"weight": None},
+        )  # fmt: skip
+
+    before = [p.detach().clone() for p in module.parameters()]
+    _, norm, _, done = epoch([(bad, y)])
+    assert done == 1 and math.isnan(norm)  # no finite gradient norm to average
+    assert all(torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+    assert scaler.get_scale() == 2.0**3  # the scaler backed off
+    loss, norm, _, _ = epoch([(x, y), (x, y)])
+    assert math.isfinite(loss) and norm > 0
+    assert not all(torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+
 def test_runtime_rule_device_amp_and_seeds():
     assert runtime.resolve_device("cpu") == torch.device("cpu")
     assert runtime.resolve_device("cuda:1", local_rank=0) == torch.device("cuda", 0)
