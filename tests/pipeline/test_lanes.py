@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.pipeline.config import RunConfig
 from harness.pipeline import lanes as lanes_module
 from harness.pipeline import run as run_module
+from harness.pipeline.config import RunConfig
 from harness.pipeline.lanes import LanePlan, lane_environment, lane_plan, longest_first
 
 MODELS = ["mfcc-logreg", "cnn", "crnn", "short-chunk"]
