@@ -90,9 +90,7 @@ def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device
     shape = (batch, cache.shape[1], chunk_frames)
     memory = [(torch.randn(shape) * 12 - 40, torch.as_tensor(targets[: shape[0]]))
               for _ in range(len(train.loader))]  # fmt: skip
-    optimizer = torch.optim.AdamW(
-        module.parameters(), lr=1e-3, **runtime.optimizer_options(device)
-    )  # as a fit has it
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     # warm-up, one whole pass of each: cuDNN's algorithm search, the allocator, a GPU's clocks
     train.set_epoch(0)
     timed_epoch(clf, module, train.loader, optimizer, device=device, use_amp=use_amp)

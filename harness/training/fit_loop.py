@@ -204,8 +204,7 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
     if hasattr(module, "set_rates"):  # multi-label: logits start at the training tag rates
         module.set_rates(targets)
     clf.chunk_frames_ = clf.resolve_chunk_frames(module)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay,
-                                  **runtime.optimizer_options(rt.device))  # fmt: skip
+    optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
     scaler = runtime.grad_scaler(rt.device, rt.use_amp)
     state, best_model = FitState(), None
     ckpt = Path(clf.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if clf.checkpoint_dir else None

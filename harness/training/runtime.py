@@ -108,19 +108,6 @@ def grad_scaler(device: torch.device, use_amp: bool) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(device.type, enabled=enabled)
 
 
-def optimizer_options(device: torch.device) -> dict:
-    """Keyword arguments of ``torch.optim.AdamW`` on ``device``: the fused implementation on
-    CUDA, torch's default elsewhere (a CPU's numbers stay as they were).
-
-    Fused, every parameter updates in one kernel, and a float16 GradScaler's skip of a step
-    with inf or NaN gradients happens on the GPU: with the default implementation the scaler
-    reads them back to the CPU, which waits for the GPU at every step. The default run's small
-    models are bound by the CPU's kernel launches on a GPU; waiting stops the CPU from queueing
-    the next step meanwhile.
-    """
-    return {"fused": True} if device.type == "cuda" else {}
-
-
 def setup(*, device: str, amp, num_threads: int | None, ddp: bool = False) -> Runtime:
     """Join the DDP process group (``ddp=True``), set torch's threads, resolve device and AMP.
 

@@ -148,8 +148,8 @@ def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, s
         norm = torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
         scaler.step(optimizer)
         scaler.update()
-        # kept on the device and read once an epoch: reading each step's value makes the CPU
-        # wait for the GPU at every step
+        # kept on the device and read once an epoch: reading each step's value made the CPU
+        # wait for the GPU at every step (float16's GradScaler still reads its inf check)
         losses.append(loss.detach())
         norms.append(norm.detach())
         step += 1
