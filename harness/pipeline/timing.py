@@ -19,7 +19,7 @@ class StageTimes:
     """Stages in the order they ran: ``[{"stage": str, "seconds": float}, ...]``."""
 
     rows: list[dict] = field(default_factory=list)
-    _block: str | None = None
+    _block: str | None = field(default=None, init=False, repr=False)  # the open block()
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
