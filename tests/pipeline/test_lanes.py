@@ -101,7 +101,7 @@ def test_the_longest_schedules_start_first():
 
 
 @pytest.mark.slow
-def test_a_failure_here_stops_the_lanes(synth_root, tmp_path, monkeypatch):
+def test_a_failure_here_closes_the_lanes(synth_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     if lane_plan(RunConfig(models=["cnn", "short-chunk"], device="cpu", n_jobs=2)).lanes == 1:
         pytest.skip("one core: nothing trains side by side")
