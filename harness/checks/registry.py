@@ -22,6 +22,7 @@ the report goes on.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -201,18 +202,60 @@ def check_entries(stage: str | None = None) -> list[CheckEntry]:
     return [entry for entry in entries if stage is None or entry.stage == stage]
 
 
-def run_checks(stage: str, argument: Any) -> list[CheckResult]:
+def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResult]:
     """Run every check of ``stage`` in registry order and concatenate their results.
 
     Parameters
     ----------
     stage : str
         ``"data"`` (``argument`` is a :class:`DataInputs`) or ``"run"`` (a run directory).
+    n_jobs : int
+        Processes for the built-in checks (joblib's convention: -1 every core). A built-in
+        check with a ``parts`` attribute (a tuple of callables of the same argument whose
+        results, concatenated, are the check's) runs them as separate tasks. Users' checks
+        always run in this process, whose ``sys.path`` their packages may rely on. The
+        results, and the warnings the checks raise, are those of ``n_jobs=1``.
     """
+    entries = check_entries(stage)
+    tasks = [(i, part) for i, entry in enumerate(entries) if entry.builtin
+             for part in _parts(entry)]  # fmt: skip
+    done = dict.fromkeys(range(len(entries)), None)
+    if _resolved_jobs(n_jobs, len(tasks)) > 1:
+        from joblib import Parallel, delayed
+
+        per_task = Parallel(n_jobs=n_jobs, batch_size=1)(
+            delayed(_run_part)(part, argument) for _, part in tasks
+        )
+        collected: dict[int, list[CheckResult]] = {}
+        for (i, _), (results, caught) in zip(tasks, per_task, strict=True):
+            for message in caught:  # where the check ran in this process it had warned here
+                warnings.warn(message, stacklevel=1)
+            collected.setdefault(i, []).extend(_as_results(entries[i], results))
+        done |= collected
     results: list[CheckResult] = []
-    for entry in check_entries(stage):
-        results += run_entry(entry, argument)
+    for i, entry in enumerate(entries):
+        results += done[i] if done[i] is not None else run_entry(entry, argument)
     return results
+
+
+def _parts(entry: CheckEntry) -> tuple[Callable[[Any], Any], ...]:
+    check = load_target(entry.target)
+    return tuple(getattr(check, "parts", (check,)))
+
+
+def _resolved_jobs(n_jobs: int, n_tasks: int) -> int:
+    from joblib import effective_n_jobs
+
+    return min(effective_n_jobs(n_jobs), n_tasks)
+
+
+def _run_part(part: Callable[[Any], Any], argument: Any) -> tuple[Any, list[Warning]]:
+    """One built-in check's part in a worker process: what it returns, and the warnings it
+    raised (for the caller to raise again, so that its own filters apply to them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        returned = part(argument)
+    return returned, [w.message for w in caught]
 
 
 def run_entry(entry: CheckEntry, argument: Any) -> list[CheckResult]:

@@ -11,7 +11,9 @@ gets the learning curves and a SKIP pointing to :mod:`harness.checks.tagging`.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -315,32 +317,99 @@ def learning_curves(run_dir: Path) -> CheckResult:
 
 
 def results_checks(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
-    """Every results section of a run (test split if stored, else validation)."""
+    """Every results section of a run (test split if stored, else validation), one after
+    another: the report runs :attr:`results_checks.parts` side by side instead."""
+    return [
+        *comparison_part(run_dir, n_boot=n_boot, seed=seed),
+        *paired_part(run_dir, n_boot=n_boot, seed=seed),
+        *per_class_part(run_dir),
+        *confusion_part(run_dir),
+        *calibration_part(run_dir),
+        *learning_curves_part(run_dir),
+    ]
+
+
+@contextlib.contextmanager
+def _absent_classes_expected() -> Iterator[None]:
     with warnings.catch_warnings():
         # a class absent from a small test split is expected; the tables show its support
         warnings.simplefilter("ignore", DegenerateInputWarning)
-        return _results_checks(run_dir, n_boot=n_boot, seed=seed)
+        yield
 
 
-def _results_checks(run_dir: Path, *, n_boot: int, seed: int) -> list[CheckResult]:
+def stored_predictions(run_dir: Path) -> tuple[str, dict[str, dict[str, np.ndarray]]]:
+    """(split, :func:`load_predictions` of it): the test split if any model stored it, else
+    the validation split (empty predictions when neither is stored)."""
     for split in ("test", "validation"):
         preds = load_predictions(run_dir, split=split)
         if preds:
-            break
+            return split, preds
+    return "validation", {}
+
+
+def _single_label(preds: dict[str, dict[str, np.ndarray]]) -> bool:
+    return bool(preds) and next(iter(preds.values()))["y_true"].ndim == 1
+
+
+def comparison_part(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
+    """The comparison table; a SKIP saying why for a run without predictions or with
+    multi-label ones (the single-label tables do not apply to those)."""
+    split, preds = stored_predictions(run_dir)
     if not preds:
         return [CheckResult(FAMILY, "comparison", "SKIP", "no model predictions in the run")]
-    first = next(iter(preds.values()))
-    if first["y_true"].ndim == 2:  # the single-label tables do not apply; the curves do
+    if not _single_label(preds):
         reason = (
             "multi-label run: the tagging metrics are in leaderboard.md and the tagging "
             "section (per-genre ROC-AUC and PR-AUC)"
         )
-        return [CheckResult(FAMILY, "comparison", "SKIP", reason), learning_curves(run_dir)]
-    return [
-        comparison(preds, split=split, n_boot=n_boot, seed=seed),
-        paired_comparison(preds, split=split, n_boot=n_boot, seed=seed),
-        per_class_f1(preds),
-        confusion_matrices(preds),
-        calibration(preds),
-        learning_curves(run_dir),
-    ]
+        return [CheckResult(FAMILY, "comparison", "SKIP", reason)]
+    with _absent_classes_expected():
+        return [comparison(preds, split=split, n_boot=n_boot, seed=seed)]
+
+
+def paired_part(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
+    """Each model against mfcc-logreg (single-label runs)."""
+    split, preds = stored_predictions(run_dir)
+    if not _single_label(preds):
+        return []
+    with _absent_classes_expected():
+        return [paired_comparison(preds, split=split, n_boot=n_boot, seed=seed)]
+
+
+def per_class_part(run_dir: Path) -> list[CheckResult]:
+    """Per-class F1 (single-label runs)."""
+    _, preds = stored_predictions(run_dir)
+    if not _single_label(preds):
+        return []
+    with _absent_classes_expected():
+        return [per_class_f1(preds)]
+
+
+def confusion_part(run_dir: Path) -> list[CheckResult]:
+    """Confusion matrices (single-label runs)."""
+    _, preds = stored_predictions(run_dir)
+    if not _single_label(preds):
+        return []
+    with _absent_classes_expected():
+        return [confusion_matrices(preds)]
+
+
+def calibration_part(run_dir: Path) -> list[CheckResult]:
+    """Reliability before and after calibration (single-label runs)."""
+    _, preds = stored_predictions(run_dir)
+    if not _single_label(preds):
+        return []
+    with _absent_classes_expected():
+        return [calibration(preds)]
+
+
+def learning_curves_part(run_dir: Path) -> list[CheckResult]:
+    """Learning curves of any run with predictions."""
+    _, preds = stored_predictions(run_dir)
+    return [learning_curves(run_dir)] if preds else []
+
+
+# the registry runs these side by side (harness.checks.registry.run_checks): on 2 cores the
+# report's results drew their 22 figures in ... s instead of ... s
+results_checks.parts = (comparison_part, paired_part, per_class_part, confusion_part,
+                        calibration_part, learning_curves_part)  # fmt: skip

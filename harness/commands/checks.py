@@ -83,11 +83,12 @@ def check(
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<run_id>).")],
+    n_jobs: Annotated[int, options.n_jobs()] = -1,
 ) -> None:
     """Render everything a run produced (data checks, model sanity, results, figures)."""
     from harness.report.markdown import collect_run, write_report
 
-    results, meta = collect_run(run_dir)
+    results, meta = collect_run(run_dir, n_jobs=n_jobs)
     md_path, html_path = write_report(
         results, run_dir, title=f"fma-harness report: {run_dir.name}", meta=meta
     )

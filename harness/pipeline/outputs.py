@@ -274,11 +274,12 @@ def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
     return sums
 
 
-def render_report(run_dir: Path) -> None:
-    """Write ``report.md`` and ``report.html`` for the run."""
+def render_report(run_dir: Path, *, n_jobs: int = 1) -> None:
+    """Write ``report.md`` and ``report.html`` for the run (its checks in ``n_jobs``
+    processes: :func:`harness.report.markdown.collect_run`)."""
     with warnings.catch_warnings():  # classes absent from a split are a label check finding
         warnings.simplefilter("ignore", DegenerateInputWarning)
-        render_run(run_dir)
+        render_run(run_dir, n_jobs=n_jobs)
 
 
 def seed_spread_columns(frame: pd.DataFrame) -> dict[str, list[str]]:

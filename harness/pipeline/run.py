@@ -175,7 +175,7 @@ def _run_stages(config: RunConfig, info: hdist.DistInfo, lanes: Lanes | None) ->
 
     manifest()  # the report reads it: its table covers every stage up to the report
     with times.stage("report"):
-        render_report(run_dir)
+        render_report(run_dir, n_jobs=config.n_jobs)
     manifest()  # and now with the report's own time
     print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
     log.info("Where the time went (wall clock; also in manifest.json and the report):")

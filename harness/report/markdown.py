@@ -150,24 +150,28 @@ def write_report(
     return md_path, html_path
 
 
-def render_run(run_dir: Path, *, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Path, Path]:
+def render_run(
+    run_dir: Path, *, max_rows: int = DEFAULT_MAX_ROWS, n_jobs: int = 1
+) -> tuple[Path, Path]:
     """Render everything a run directory holds into its ``report.md`` and ``report.html``.
 
     Reads ``checks.json`` (data checks), ``models/<name>/sanity.json`` (neural model sanity),
-    ``models/<name>/predictions_*.npz`` and ``history.csv`` (results) and ``manifest.json``.
+    ``models/<name>/predictions_*.npz`` and ``history.csv`` (results) and ``manifest.json``;
+    ``n_jobs`` as in :func:`collect_run`.
     """
     run_dir = Path(run_dir)
-    results, meta = collect_run(run_dir)
+    results, meta = collect_run(run_dir, n_jobs=n_jobs)
     return write_report(
         results, run_dir, title=f"fma-harness report: {run_dir.name}", meta=meta, max_rows=max_rows
     )
 
 
-def collect_run(run_dir: Path) -> tuple[list[CheckResult], dict[str, Any]]:
+def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], dict[str, Any]]:
     """Every result a run directory holds, and the report's header facts from its manifest.
 
     The results are the data checks stored in ``checks.json`` followed by every registered
-    ``"run"`` check (:func:`harness.checks.registry.run_checks`) on ``run_dir``.
+    ``"run"`` check (:func:`harness.checks.registry.run_checks`, its built-ins in ``n_jobs``
+    processes) on ``run_dir``.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -175,7 +179,7 @@ def collect_run(run_dir: Path) -> tuple[list[CheckResult], dict[str, Any]]:
     results: list[CheckResult] = []
     if (run_dir / "checks.json").exists():
         results += load_checks(run_dir / "checks.json")
-    results += run_checks(RUN, run_dir)
+    results += run_checks(RUN, run_dir, n_jobs=n_jobs)
     meta: dict[str, Any] = {"run directory": str(run_dir)}
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import warnings
 
 import pandas as pd
 import pytest
@@ -81,3 +83,51 @@ def test_run_entry_normalises_results_and_guards_user_checks(monkeypatch):
     (failed,) = registry.run_entry(CheckEntry("none", "pkg:none", RUN, builtin=False), None)
     assert (failed.family, failed.name, failed.verdict) == (registry.USER_FAMILY, "none", "FAIL")
     assert "pkg:none" in failed.finding and "TypeError: returned int" in failed.finding
+
+
+def _counted(run_dir):
+    warnings.warn(f"counted the files of {run_dir.name}", UserWarning, stacklevel=1)
+    return CheckResult("results", "counted", "PASS", str(len(list(run_dir.iterdir()))))
+
+
+def _listed(run_dir):
+    return [CheckResult("results", "listed", "PASS", ",".join(sorted(os.listdir(run_dir))))]
+
+
+def _whole(run_dir):
+    return [_counted(run_dir), *_listed(run_dir)]
+
+
+_whole.parts = (_counted, _listed)
+
+
+def _refusing(run_dir):
+    raise ValueError(f"{run_dir.name} is not a run")
+
+
+@pytest.fixture
+def two_part_builtin(monkeypatch, no_entry_points):
+    """The registry's run stage as one built-in check made of two parts (this module's)."""
+    entries = (CheckEntry("results", f"{__name__}:_whole", RUN),)
+    monkeypatch.setattr(registry, "BUILTIN_CHECKS", entries)
+
+
+def test_side_by_side_parts_give_the_results_and_warnings_of_one_at_a_time(
+    tmp_path, two_part_builtin
+):
+    (tmp_path / "a.txt").write_text("a")
+    by_jobs = {}
+    for n_jobs in (1, 2):
+        with pytest.warns(UserWarning, match=f"counted the files of {tmp_path.name}"):
+            by_jobs[n_jobs] = registry.run_checks(RUN, tmp_path, n_jobs=n_jobs)
+    assert [r.to_dict() for r in by_jobs[2]] == [r.to_dict() for r in by_jobs[1]]
+    assert [r.name for r in by_jobs[2]] == ["counted", "listed"]
+
+
+def test_a_built_in_part_that_raises_stops_the_side_by_side_run(tmp_path, monkeypatch,
+                                                                 no_entry_points):  # fmt: skip
+    entries = (CheckEntry("results", f"{__name__}:_whole", RUN),
+               CheckEntry("robustness", f"{__name__}:_refusing", RUN))  # fmt: skip
+    monkeypatch.setattr(registry, "BUILTIN_CHECKS", entries)
+    with pytest.raises(ValueError, match="is not a run"):
+        registry.run_checks(RUN, tmp_path, n_jobs=2)

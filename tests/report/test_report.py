@@ -131,3 +131,15 @@ def test_render_run(tmp_path):
     # comparison + 2 confusion + 2 reliability + 1 learning curve
     assert len(checker.images) == 6
     assert "**seed**: 3" in md
+
+
+@pytest.mark.slow
+def test_render_run_side_by_side_writes_the_report_of_one_at_a_time(tmp_path):
+    pages = []
+    for n_jobs in (1, 2):
+        run_dir = tmp_path / f"run-{n_jobs}"
+        _fake_run(run_dir, np.random.default_rng(0))
+        _, html_path = render_run(run_dir, n_jobs=n_jobs)
+        pages.append(html_path.read_text("utf-8").replace(run_dir.name, "RUN"))
+    assert pages[0] == pages[1]
+    assert len(parse(pages[1]).images) == 6  # the figures are drawn in the worker processes
