@@ -89,7 +89,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         (:mod:`harness.training.resident`): "auto" on a GPU when the training and validation
         log-mels take at most half its free memory; the batches are the same either way.
     num_threads : int or None
-        ``torch.set_num_threads`` during fit/predict (None leaves it alone).
+        torch's threads during fit, prediction and the sanity checks, restored after (None
+        leaves them alone).
     checkpoint_dir : str, Path or None
         Write ``last.pt`` there after every epoch (atomically); resume from it when present.
     resume : bool
@@ -240,15 +241,16 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         """(the runtime, the evaluation batches of ``X``) with the fitted module on the
         runtime's device and ``X`` in its memory when ``data_on_device`` says so."""
         self._check_fitted()
-        rt = runtime.setup(device=self.device, amp=self.amp, num_threads=self.num_threads)
+        rt = runtime.setup(device=self.device, amp=self.amp)
         self.module_.to(rt.device)
         (X,) = resident.place([X], setting=self.data_on_device, device=rt.device)
         return rt, self.eval_loader(X)
 
     def decision_logits(self, X) -> np.ndarray:
         """Mean logits over ``n_eval_chunks`` evenly spaced chunks: float32 (n, C)."""
-        rt, batches = self._evaluation(X)
-        return loop.predict_logits(self.module_, batches, device=rt.device, use_amp=rt.use_amp)
+        with runtime.threads(self.num_threads):
+            rt, batches = self._evaluation(X)
+            return loop.predict_logits(self.module_, batches, device=rt.device, use_amp=rt.use_amp)
 
     def embed(self, X, *, chunks: bool = False) -> np.ndarray:
         """Penultimate activations (the final linear layer's input) of the evaluation chunks.
@@ -258,11 +260,12 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         :mod:`harness.training.embeddings` (a model without a final linear layer raises
         :class:`~harness.training.embeddings.NoFinalLinearError`).
         """
-        rt, batches = self._evaluation(X)
-        per_chunk = embeddings.chunk_embeddings(
-            self.module_, batches, n_classes=len(self.classes_), device=rt.device,
-            use_amp=rt.use_amp,
-        )  # fmt: skip
+        with runtime.threads(self.num_threads):
+            rt, batches = self._evaluation(X)
+            per_chunk = embeddings.chunk_embeddings(
+                self.module_, batches, n_classes=len(self.classes_), device=rt.device,
+                use_amp=rt.use_amp,
+            )  # fmt: skip
         return per_chunk if chunks else per_chunk.mean(axis=1)
 
     def predict_proba(self, X) -> np.ndarray:

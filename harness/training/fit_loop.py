@@ -250,7 +250,12 @@ def run_fit(clf, X, y, *, X_val=None, y_val=None):
     Sets ``classes_``, ``n_mels_``, ``chunk_frames_``, ``module_``, ``history_`` (one row per
     epoch, columns ``HISTORY_COLUMNS``), ``best_epoch_`` and ``stopped_early_``; returns ``clf``.
     """
-    rt = runtime.setup(device=clf.device, amp=clf.amp, num_threads=clf.num_threads, ddp=clf.ddp)
+    with runtime.threads(clf.num_threads):
+        return _fit(clf, X, y, X_val, y_val)
+
+
+def _fit(clf, X, y, X_val, y_val):
+    rt = runtime.setup(device=clf.device, amp=clf.amp, ddp=clf.ddp)
     ctx, train, state, best_model = _set_up(clf, rt, X, y, X_val, y_val)
     enabled = clf.progress if rt.info.is_main else False
     name = clf.model if isinstance(clf.model, str) else "model"

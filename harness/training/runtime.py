@@ -8,7 +8,9 @@ trained with.
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -42,10 +44,20 @@ class Runtime:
     info: hdist.DistInfo
 
 
-def set_threads(n: int | None) -> None:
-    """``torch.set_num_threads(n)``; None or 0 leaves torch's setting alone."""
-    if n:
-        torch.set_num_threads(int(n))
+@contextlib.contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """torch's thread count set to ``n`` inside, and restored after: an estimator's
+    ``num_threads`` holds for its own fit and predictions, not for whatever this process runs
+    next. None or 0 leaves torch's setting alone."""
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_device(name: str, *, local_rank: int | None = None) -> torch.device:
@@ -108,12 +120,13 @@ def grad_scaler(device: torch.device, use_amp: bool) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(device.type, enabled=enabled)
 
 
-def setup(*, device: str, amp, num_threads: int | None, ddp: bool = False) -> Runtime:
-    """Join the DDP process group (``ddp=True``), set torch's threads, resolve device and AMP.
+def setup(*, device: str, amp, ddp: bool = False) -> Runtime:
+    """Join the DDP process group (``ddp=True``), resolve device and AMP (torch's threads:
+    :func:`threads`).
 
     Parameters
     ----------
-    device, amp, num_threads, ddp
+    device, amp, ddp
         The estimator settings of the same names.
 
     Returns
@@ -121,7 +134,6 @@ def setup(*, device: str, amp, num_threads: int | None, ddp: bool = False) -> Ru
     Runtime
     """
     info = hdist.init_distributed() if ddp else hdist.DistInfo()
-    set_threads(num_threads)
     resolved = resolve_device(device, local_rank=info.local_rank if ddp else None)
     return Runtime(device=resolved, use_amp=resolve_amp(amp, resolved), info=info)
 

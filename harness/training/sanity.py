@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
+from harness.training import runtime
 from harness.training.chunks import ArraySource, EvalChunks, encode_targets
 from harness.training.steps import compute_loss
 
@@ -166,13 +167,15 @@ def check_finite(clf) -> dict:
 
 
 def run_sanity_checks(clf, X, y, X_val, y_val, *, shuffled_epochs: int = 5) -> list[dict]:
-    """All checks; ``clf`` fitted (for ``finite``) or not (that one is then skipped)."""
-    results = [
-        check_init_loss(clf, X, y),
-        check_gradients(clf, X, y),
-        check_overfit_batch(clf, X, y),
-        check_shuffled_labels(clf, X, y, X_val, y_val, epochs=shuffled_epochs),
-    ]
+    """All checks, with ``clf``'s torch threads (``num_threads``); ``clf`` fitted (for
+    ``finite``) or not (that one is then skipped)."""
+    with runtime.threads(clf.num_threads):
+        results = [
+            check_init_loss(clf, X, y),
+            check_gradients(clf, X, y),
+            check_overfit_batch(clf, X, y),
+            check_shuffled_labels(clf, X, y, X_val, y_val, epochs=shuffled_epochs),
+        ]
     if hasattr(clf, "module_"):
         results.append(check_finite(clf))
     return results

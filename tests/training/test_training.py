@@ -226,7 +226,7 @@ def test_runtime_rule_device_amp_and_seeds():
     assert runtime.resolve_amp("auto", torch.device("cuda")) is True
     assert runtime.resolve_amp(True, torch.device("cpu")) is True
     assert runtime.resolve_amp(False, torch.device("cuda")) is False
-    rt = runtime.setup(device="cpu", amp="auto", num_threads=None)
+    rt = runtime.setup(device="cpu", amp="auto")
     assert (rt.device, rt.use_amp, rt.info.world_size) == (torch.device("cpu"), fast_bf16, 1)
     draws = []
     for _ in range(2):
@@ -235,6 +235,30 @@ def test_runtime_rule_device_amp_and_seeds():
     assert draws[0] == draws[1]
     runtime.seed_everything(5, 4)
     assert (np.random.rand(), float(torch.rand(1))) != draws[0]
+
+
+def test_num_threads_holds_for_the_models_own_work_and_is_restored_after(data, monkeypatch):
+    X, y, Xv, yv = data
+    seen = []
+    train_epoch = steps.train_epoch
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "train_epoch", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        clf = tiny_clf(num_threads=1, epochs=2).fit(X, y, X_val=Xv, y_val=yv)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+        clf.predict_proba(Xv)
+        clf.embed(Xv)
+        assert torch.get_num_threads() == 2
+        with runtime.threads(None):  # no setting: torch's own
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_loaders_seed_each_epoch_and_check_mel_bands():
