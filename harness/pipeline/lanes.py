@@ -14,10 +14,13 @@ The lane processes (:class:`Lanes`, a loky process pool) start with the run, so 
 import torch while the data and features are made. Once the features are there the neural
 models go to them, ``threads`` torch threads each, the longest schedules first
 (:func:`longest_first`), and this process runs its own stages meanwhile with one thread: the
-data checks, the MFCC-140 map and the feature-table models. They come back as the same
-outcomes, in the run's order, as a one-at-a-time run. On one H100 with 16 cores this took the
-default run from 56 s to 46 s (the main process's stages had run before the lanes started);
-on the 2-core machine, whose cores the lanes already fill, the fresh-clone ``make run`` took
+data checks, the MFCC-140 map and the feature-table models. Each model's sanity checks train
+fresh copies of it, so they are tasks of their own, queued after the trainings: the lanes that
+finish first take them up while the longest training goes on. The models come back as the same
+outcomes, in the run's order, as a one-at-a-time run, and the same sanity results. On one H100
+with 16 cores the lanes' start with the run took the default run from 56 s to 46 s (the main
+process's stages had run before the lanes started); on the 2-core machine, whose cores the
+lanes already fill, the fresh-clone ``make run`` took
 126 s twice against 130 s and 125 s before.
 
 A lane trains exactly as a one-at-a-time run would with ``threads`` torch threads, so the
@@ -42,12 +45,13 @@ from harness.features.extracted import ExtractedFeatures
 from harness.pipeline.config import RunConfig
 from harness.pipeline.model_inputs import neural_settings
 from harness.pipeline.model_run import ModelOutcome
-from harness.pipeline.model_training import train_one
+from harness.pipeline.model_training import save_sanity, train_one, untrained_sanity
 from harness.pipeline.timing import StageTimes
 from harness.registry import get_entry
 from harness.training import progress, resident
 from harness.training.estimator import NeuralClassifier
 from harness.training.runtime import resolve_device
+from harness.training.sanity import check_finite
 
 # at most this many lanes per allowed core. In two lanes on 2 cores one core idled while the
 # longest training finished alone (about 60 s of a 254 s block); the default run's three
@@ -126,16 +130,27 @@ class Lanes:
             initargs=(str(device),),
         )
         self._pool.submit(os.getpid)  # a first task starts every lane now
-        self._futures: list = []
+        self._run_dir = Path()
+        self._trainings: list = []
+        self._sanity_checks: list = []
 
     def start(
         self, config: RunConfig, data: PreparedData, features: ExtractedFeatures, run_dir: Path
     ) -> None:
-        """Send every neural model of ``config`` to the lanes, longest schedules first."""
+        """Send every neural model of ``config`` to the lanes, longest schedules first, and
+        then each one's sanity checks (:func:`untrained_sanity`), which the first lanes to
+        finish take up while the longer trainings go on."""
         log.info(f"Training {', '.join(self.names)}: {self.block}")
-        self._futures = [
+        self._run_dir = run_dir
+        self._trainings = [
             self._pool.submit(
                 _train_in_lane, config, data, features, run_dir, name, self.plan, log.verbosity()
+            )  # fmt: skip
+            for name in self.names
+        ]
+        self._sanity_checks = [
+            self._pool.submit(
+                _sanity_in_lane, config, data, features, name, self.plan, log.verbosity()
             )  # fmt: skip
             for name in self.names
         ]
@@ -160,13 +175,23 @@ class Lanes:
             torch.set_num_threads(threads)
 
     def results(self, times: StageTimes) -> dict[str, ModelOutcome]:
-        """Wait for every lane's model; their stages go into ``times`` (inside
-        :meth:`alongside`). The lanes then stop."""
+        """Wait for every lane's model and its sanity checks, written to its ``sanity.json``
+        with ``finite`` of the fitted model (none for a model that failed to train); their
+        stages go into ``times`` (inside :meth:`alongside`). The lanes then stop."""
         outcomes = {}
-        for name, future in zip(self.names, self._futures, strict=True):
-            outcome, lane_times = future.result()
+        for name, training, sanity in zip(
+            self.names, self._trainings, self._sanity_checks, strict=True
+        ):
+            outcome, lane_times = training.result()
             outcomes[name] = outcome
-            for row in lane_times.rows:
+            rows = list(lane_times.rows)
+            if outcome.error is None:  # a model that failed gets no sanity checks, as before
+                results, sanity_times = sanity.result()
+                rows += sanity_times.rows
+                save_sanity(
+                    self._run_dir / "models" / name, [*results, check_finite(outcome.estimator)]
+                )
+            for row in rows:
                 times.add(row["stage"], row["seconds"])
         self._pool.shutdown(wait=True)
         return outcomes
@@ -254,12 +279,32 @@ def _train_in_lane(
     plan: LanePlan,
     verbosity: int,
 ) -> tuple[ModelOutcome, StageTimes]:
-    """One model in a worker process: the parent's verbosity, ``plan.threads`` torch threads,
-    plain progress lines and a share of a GPU's free memory for its log-mels; returns its
+    """One model in a lane, its sanity checks left to :func:`_sanity_in_lane`; returns its
     outcome and stage times."""
+    _join_lane(plan, verbosity)
+    times = StageTimes()
+    return train_one(config, data, features, run_dir, name, times, sanity=False), times
+
+
+def _sanity_in_lane(
+    config: RunConfig,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    name: str,
+    plan: LanePlan,
+    verbosity: int,
+) -> tuple[list[dict], StageTimes]:
+    """One model's sanity checks in a lane (:func:`untrained_sanity`); returns their results
+    and stage time."""
+    _join_lane(plan, verbosity)
+    times = StageTimes()
+    return untrained_sanity(config, data, features, name, times), times
+
+
+def _join_lane(plan: LanePlan, verbosity: int) -> None:
+    """A task's lane settings: the parent's verbosity, ``plan.threads`` torch threads, plain
+    progress lines and a share of a GPU's free memory for its log-mels."""
     log.set_verbosity(verbosity)
     progress.lines_only()
     torch.set_num_threads(plan.threads)
     resident.set_free_memory_share(resident.FREE_MEMORY_SHARE / plan.lanes)
-    times = StageTimes()
-    return train_one(config, data, features, run_dir, name, times), times

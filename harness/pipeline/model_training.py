@@ -19,7 +19,13 @@ from harness.pipeline.embeddings import model_embedding_stage
 from harness.pipeline.extraction import cache_keys
 from harness.pipeline.manifest import write_json_atomic
 from harness.pipeline.model_inputs import LogMelModel
-from harness.pipeline.model_run import FitOptions, ModelOutcome, model_inputs_of, run_model
+from harness.pipeline.model_run import (
+    FitOptions,
+    ModelOutcome,
+    build_estimator,
+    model_inputs_of,
+    run_model,
+)
 from harness.pipeline.timing import StageTimes
 from harness.registry import get_entry, training_defaults
 from harness.training.checkpoint import CHECKPOINT_NAME
@@ -72,11 +78,15 @@ def train_one(
     run_dir: Path,
     name: str,
     times: StageTimes | None = None,
+    *,
+    sanity: bool = True,
 ) -> ModelOutcome:
     """Fit, score and save one model; a neural model resumes an interrupted training.
 
     ``times`` receives the stages ``<name>: train``, ``<name>: predict`` and, for a neural
-    model, ``<name>: sanity`` and ``<name>: embeddings`` (:mod:`harness.pipeline.embeddings`).
+    model, ``<name>: sanity`` (unless ``sanity`` is False: the caller runs
+    :func:`untrained_sanity` apart) and ``<name>: embeddings``
+    (:mod:`harness.pipeline.embeddings`).
     """
     times = times if times is not None else StageTimes()
     log.info(f"Training {name} ...")
@@ -84,12 +94,9 @@ def train_one(
         config, data, features, name, out_dir=run_dir / "models" / name, times=times,
         shown=name, stage=name,
     )  # fmt: skip
-    if outcome.error is None and get_entry(name).is_neural:
+    if sanity and outcome.error is None and get_entry(name).is_neural:
         with times.stage(f"{name}: sanity"):
-            write_model_sanity(
-                run_dir / "models" / name, outcome, data, features,
-                quick=config.training_preset != "full", seed=config.seed,
-            )  # fmt: skip
+            write_model_sanity(run_dir / "models" / name, config, outcome.estimator, data, features)
     model_embedding_stage(config, run_dir, name, outcome, data, features, times)
     log.info(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
@@ -135,24 +142,34 @@ def _validation_headline(row: dict) -> str:
     return ""
 
 
-def write_model_sanity(
-    model_dir: Path,
-    outcome: ModelOutcome,
-    data: PreparedData,
-    features: ExtractedFeatures,
-    *,
-    quick: bool,
-    seed: int,
-) -> None:
-    """Quick model-sanity checks of a fitted neural model (``sanity.json``); ``quick`` (the
-    fast and quick presets) trains the shuffled-label copy 2 epochs instead of 4.
+def untrained_sanity(
+    config: RunConfig, data: PreparedData, features: ExtractedFeatures, name: str,
+    times: StageTimes,
+) -> list[dict]:  # fmt: skip
+    """Stage ``<name>: sanity`` without the fitted model: every check of
+    :func:`sanity_results` but ``finite``, on the estimator ``name`` is fitted as (they train
+    fresh copies of it), so that they can run while it trains. Add ``finite`` with
+    :func:`~harness.training.sanity.check_finite` once it is fitted."""
+    estimator = build_estimator(
+        name, task=data.task, options=fit_options(config, data, features, name)
+    )
+    with times.stage(f"{name}: sanity"):
+        return sanity_results(config, estimator, data, features)
+
+
+def sanity_results(
+    config: RunConfig, estimator, data: PreparedData, features: ExtractedFeatures
+) -> list[dict]:
+    """Quick model-sanity checks of a neural estimator (fitted: ``finite`` included); the fast
+    and quick presets train the shuffled-label copy 2 epochs instead of 4.
 
     They train small copies of the model (one batch, shuffled labels), so they run on a seeded
-    sample of at most ``SANITY_CLIPS`` training and validation clips (half as many when
-    ``quick``), read into memory once:
-    their cost stays the same on fma_medium as on the synthetic set.
+    sample of at most ``SANITY_CLIPS`` training and validation clips (half as many outside
+    ``--full``), read into memory once: their cost stays the same on fma_medium as on the
+    synthetic set.
     """
-    rng = np.random.default_rng(seed)
+    quick = config.training_preset != "full"
+    rng = np.random.default_rng(config.seed)
     inputs = {}
     n_clips = SANITY_CLIPS // 2 if quick else SANITY_CLIPS
     for group, limit in (("training", n_clips), ("validation", n_clips // 2)):
@@ -162,8 +179,18 @@ def write_model_sanity(
         _, lazy = model_inputs_of(LogMelModel(), data, features, group, keys=keys)
         inputs[group] = (np.stack([lazy[i] for i in range(len(keys))]), targets(data, keys))
     (X, y), (X_val, y_val) = inputs["training"], inputs["validation"]
-    results = run_sanity_checks(
-        outcome.estimator, X, y, X_val, y_val,
-        shuffled_epochs=2 if quick else SANITY_SHUFFLED_EPOCHS,
-    )  # fmt: skip
+    return run_sanity_checks(
+        estimator, X, y, X_val, y_val, shuffled_epochs=2 if quick else SANITY_SHUFFLED_EPOCHS
+    )
+
+
+def write_model_sanity(
+    model_dir: Path, config: RunConfig, estimator, data: PreparedData, features: ExtractedFeatures
+) -> None:
+    """:func:`sanity_results` of a fitted estimator, saved (:func:`save_sanity`)."""
+    save_sanity(model_dir, sanity_results(config, estimator, data, features))
+
+
+def save_sanity(model_dir: Path, results: list[dict]) -> None:
+    """``<model_dir>/sanity.json``: model-sanity results (:func:`sanity_results`)."""
     write_json_atomic(model_dir / "sanity.json", results)

@@ -16,6 +16,7 @@ from harness.pipeline.config import RunConfig
 from harness.pipeline.lanes import LanePlan, lane_environment, lane_plan, longest_first
 
 MODELS = ["mfcc-logreg", "cnn", "crnn", "short-chunk"]
+SANITY_CHECKS = ["init_loss", "gradients", "overfit_batch", "shuffled_labels", "finite"]
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,8 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(synth_root, tmp_path, m
     one_stages = json.loads((one_dir / "manifest.json").read_text())["stage_seconds"]
     assert not any("within" in row for row in one_stages)
 
-    boards = [pd.read_csv(d / "leaderboard.csv").set_index("model") for d in (side_dir, one_dir)]
+    dirs = (side_dir, one_dir)
+    boards = [pd.read_csv(d / "leaderboard.csv").set_index("model") for d in dirs]
     scores = [b.drop(columns=["train_seconds"]).select_dtypes("number") for b in boards]
     pd.testing.assert_frame_equal(scores[0], scores[1])
     for name in ("cnn", "short-chunk"):
@@ -91,6 +93,10 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(synth_root, tmp_path, m
             b = np.load(one_dir / "models" / name / f"predictions_{group}.npz")
             for key in a.files:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {group} {key}")
+        # side by side, the sanity checks ran apart from the training, on an untrained copy
+        sanity = [json.loads((d / "models" / name / "sanity.json").read_text()) for d in dirs]
+        assert sanity[0] == sanity[1], name
+        assert [check["name"] for check in sanity[0]] == SANITY_CHECKS
 
 
 def test_the_longest_schedules_start_first():
@@ -132,3 +138,29 @@ def test_lanes_get_joblibs_thread_limits_unless_set_here(monkeypatch):
     env = lane_environment(LanePlan(lanes=3, threads=5))
     assert env["OMP_NUM_THREADS"] == "5" and env["OPENBLAS_NUM_THREADS"] == "5"
     assert env["MKL_NUM_THREADS"] == "7"
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_in_a_lane_fails_alone_and_gets_no_sanity_checks(
+    synth_root, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    if lane_plan(RunConfig(models=["cnn", "short-chunk"], device="cpu", n_jobs=2)).lanes == 1:
+        pytest.skip("one core: nothing trains side by side")
+    config = tmp_path / "broken.toml"
+    config.write_text("[params.cnn]\nmodel_params = { no_such_setting = 1 }\n")
+    args = ["run", "--root", str(synth_root), "--models", "cnn,short-chunk", "--quick",
+            "--no-checks", "--no-style-map", "--device", "cpu", "--n-jobs", "2",
+            "--config", str(config), "--run-id", "broken",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3, result.output  # the run finished; a model failed
+    models = tmp_path / "runs" / "broken" / "models"
+    board = pd.read_csv(tmp_path / "runs" / "broken" / "leaderboard.csv").set_index("model")
+    assert (
+        board.loc["cnn", "status"].startswith("failed")
+        and board.loc["short-chunk", "status"] == "ok"
+    )
+    assert not (models / "cnn" / "sanity.json").exists()
+    sanity = json.loads((models / "short-chunk" / "sanity.json").read_text())
+    assert [check["name"] for check in sanity] == SANITY_CHECKS
