@@ -1,0 +1,39 @@
+"""`fma-harness report RUN_DIR` re-renders a finished run's report through the CLI, its built-in
+checks side by side or one at a time, with the same page either way."""
+
+from __future__ import annotations
+
+import shutil
+
+from typer.testing import CliRunner
+
+from harness.cli import app
+
+
+def _copy_without_report(run_dir, to):
+    shutil.copytree(run_dir, to)
+    for name in ("report.md", "report.html"):
+        (to / name).unlink()
+    shutil.rmtree(to / "figures", ignore_errors=True)
+    return to
+
+
+def test_report_rerenders_a_run_the_same_side_by_side_and_one_at_a_time(bundle_run, tmp_path):
+    run_dir, _ = bundle_run
+    pages = []
+    for n_jobs in ("2", "1"):
+        copy = _copy_without_report(run_dir, tmp_path / f"jobs-{n_jobs}" / run_dir.name)
+        result = CliRunner().invoke(app, ["report", str(copy), "--n-jobs", n_jobs])
+        assert result.exit_code == 0, result.output
+        pages.append((copy / "report.md").read_text("utf-8").replace(str(copy), "RUN"))
+        assert (copy / "report.html").is_file() and (copy / "figures").is_dir()
+    assert pages[0] == pages[1]
+    for section in ("## Results", "comparison", "confusion_matrices", "learning_curves"):
+        assert section in pages[0], section
+    assert "cnn" in pages[0] and "mfcc-logreg" in pages[0]
+
+
+def test_report_of_a_missing_run_directory_says_so_in_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "no-such-run")])
+    assert result.exit_code != 0
+    assert "no-such-run: run directory not found" in str(result.exception)
