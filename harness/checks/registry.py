@@ -214,7 +214,7 @@ def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResul
         check with a ``parts`` attribute (a tuple of callables of the same argument whose
         results, concatenated, are the check's) runs them as separate tasks. Users' checks
         always run in this process, whose ``sys.path`` their packages may rely on. The
-        results, and the warnings the checks raise, are those of ``n_jobs=1``.
+        results are those of ``n_jobs=1``, and the parts' warnings are raised again here.
     """
     entries = check_entries(stage)
     tasks = [(i, part) for i, entry in enumerate(entries) if entry.builtin
@@ -228,8 +228,8 @@ def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResul
         )
         collected: dict[int, list[CheckResult]] = {}
         for (i, _), (results, caught) in zip(tasks, per_task, strict=True):
-            for message in caught:  # where the check ran in this process it had warned here
-                warnings.warn(message, stacklevel=1)
+            for category, text in caught:  # where the check ran in this process it warned here
+                warnings.warn(text, category, stacklevel=1)
             collected.setdefault(i, []).extend(_as_results(entries[i], results))
         done |= collected
     results: list[CheckResult] = []
@@ -249,13 +249,16 @@ def _resolved_jobs(n_jobs: int, n_tasks: int) -> int:
     return min(effective_n_jobs(n_jobs), n_tasks)
 
 
-def _run_part(part: Callable[[Any], Any], argument: Any) -> tuple[Any, list[Warning]]:
+def _run_part(
+    part: Callable[[Any], Any], argument: Any
+) -> tuple[Any, list[tuple[type[Warning], str]]]:
     """One built-in check's part in a worker process: what it returns, and the warnings it
-    raised (for the caller to raise again, so that its own filters apply to them)."""
+    raised, each (category, text) once, for the caller to raise again so that its own filters
+    apply to them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         returned = part(argument)
-    return returned, [w.message for w in caught]
+    return returned, list(dict.fromkeys((w.category, str(w.message)) for w in caught))
 
 
 def run_entry(entry: CheckEntry, argument: Any) -> list[CheckResult]:
