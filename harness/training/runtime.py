@@ -8,10 +8,9 @@ trained with.
 
 from __future__ import annotations
 
-import contextlib
 import random
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +43,7 @@ class Runtime:
     info: hdist.DistInfo
 
 
-@contextlib.contextmanager
+@contextmanager
 def threads(n: int | None) -> Iterator[None]:
     """torch's thread count set to ``n`` inside, and restored after: an estimator's
     ``num_threads`` holds for its own fit and predictions, not for whatever this process runs
