@@ -410,7 +410,7 @@ def learning_curves_part(run_dir: Path) -> list[CheckResult]:
 
 
 # the registry runs these side by side (harness.checks.registry.run_checks): with the other
-# built-in checks, in a process each, the default run's report stage took 2.9-3.1 s against
+# built-in checks, in a process each, the default run's report stage took 2.9-3.3 s against
 # 3.6-4.3 s on 2 cores (fresh clones); most of it is drawing these parts' 22 figures
 results_checks.parts = (comparison_part, paired_part, per_class_part, confusion_part,
                         calibration_part, learning_curves_part)  # fmt: skip
