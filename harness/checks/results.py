@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -367,40 +367,39 @@ def comparison_part(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> li
         return [comparison(preds, split=split, n_boot=n_boot, seed=seed)]
 
 
-def paired_part(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
-    """Each model against mfcc-logreg (single-label runs)."""
+def _single_label_section(
+    run_dir: Path, build: Callable[[dict[str, dict[str, np.ndarray]], str], CheckResult]
+) -> list[CheckResult]:
+    """``[build(predictions, split)]`` of a single-label run's stored predictions; nothing for
+    a multi-label run or one without predictions (the comparison part says why)."""
     split, preds = stored_predictions(run_dir)
     if not _single_label(preds):
         return []
     with _absent_classes_expected():
-        return [paired_comparison(preds, split=split, n_boot=n_boot, seed=seed)]
+        return [build(preds, split)]
+
+
+def paired_part(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
+    """Each model against mfcc-logreg (single-label runs)."""
+    return _single_label_section(
+        run_dir,
+        lambda preds, split: paired_comparison(preds, split=split, n_boot=n_boot, seed=seed),
+    )
 
 
 def per_class_part(run_dir: Path) -> list[CheckResult]:
     """Per-class F1 (single-label runs)."""
-    _, preds = stored_predictions(run_dir)
-    if not _single_label(preds):
-        return []
-    with _absent_classes_expected():
-        return [per_class_f1(preds)]
+    return _single_label_section(run_dir, lambda preds, _: per_class_f1(preds))
 
 
 def confusion_part(run_dir: Path) -> list[CheckResult]:
     """Confusion matrices (single-label runs)."""
-    _, preds = stored_predictions(run_dir)
-    if not _single_label(preds):
-        return []
-    with _absent_classes_expected():
-        return [confusion_matrices(preds)]
+    return _single_label_section(run_dir, lambda preds, _: confusion_matrices(preds))
 
 
 def calibration_part(run_dir: Path) -> list[CheckResult]:
     """Reliability before and after calibration (single-label runs)."""
-    _, preds = stored_predictions(run_dir)
-    if not _single_label(preds):
-        return []
-    with _absent_classes_expected():
-        return [calibration(preds)]
+    return _single_label_section(run_dir, lambda preds, _: calibration(preds))
 
 
 def learning_curves_part(run_dir: Path) -> list[CheckResult]:
