@@ -217,36 +217,41 @@ def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResul
         results are those of ``n_jobs=1``, and the parts' warnings are raised again here.
     """
     entries = check_entries(stage)
-    tasks = [(i, part) for i, entry in enumerate(entries) if entry.builtin
-             for part in _parts(entry)]  # fmt: skip
-    done = dict.fromkeys(range(len(entries)), None)
-    if _resolved_jobs(n_jobs, len(tasks)) > 1:
-        from joblib import Parallel, delayed
-
-        per_task = Parallel(n_jobs=n_jobs, batch_size=1)(
-            delayed(_run_part)(part, argument) for _, part in tasks
-        )
-        collected: dict[int, list[CheckResult]] = {}
-        for (i, _), (results, caught) in zip(tasks, per_task, strict=True):
-            for category, text in caught:  # where the check ran in this process it warned here
-                warnings.warn(text, category, stacklevel=1)
-            collected.setdefault(i, []).extend(_as_results(entries[i], results))
-        done |= collected
+    done = _builtins_side_by_side(entries, argument, n_jobs=n_jobs)
     results: list[CheckResult] = []
     for i, entry in enumerate(entries):
-        results += done[i] if done[i] is not None else run_entry(entry, argument)
+        results += done[i] if i in done else run_entry(entry, argument)
     return results
+
+
+def _builtins_side_by_side(
+    entries: list[CheckEntry], argument: Any, *, n_jobs: int
+) -> dict[int, list[CheckResult]]:
+    """The results of the built-in ``entries``, by position, their parts run in ``n_jobs``
+    processes; empty when that would be one process (the caller runs them then)."""
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    if effective_n_jobs(n_jobs) < 2:
+        return {}
+    tasks = [(i, part) for i, entry in enumerate(entries) if entry.builtin
+             for part in _parts(entry)]  # fmt: skip
+    if len(tasks) < 2:
+        return {}
+
+    per_task = Parallel(n_jobs=n_jobs, batch_size=1)(
+        delayed(_run_part)(part, argument) for _, part in tasks
+    )
+    done: dict[int, list[CheckResult]] = {}
+    for (i, _), (returned, caught) in zip(tasks, per_task, strict=True):
+        for category, text in caught:  # where the check ran in this process it warned here
+            warnings.warn(text, category, stacklevel=1)
+        done.setdefault(i, []).extend(_as_results(entries[i], returned))
+    return done
 
 
 def _parts(entry: CheckEntry) -> tuple[Callable[[Any], Any], ...]:
     check = load_target(entry.target)
     return tuple(getattr(check, "parts", (check,)))
-
-
-def _resolved_jobs(n_jobs: int, n_tasks: int) -> int:
-    from joblib import effective_n_jobs
-
-    return min(effective_n_jobs(n_jobs), n_tasks)
 
 
 def _run_part(
