@@ -100,16 +100,19 @@ def run_pipeline(config: RunConfig) -> Path:
 
 
 def _run_pipeline(config: RunConfig, info: hdist.DistInfo) -> Path:
+    main = main_seed_config(config)  # --seeds: the first; each further one in train_further_seeds
     # the lane processes start now: they import torch while the data and features are made
-    lanes = open_lanes(main_seed_config(config))
+    lanes = open_lanes(main)
     try:
-        return _run_stages(config, info, lanes)
+        return _run_stages(config, main, info, lanes)
     finally:
         if lanes is not None:
             lanes.close()
 
 
-def _run_stages(config: RunConfig, info: hdist.DistInfo, lanes: Lanes | None) -> Path:
+def _run_stages(
+    config: RunConfig, main: RunConfig, info: hdist.DistInfo, lanes: Lanes | None
+) -> Path:
     official = config.features == "official"
     started = utc_now()
     times = StageTimes()
@@ -145,7 +148,6 @@ def _run_stages(config: RunConfig, info: hdist.DistInfo, lanes: Lanes | None) ->
     log.detail(f"Feature cache: {cache_keys(features)}")
     write_splits(data, run_dir / "splits.csv")
     features.status.to_csv(run_dir / "decode_status.csv")
-    main = main_seed_config(config)  # --seeds: the first; each further one in train_further_seeds
     if lanes is not None:  # the neural models train meanwhile
         lanes.start(main, data, features, run_dir)
     with lanes.alongside(times) if lanes is not None else contextlib.nullcontext():
