@@ -15,13 +15,13 @@ import torch while the data and features are made. Once the features are there t
 models go to them, ``threads`` torch threads each, the longest schedules first
 (:func:`longest_first`), and this process runs its own stages meanwhile with one thread: the
 data checks, the MFCC-140 map and the feature-table models. Each model's sanity checks train
-fresh copies of it, so they are tasks of their own, queued after the trainings: the lanes that
-finish first take them up while the longest training goes on. The models come back as the same
-outcomes, in the run's order, as a one-at-a-time run, and the same sanity results. On one H100
-with 16 cores the lanes' start with the run took the default run from 56 s to 46 s (the main
-process's stages had run before the lanes started); on the 2-core machine, whose cores the
-lanes already fill, the fresh-clone ``make run`` took
-126 s twice against 130 s and 125 s before.
+fresh copies of it, so they are tasks of their own: once this process's stages are done, they
+go to the lanes as those free up, while the longest training goes on. The models come back as
+the same outcomes, in the run's order, as a one-at-a-time run, and the same sanity results. On
+one H100 with 16 cores the lanes' start with the run took the default run from 56 s to 46 s
+(the main process's stages had run before the lanes started); on the 2-core machine, whose
+cores the lanes already fill, the fresh-clone ``make run`` took 126 s twice against 130 s and
+125 s before.
 
 A lane trains exactly as a one-at-a-time run would with ``threads`` torch threads, so the
 same machine and seed give the same numbers; DDP, ``--n-jobs 1``, another accelerator (MPS)
@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,27 +131,19 @@ class Lanes:
             initargs=(str(device),),
         )
         self._pool.submit(os.getpid)  # a first task starts every lane now
-        self._run_dir = Path()
-        self._trainings: list = []
-        self._sanity_checks: list = []
+        self._trainings: list[Future] = []
+        self._inputs: tuple = ()  # start()'s config, data, features and run_dir
 
     def start(
         self, config: RunConfig, data: PreparedData, features: ExtractedFeatures, run_dir: Path
     ) -> None:
-        """Send every neural model of ``config`` to the lanes, longest schedules first, and
-        then each one's sanity checks (:func:`untrained_sanity`), which the first lanes to
-        finish take up while the longer trainings go on."""
+        """Send every neural model of ``config`` to the lanes, longest schedules first (their
+        sanity checks follow in :meth:`results`)."""
         log.info(f"Training {', '.join(self.names)}: {self.block}")
-        self._run_dir = run_dir
+        self._inputs = (config, data, features, run_dir)
         self._trainings = [
             self._pool.submit(
                 _train_in_lane, config, data, features, run_dir, name, self.plan, log.verbosity()
-            )  # fmt: skip
-            for name in self.names
-        ]
-        self._sanity_checks = [
-            self._pool.submit(
-                _sanity_in_lane, config, data, features, name, self.plan, log.verbosity()
             )  # fmt: skip
             for name in self.names
         ]
@@ -175,26 +168,43 @@ class Lanes:
             torch.set_num_threads(threads)
 
     def results(self, times: StageTimes) -> dict[str, ModelOutcome]:
-        """Wait for every lane's model and its sanity checks, written to its ``sanity.json``
-        with ``finite`` of the fitted model (none for a model that failed to train); their
-        stages go into ``times`` (inside :meth:`alongside`). The lanes then stop."""
+        """Wait for every lane's model, and run each one's sanity checks
+        (:func:`untrained_sanity`) in the lanes as they free up, while the longer trainings go
+        on. The checks go to the model's ``sanity.json`` with ``finite`` of the fitted model
+        (none for a model that failed to train); the stages go into ``times`` (inside
+        :meth:`alongside`). The lanes then stop."""
+        sanity = self._sanity_as_lanes_free_up()
+        run_dir = self._inputs[-1]
         outcomes = {}
-        for name, training, sanity in zip(
-            self.names, self._trainings, self._sanity_checks, strict=True
-        ):
+        for name, training in zip(self.names, self._trainings, strict=True):
             outcome, lane_times = training.result()
             outcomes[name] = outcome
             rows = list(lane_times.rows)
             if outcome.error is None:  # a model that failed gets no sanity checks, as before
-                results, sanity_times = sanity.result()
+                results, sanity_times = sanity[name].result()
                 rows += sanity_times.rows
-                save_sanity(
-                    self._run_dir / "models" / name, [*results, check_finite(outcome.estimator)]
-                )
+                save_sanity(run_dir / "models" / name, [*results, check_finite(outcome.estimator)])
             for row in rows:
                 times.add(row["stage"], row["seconds"])
         self._pool.shutdown(wait=True)
         return outcomes
+
+    def _sanity_as_lanes_free_up(self) -> dict[str, Future]:
+        """Submit each model's sanity checks once fewer tasks than lanes are running, so that
+        they never wait in the pool's own queue: loky's manager thread raises (a KeyError) when
+        :meth:`close` kills the lanes while a task waits there."""
+        config, data, features, _ = self._inputs
+        submitted: dict[str, Future] = {}
+        for name in self.names:
+            while True:
+                busy = [f for f in [*self._trainings, *submitted.values()] if not f.done()]
+                if len(busy) < self.plan.lanes:
+                    break
+                wait(busy, return_when=FIRST_COMPLETED)
+            submitted[name] = self._pool.submit(
+                _sanity_in_lane, config, data, features, name, self.plan, log.verbosity()
+            )
+        return submitted
 
     def close(self) -> None:
         """Stop the lanes at once, whatever they are doing (after a failure elsewhere)."""

@@ -107,6 +107,8 @@ def test_the_longest_schedules_start_first():
 
 
 @pytest.mark.slow
+# loky's manager thread raised (KeyError) in about 1 of 4 runs when a task still waited in its queue
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_failure_here_closes_the_lanes(synth_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     if lane_plan(RunConfig(models=["cnn", "short-chunk"], device="cpu", n_jobs=2)).lanes == 1:
