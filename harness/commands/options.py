@@ -35,6 +35,7 @@ FORMAT_HELP = "fma | folders | manifest (default: detected from --root)."
 SUBSET_HELP = "small | medium | large | full"
 CACHE_DIR_HELP = "Feature cache (shared by every command and worker)."
 N_JOBS_HELP = "Parallel workers (-1 = all cores)."
+N_JOBS_ZERO = "0 workers; expected 1 or more, or -1 for every core (-2: all but one)"
 DEVICE_HELP = "auto | cpu | cuda | cuda:N"
 TEST_DIR_HELP = "Challenge test folder of <file_id>.mp3."
 RESPLIT_HELP = "Ignore set.split; re-split grouped by artist."
@@ -76,8 +77,14 @@ def seed(help: str) -> Any:
 
 
 def n_jobs(help: str = N_JOBS_HELP) -> Any:
-    """``--n-jobs``: parallel workers."""
-    return typer.Option("--n-jobs", help=help)
+    """``--n-jobs``: parallel workers (0 is refused as a usage error)."""
+    return typer.Option("--n-jobs", help=help, callback=_workers)
+
+
+def _workers(value: int | None) -> int | None:
+    if value == 0:  # joblib's own error for it is a traceback from deep in the first parallel call
+        raise typer.BadParameter(N_JOBS_ZERO)
+    return value
 
 
 def device(help: str = DEVICE_HELP) -> Any:

@@ -15,15 +15,22 @@ def challenge_mp3s(test_dir: Path | str) -> list[Path]:
     """The clips of a challenge test folder: its ``*.mp3`` files (any case), sorted by file id."""
     test_dir = Path(test_dir)
     if not test_dir.is_dir():
+        what = "is a file, not a folder" if test_dir.exists() else "it does not exist"
         raise DataError(
-            f"{test_dir}: challenge test folder not found (it does not exist); "
-            "pass the crowdai_fma_test folder"
+            f"{test_dir}: challenge test folder not found ({what}); pass the crowdai_fma_test "
+            "folder"
         )
     paths = sorted(
         (p for p in test_dir.iterdir() if p.suffix.lower() == ".mp3"), key=lambda p: p.stem
     )
     if not paths:
         raise DataError(f"test folder {test_dir} holds no .mp3 files; is it the right folder?")
+    for path in paths:
+        if any(ch in path.stem for ch in ',"\r\n') or path.stem != path.stem.strip():
+            raise DataError(
+                f"{path}: its file id {path.stem!r} cannot go in a challenge CSV (a comma, quote, "
+                "line break or spaces at its ends); rename the file"
+            )
     return paths
 
 

@@ -204,6 +204,13 @@ def bundle_folder(path: Path | str) -> Path:
         )
     if not (path / MANIFEST_FILE).exists() and (path / BUNDLE_DIR / MANIFEST_FILE).exists():
         return path / BUNDLE_DIR
+    if not (path / SPEC_FILE).exists() and (path / "models").is_dir():  # a run's folder
+        bundles = (path / "models").glob(f"*/{BUNDLE_DIR}/{MANIFEST_FILE}")
+        names = sorted(p.parent.parent.name for p in bundles)
+        raise DataError(
+            f"{path}: a run's folder, not a model bundle; pass one of its models, "
+            f"{path / 'models' / '<name>'} ({', '.join(names) or 'it has none with a bundle'})"
+        )
     return path
 
 

@@ -126,6 +126,7 @@ def check_config(config: RunConfig) -> None:
     check_seed(config.seed)
     check_seeds(config.seeds, ddp=config.ddp, seed=config.seed)
     check_min_duration(config.min_duration)
+    check_n_jobs(config.n_jobs)
     if config.preset not in PRESETS:
         raise ParameterError(
             f"preset '{config.preset}' is not one of {', '.join(PRESETS)} "
@@ -226,6 +227,15 @@ def check_min_duration(value: Any) -> None:
         raise ParameterError(
             f"--min-duration {value!r}: expected seconds >= 0 (e.g. --min-duration 9 for a "
             "collection of 10 s clips), or leave it out to take it from the dataset"
+        )
+
+
+def check_n_jobs(value: Any) -> None:
+    """``n_jobs`` (run.toml or ``--n-jobs``) is a whole number other than 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value == 0:
+        raise ParameterError(
+            f"n_jobs {value!r}: expected 1 or more workers, or -1 for every core (-2: all but "
+            "one); set it in run.toml or with --n-jobs"
         )
 
 

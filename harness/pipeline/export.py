@@ -61,6 +61,8 @@ def export_bundle(run_dir: Path, model: str, dest: Path) -> Path:
     output_format("challenge", Path("x.csv"), spec)
     if not dest.parent.is_dir():
         raise DataError(f"{dest.parent}: folder does not exist; create it first")
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest}: exists and is not a folder; pass a new folder")
     if dest.exists() and any(dest.iterdir()):
         raise DataError(f"{dest}: exists and is not empty; pass a new folder")
     dest.mkdir(exist_ok=True)

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import DataError, ParameterError
-from harness.pipeline.bundle import ENSEMBLE_KIND, ModelBundle, load_bundle
+from harness.pipeline.bundle import (
+    ENSEMBLE_KIND,
+    MANIFEST_FILE,
+    ModelBundle,
+    load_bundle,
+    sha256_file,
+)
+from harness.pipeline.config import check_device
 from harness.pipeline.ensemble_bundle import (
     ensemble_logits,
     ensemble_recipe,
@@ -159,17 +166,15 @@ def predict_files(
     started = time.monotonic()
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     out = Path(out)
-    if not out.parent.is_dir():
-        raise DataError(f"{out.parent}: the folder of --out does not exist; create it first")
-    if batch_size < 1:
-        raise ParameterError(f"--batch-size must be >= 1, got {batch_size}")
+    check_options(out, top_k=top_k, n_jobs=n_jobs, batch_size=batch_size, device=device)
     bundle = load_bundle(bundle_path, device=device)
     fmt = output_format(fmt, out, bundle.spec)
     paths = find_audio(inputs)
     keyed = [(str(p), p.stem) for p in paths]
     if fmt == "challenge":
         _check_unique_ids(paths)
-    sink = PredictionFile(out, fmt=fmt, classes=bundle.classes, top_k=top_k)
+    sink = PredictionFile(out, fmt=fmt, classes=bundle.classes, top_k=top_k,
+                          bundle=bundle_checksum(bundle.path), middle=middle)  # fmt: skip
     done = sink.resume()
     pending = [kp for kp in keyed if sink.key(kp) not in done]
     summary = PredictSummary(out=out, fmt=fmt, n_files=len(paths))
@@ -183,6 +188,29 @@ def predict_files(
         _validate(out, [fid for _, fid in keyed])
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def check_options(out: Path, *, top_k: int, n_jobs: int, batch_size: int, device: str) -> None:
+    """Refuse a bad option before the bundle is loaded or any file decoded (one line each)."""
+    if out.is_dir():
+        raise DataError(
+            f"--out {out}: is a folder; name a file in it, e.g. --out {out / 'predictions.csv'}"
+        )
+    if not out.parent.is_dir():
+        raise DataError(f"{out.parent}: the folder of --out does not exist; create it first")
+    if top_k < 1:
+        raise ParameterError(f"--top-k {top_k}: expected 1 or more genres per row")
+    if n_jobs == 0:
+        raise ParameterError("--n-jobs 0: expected 1 or more workers, or -1 for every core")
+    if batch_size < 1:
+        raise ParameterError(f"--batch-size must be >= 1, got {batch_size}")
+    check_device(device)
+
+
+def bundle_checksum(folder: Path) -> str:
+    """What identifies a bundle: the sha256 of its ``manifest.json`` (which lists the sha256 of
+    every other file; an exported copy has the same)."""
+    return sha256_file(Path(folder) / MANIFEST_FILE)
 
 
 def recipe_of(bundle: ModelBundle, *, middle: bool = False) -> FeatureRecipe:
@@ -226,9 +254,12 @@ def _run_batches(bundle, recipe, pending, sink, summary, *, n_jobs, batch_size, 
     reporter = _Progress(len(pending), progress=progress, log=log)
     pool = Parallel(n_jobs=n_jobs, backend="loky") if parallel else None
     with reporter, pool if pool is not None else _nothing():
+        # the rate per file leaves out the set-up (bundle, warm-up): it is not paid again
+        first = time.monotonic()
         for start in range(0, len(pending), batch_size):
             batch = pending[start : start + batch_size]
-            if budget is not None and start and _out_of_time(started, budget, start, len(batch)):
+            clock = (started, first)
+            if budget is not None and start and _out_of_time(clock, budget, start, len(batch)):
                 rest = pending[start:]
                 reason = f"{BUDGET}: the --budget of {budget:g} s ran out before this file"
                 rows = [PredictedRow(p, fid, bundle.prior, BUDGET, reason) for p, fid in rest]
@@ -245,17 +276,21 @@ def _run_batches(bundle, recipe, pending, sink, summary, *, n_jobs, batch_size, 
             _count(summary, rows)
             reporter.advance(len(batch))
             if start == 0 and budget is not None:
-                _project(started, budget, len(batch), len(pending), log)
+                _project((started, first), budget, len(batch), len(pending), log)
 
 
-def _out_of_time(started: float, budget: float, done: int, next_batch: int) -> bool:
-    elapsed = time.monotonic() - started
-    return elapsed + elapsed / done * next_batch > budget
+def _out_of_time(clock: tuple[float, float], budget: float, done: int, next_batch: int) -> bool:
+    """Whether the next batch would end past ``budget`` s; ``clock`` is (command start, first
+    batch start), ``done`` the files since the first batch."""
+    started, first = clock
+    per_file = (time.monotonic() - first) / done
+    return time.monotonic() - started + per_file * next_batch > budget
 
 
-def _project(started: float, budget: float, done: int, total: int, log) -> None:
-    elapsed = time.monotonic() - started
-    projected = elapsed / done * total
+def _project(clock: tuple[float, float], budget: float, done: int, total: int, log) -> None:
+    started, first = clock
+    per_file = (time.monotonic() - first) / done
+    projected = first - started + per_file * total
     fits = "fits in" if projected <= budget else "exceeds"
     log(f"projected time: {projected:.0f} s for {total} files after the first {done} "
         f"({fits} the budget of {budget:g} s)")  # fmt: skip

@@ -34,7 +34,7 @@ from harness.errors import DataError
 from harness.features.config import LogMelConfig
 from harness.features.logmel import logmel_spectrogram
 from harness.features.mfcc import mfcc_stats, stft_magnitude
-from harness.features.worker import single_thread
+from harness.features.worker import MUST_BE_FINITE, single_thread
 
 #: What a folder is searched for (recursively): the formats libsndfile decodes.
 AUDIO_EXTENSIONS = frozenset(
@@ -105,7 +105,8 @@ def find_audio(inputs: list[Path]) -> list[Path]:
 
     A folder is searched recursively for :data:`AUDIO_EXTENSIONS` (sorted by path); a file
     with a :data:`LIST_EXTENSIONS` extension lists paths one per line (relative ones from its
-    folder); any other file is taken as audio whatever its extension.
+    folder; a folder listed there is searched too); any other file is taken as audio whatever
+    its extension.
 
     Raises
     ------
@@ -116,15 +117,10 @@ def find_audio(inputs: list[Path]) -> list[Path]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            files = sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
-            if not files:
-                raise DataError(
-                    f"{item}: no audio files in this folder or below (looked for "
-                    f"{', '.join(sorted(AUDIO_EXTENSIONS))}); pass a folder of clips"
-                )
-            found.update(dict.fromkeys(p.absolute() for p in files if p.is_file()))
+            found.update(dict.fromkeys(_audio_in(item)))
         elif item.suffix.lower() in LIST_EXTENSIONS:
-            found.update(dict.fromkeys(_listed(item)))
+            for listed in _listed(item):  # a listed file that is missing becomes a failed row
+                found.update(dict.fromkeys(_audio_in(listed) if listed.is_dir() else [listed]))
         elif not item.exists():
             raise DataError(f"{item}: no such file or folder; check the path")
         elif not os.access(item, os.R_OK):
@@ -134,9 +130,20 @@ def find_audio(inputs: list[Path]) -> list[Path]:
     return list(found)
 
 
+def _audio_in(folder: Path) -> list[Path]:
+    """The audio files in ``folder`` and below, sorted by path (absolute)."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise DataError(
+            f"{folder}: no audio files in this folder or below (looked for "
+            f"{', '.join(sorted(AUDIO_EXTENSIONS))}); pass a folder of clips"
+        )
+    return [p.absolute() for p in files if p.is_file()]
+
+
 def _listed(list_file: Path) -> list[Path]:
     try:
-        lines = list_file.read_text("utf-8").splitlines()
+        lines = list_file.read_text("utf-8-sig").splitlines()  # a BOM, as Notepad saves
     except OSError as exc:
         raise DataError(f"{list_file}: cannot read this list of files ({exc.strerror})") from None
     except UnicodeDecodeError:
@@ -169,7 +176,9 @@ def _featurise(path: Path, recipe: FeatureRecipe) -> FileFeatures:
         return FileFeatures(None, "silent", reason, clip.duration)
     y = middle(clip.y, sr=clip.sr) if recipe.middle else clip.y
     values, long = features_of(y, sr=clip.sr, recipe=recipe)
-    if not np.isfinite(values).all():
+    # as in the run's cache: a silent clip may have NaN statistics (the reference models that
+    # take it ignore their input); any other clip with them is refused
+    if clip.status in MUST_BE_FINITE and not np.isfinite(values).all():
         bad = int(np.count_nonzero(~np.isfinite(values)))
         reason = f"failed: {bad} of {values.size} feature values are NaN or infinite"
         return FileFeatures(None, "failed", reason, clip.duration)

@@ -14,8 +14,14 @@ Formats (:data:`FORMATS`):
 
 Every batch is appended, flushed and synced: a crash loses at most the batch being written. A
 rerun with the same ``--out`` reads what is there, drops a half-written last line, and skips the
-files already written; rows that only hold the prior because the time budget ran out are
-removed (the file rewritten atomically) and predicted again.
+files already written; rows that only hold the prior because the time budget ran out or the
+file failed to decode are removed (the file rewritten atomically) and predicted again.
+
+``<out>.predict.json``, written before the first row, says what writes the file: the bundle
+(the sha256 of its ``manifest.json``, which covers every file of it), the format, the classes,
+``--top-k`` and ``--middle``. A rerun with any of them changed is refused: its rows would sit
+beside rows of another model or settings, and skipping the files already written would keep
+the old ones.
 """
 
 from __future__ import annotations
@@ -30,11 +36,18 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import DataError
+from harness.pipeline.manifest import write_json_atomic
 from harness.scoring.submission.validate import SUBMISSION_HEADER
 from harness.scoring.submission.write import challenge_lines, to_challenge_columns
 
 FORMATS = ("challenge", "csv", "jsonl")
 BUDGET = "budget"  # the status of a row written because the time budget ran out
+FAILED = "failed"  # the status of a row whose file did not decode (or gave no finite features)
+REDONE = (BUDGET, FAILED)  # statuses a rerun predicts again (the file may have been fixed)
+IDENTITY_SUFFIX = ".predict.json"
+# what each setting of the identity file is called on the command line
+IDENTITY_NAMES = {"bundle": "model bundle", "format": "--format", "classes": "class list",
+                  "top_k": "--top-k", "middle": "--middle"}  # fmt: skip
 REASON_HEADER = ("file_id", "path", "status", "reason")
 
 
@@ -62,15 +75,23 @@ class PredictionFile:
     classes : list of str
         The bundle's classes (column order of each row's ``proba``).
     top_k : int
-        Genres named per row (csv, jsonl).
+        Genres named per row (csv, jsonl), at least 1 (at most the number of classes).
+    bundle : str
+        What identifies the bundle (the sha256 of its ``manifest.json``).
+    middle : bool
+        Whether ``--middle`` cut the tracks.
     """
 
-    def __init__(self, path: Path, *, fmt: str, classes: list[str], top_k: int = 3) -> None:
+    def __init__(self, path: Path, *, fmt: str, classes: list[str], top_k: int = 3,
+                 bundle: str = "", middle: bool = False) -> None:  # fmt: skip
         self.path = Path(path)
         self.fmt = fmt
         self.classes = list(classes)
-        self.top_k = max(1, min(int(top_k), len(self.classes)))
+        self.top_k = min(int(top_k), len(self.classes))
         self.reasons = self.path.with_name(self.path.name + ".reasons.csv")
+        self.identity_path = self.path.with_name(self.path.name + IDENTITY_SUFFIX)
+        self.identity = {"bundle": bundle, "format": fmt, "classes": self.classes,
+                         "top_k": self.top_k, "middle": bool(middle)}  # fmt: skip
 
     # ------------------------------------------------------------------ keys and resuming
     def key(self, row_or_path: PredictedRow | tuple[str, str]) -> str:
@@ -97,10 +118,13 @@ class PredictionFile:
     def resume(self) -> set[str]:
         """Prepare the file for appending and return the keys already written.
 
-        Creates it with its header when absent; drops a half-written last line; removes rows
-        written only because the time budget ran out (they are predicted again).
+        Creates it with its header (and its identity file) when absent; refuses a file written
+        by another bundle or with other settings; drops a half-written last line; removes rows
+        written only because the time budget ran out or the file failed (they are predicted
+        again).
         """
         if not self.path.exists() or self.path.stat().st_size == 0:
+            write_json_atomic(self.identity_path, self.identity)
             self.path.write_text(self.header(), "utf-8", newline="\n")
             if self.fmt == "challenge":
                 self.reasons.write_text(_csv_line(REASON_HEADER), "utf-8", newline="\n")
@@ -113,8 +137,9 @@ class PredictionFile:
                 f"{self.path}: exists and is not a {self.fmt} output of this model (its first "
                 "line differs); pass another --out, or delete the file to start over"
             )
+        self._check_identity()
         lines = complete[len(header) :].splitlines(keepends=True)
-        redo = self._budget_keys()
+        redo = self._redo_keys()
         keep = [line for line in lines if self._line_key(line) not in redo]
         if len(complete) != len(text) or len(keep) != len(lines):
             _replace(self.path, header + "".join(keep))
@@ -129,19 +154,38 @@ class PredictionFile:
             return record["path"]
         return _first_field(line)
 
-    def _budget_keys(self) -> set[str]:
-        """Keys of the rows written because the budget ran out (to predict again)."""
+    def _check_identity(self) -> None:
+        """Refuse to add rows to a file that another bundle or other settings wrote."""
+        try:
+            written = json.loads(self.identity_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            raise DataError(
+                f"{self.path}: exists, but {self.identity_path.name} beside it, which says what "
+                "wrote it, is missing or unreadable; pass another --out, or delete the file to "
+                "start over"
+            ) from None
+        changed = [k for k in self.identity if written.get(k) != self.identity[k]]
+        if changed:
+            raise DataError(
+                f"{self.path}: written with another {IDENTITY_NAMES[changed[0]]} "
+                f"({changed[0]} {written.get(changed[0])!r}, now {self.identity[changed[0]]!r}); "
+                "its rows would be kept for the files already there: pass another --out, or "
+                "delete the file to start over"
+            )
+
+    def _redo_keys(self) -> set[str]:
+        """Keys of the rows to predict again: the budget ran out, or the file failed."""
         if self.fmt == "challenge":
             if not self.reasons.exists():
                 return set()
             rows = list(csv.reader(io.StringIO(self.reasons.read_text("utf-8"))))[1:]
-            return {r[0] for r in rows if len(r) >= 3 and r[2] == BUDGET}
+            return {r[0] for r in rows if len(r) >= 3 and r[2] in REDONE}
         text = self.path.read_text("utf-8")
         if self.fmt == "jsonl":
             records = [json.loads(line) for line in text.splitlines() if line.endswith("}")]
-            return {r["path"] for r in records if r.get("status") == BUDGET}
+            return {r["path"] for r in records if r.get("status") in REDONE}
         rows = list(csv.reader(io.StringIO(text)))[1:]
-        return {r[0] for r in rows if len(r) > 2 and r[2] == BUDGET}
+        return {r[0] for r in rows if len(r) > 2 and r[2] in REDONE}
 
     # ------------------------------------------------------------------ writing
     def append(self, rows: list[PredictedRow]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -101,10 +102,12 @@ def test_resume_skips_written_rows_and_finishes_a_cut_file(bundle_run, music, tm
     assert first.exit_code == EXIT_FILES_FAILED, first.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 5 and all(len(r["top"]) == 3 for r in records)
-    again = _predict(bundle, music, "--out", out)
-    assert again.exit_code == 0 and "5 already there" in again.output, again.output
+    again = _predict(bundle, music, "--out", out)  # the broken file is tried again, in vain
+    assert again.exit_code == EXIT_FILES_FAILED, again.output
+    assert "4 already there" in again.output and "1 failed" in again.output
     text = out.read_text()
     lines = text.splitlines(keepends=True)
+    assert json.loads(lines[-1])["status"] == "failed"  # its row now comes last
     out.write_text("".join(lines[:3]) + lines[3][:10])  # a crash mid-line
     resumed = _predict(bundle, music, "--out", out)
     assert resumed.exit_code in (0, EXIT_FILES_FAILED), resumed.output
@@ -202,3 +205,117 @@ def test_export_writes_a_round_two_entry_point(bundle_run, synth_root, tmp_path)
     assert _lines(output) == _lines(submissions / "cnn.csv")
     again = CliRunner().invoke(app, ["export", str(run_dir), str(dest), "--model", "cnn"])
     assert again.exit_code == 1 and "not empty" in str(again.exception)
+
+
+def test_a_rerun_predicts_a_file_that_failed_again_once_it_is_fixed(bundle_run, music, tmp_path):
+    run_dir, _ = bundle_run
+    bundle = run_dir / "models" / "mfcc-logreg" / "bundle"
+    out = tmp_path / "genres.csv"
+    first = _predict(bundle, music, "--out", out, "--format", "csv")
+    assert first.exit_code == EXIT_FILES_FAILED, first.output
+    (music / "broken.mp3").unlink()
+    sf.write(music / "broken.wav", np.zeros((22050, 1), np.float32) + 0.1, 22050)
+    (music / "broken.wav").rename(music / "broken.mp3")  # libsndfile reads it whatever its name
+    fixed = _predict(bundle, music, "--out", out, "--format", "csv")
+    assert fixed.exit_code == 0, fixed.output  # no failed row left in the file
+    assert "1 predicted, 4 already there" in fixed.output
+    rows = pd.read_csv(out, keep_default_na=False).set_index("file_id")
+    assert len(rows) == 5 and rows.loc["broken", "status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (["--middle"], "written with another --middle (middle False, now True)"),
+        (["--top-k", "2"], "written with another --top-k"),
+        (["--bundle", "cnn"], "written with another model bundle (bundle '"),
+    ],
+    ids=["middle", "top-k", "bundle"],
+)
+def test_a_rerun_with_another_bundle_or_settings_is_refused(bundle_run, music, tmp_path, change,
+                                                            expected):  # fmt: skip
+    # its rows would have been kept for the files already there: another model's predictions
+    run_dir, _ = bundle_run
+    out = tmp_path / "genres.jsonl"
+    _predict(run_dir / "models" / "mfcc-logreg", music, "--out", out)
+    before = out.read_text()
+    model = change[1] if change[0] == "--bundle" else "mfcc-logreg"
+    options = [] if change[0] == "--bundle" else change
+    result = _predict(run_dir / "models" / model, music, "--out", out, *options)
+    assert result.exit_code == 1, result.output
+    message = str(result.exception)
+    assert message.startswith(f"{out}: ") and "\n" not in message
+    assert expected in message
+    assert "delete the file to start over" in message
+    assert out.read_text() == before  # nothing written
+
+
+def test_an_exported_copy_of_the_bundle_resumes_the_same_file(bundle_run, music, tmp_path):
+    run_dir, _ = bundle_run
+    out = tmp_path / "genres.csv"
+    _predict(run_dir / "models" / "mfcc-logreg", music, "--out", out, "--format", "csv")
+    dest = tmp_path / "exported"
+    shutil.copytree(run_dir / "models" / "mfcc-logreg" / "bundle", dest)
+    again = _predict(dest, music, "--out", out, "--format", "csv")
+    assert again.exit_code == EXIT_FILES_FAILED and "4 already there" in again.output
+
+
+def test_a_reference_bundle_predicts_a_silent_file_as_the_run_does(bundle_run, music, tmp_path):
+    # the run gives uniform and prior every clip, silent ones too (they ignore their input);
+    # predict marked a silent clip failed because its MFCC statistics hold NaN
+    run_dir, _ = bundle_run
+    cache = run_dir.parent.parent / "cache"
+    root = json.loads((run_dir / "manifest.json").read_text())["config"]["resolved_root"]
+    trained = CliRunner().invoke(app, ["train", "uniform", "--root", root, "--cache-dir",
+                                       str(cache), "--out", str(tmp_path / "runs"), "--quick",
+                                       "--n-jobs", "1", "--run-id", "ref"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "uniform.csv"
+    result = _predict(tmp_path / "runs" / "ref" / "models" / "uniform", music, "--out", out,
+                      "--format", "csv")  # fmt: skip
+    assert result.exit_code == EXIT_FILES_FAILED, result.output  # broken.mp3 still fails
+    rows = pd.read_csv(out, keep_default_na=False).set_index("file_id")
+    assert rows.loc["quiet", "status"] == "ok" and rows.loc["quiet", "reason"] == ""
+    classes = [c for c in rows.columns if c not in ("path", "status", "reason")
+               and not c.startswith("top")]  # fmt: skip
+    np.testing.assert_allclose(rows.loc["quiet", classes].to_numpy(float), 1 / len(classes))
+
+
+def test_more_bad_options_are_one_line_before_any_work(bundle_run, music, tmp_path):
+    run_dir, _ = bundle_run
+    bundle = run_dir / "models" / "mfcc-logreg"
+    cases = [
+        ([music, "--out", tmp_path], f"--out {tmp_path}: is a folder; name a file in it"),
+        ([music, "--out", tmp_path / "o.csv", "--top-k", "0"], "--top-k 0: expected 1 or more"),
+        ([music, "--out", tmp_path / "o.csv", "--device", "gpu"], "--device 'gpu': not a device"),
+    ]
+    for args, expected in cases:
+        result = _predict(bundle, *args)
+        assert result.exit_code == 1, result.output
+        assert expected in str(result.exception) and "\n" not in str(result.exception)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]  # nothing written
+    result = _predict(run_dir, music, "--out", tmp_path / "o.csv")  # the run, not a model
+    assert result.exit_code == 1
+    assert "a run's folder, not a model bundle; pass one of its models" in str(result.exception)
+    assert "(cnn, ensemble, mfcc-logreg)" in str(result.exception)
+
+
+def test_a_list_with_a_bom_and_a_folder_is_read_as_the_command_line_would(bundle_run, music,
+                                                                          tmp_path):  # fmt: skip
+    run_dir, _ = bundle_run
+    listing = music / "list.txt"
+    listing.write_bytes("\ufeffstereo.wav\r\nnested\r\n".encode())  # as Notepad saves it
+    out = tmp_path / "listed.csv"
+    result = _predict(run_dir / "models" / "mfcc-logreg", listing, "--out", out, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out, keep_default_na=False)
+    assert sorted(rows["file_id"]) == ["mono", "stereo"] and (rows["status"] == "ok").all()
+
+
+def test_export_to_a_file_is_one_line(bundle_run, tmp_path):
+    run_dir, _ = bundle_run
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(app, ["export", str(run_dir), str(tmp_path / "afile"),
+                                      "--model", "cnn"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "afile: exists and is not a folder; pass a new folder" in str(result.exception)

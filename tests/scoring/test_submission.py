@@ -283,6 +283,39 @@ def test_bad_answer_key_names_its_line(good, tmp_path):
         score_submission(good, key)
 
 
+def test_answer_key_errors_say_what_is_wrong(good, tmp_path):
+    key = tmp_path / "key.csv"
+    key.write_text("file_id,genre\nid0,Rock\nid1,Pop\nid0,Jazz\n")
+    with pytest.raises(DataError, match=r"line 4: file_id 'id0' repeats line 2; keep one"):
+        score_submission(good, key)
+    key.write_text("file_id,genre\nid0,Rock\nid1,rock\n")
+    with pytest.raises(DataError, match=r"line 3: genre 'rock' is not one .*did you mean 'Rock'"):
+        score_submission(good, key)
+    key.write_text("file_id,genre\nid0,Rock,extra\n")
+    with pytest.raises(DataError, match=r"line 2: expected two fields, file_id and genre"):
+        score_submission(good, key)
+
+
+def test_a_partial_answer_key_is_named_as_the_cause(good, tmp_path):
+    key = tmp_path / "key.csv"
+    key.write_text("file_id,genre\nid0,Rock\nid1,Pop\n")  # two of the four clips
+    with pytest.raises(SubmissionError, match=r"2 rows have a file_id the answer key .*key.csv "
+                       r"does not hold .*every clip of the key has a row"):  # fmt: skip
+        score_submission(good, key)
+
+
+def test_a_folder_or_an_odd_file_name_is_one_line(good, test_dir, tmp_path):
+    with pytest.raises(ParameterError, match=r"is a folder; name the submission file"):
+        write_submission(IDS, _proba(), CHALLENGE_GENRES, tmp_path)
+    with pytest.raises(DataError, match=r"challenge test folder not found \(is a file, not a"):
+        ids_from_test_dir(good)
+    (test_dir / "x,y.mp3").write_bytes(b"")
+    result = runner.invoke(app, ["submit", "--uniform", "--test-dir", str(test_dir), "--out",
+                                 str(tmp_path / "u.csv")])  # fmt: skip
+    assert result.exit_code == 1
+    assert str(result.exception).startswith(f"{test_dir / 'x,y.mp3'}: its file id 'x,y' cannot")
+
+
 # --- CLI ---------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ The submission is validated against the key's ids first (:mod:`.validate`), then
 from __future__ import annotations
 
 import csv
+import difflib
 from pathlib import Path
 
 from harness.data.taxonomy import CHALLENGE_GENRES
@@ -28,15 +29,22 @@ def read_answers(answers_csv: Path | str) -> dict[str, str]:
     if not rows or tuple(rows[0]) != ANSWERS_HEADER:
         raise DataError(f"{path} line 1: expected the header 'file_id,genre'")
     answers: dict[str, str] = {}
+    line_of: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
-        if len(row) != 2 or row[1] not in CHALLENGE_GENRES or row[0] in answers:
-            raise DataError(
-                f"{path} line {number}: expected a new file_id and one of the 16 challenge "
-                f"genres, got {','.join(row)!r}"
-            )
-        answers[row[0]] = row[1]
+        if len(row) != 2:
+            raise DataError(f"{path} line {number}: expected two fields, file_id and genre, got "
+                            f"{','.join(row)!r}")  # fmt: skip
+        if row[0] in answers:
+            raise DataError(f"{path} line {number}: file_id {row[0]!r} repeats line "
+                            f"{line_of[row[0]]}; keep one answer per clip")  # fmt: skip
+        if row[1] not in CHALLENGE_GENRES:
+            close = difflib.get_close_matches(row[1], CHALLENGE_GENRES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DataError(f"{path} line {number}: genre {row[1]!r} is not one of the 16 "
+                            f"challenge genres{hint}")  # fmt: skip
+        answers[row[0]], line_of[row[0]] = row[1], number
     if not answers:
         raise DataError(f"answer key {path} has no rows")
     return answers
@@ -58,6 +66,13 @@ def score_submission(path: Path | str, answers_csv: Path | str) -> dict[str, flo
     """
     answers = read_answers(answers_csv)
     parsed = read_submission(path, expected_ids=answers)
+    if parsed.problems and all(p.kind == "unknown_id" for p in parsed.problems):
+        raise SubmissionError(  # a partial key: the submission is not at fault
+            f"{path}: {len(parsed.problems)} rows have a file_id the answer key {answers_csv} "
+            f"does not hold (first: {parsed.problems[0]}), and every clip of the key has a row; "
+            "score with the key of the whole test folder, or a submission of the key's clips",
+            parsed.problems,
+        )
     if parsed.problems:
         raise SubmissionError(
             f"{path} is not a valid submission ({len(parsed.problems)} problems), first: "

@@ -115,6 +115,10 @@ def write_submission(
     if p.shape[0] != len(ids):
         raise ParameterError(f"{len(ids)} file_ids but proba has {p.shape[0]} rows")
     path = Path(path)
+    if path.is_dir():
+        raise ParameterError(
+            f"{path}: is a folder; name the submission file, e.g. {path / 'submission.csv'}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
