@@ -178,6 +178,8 @@ def splits(
     console.print(f"{data.subset}: {len(split)} clips{unlabelled}, split source: {source}")
     console.print(table.to_string())
     console.print(_counts_table("clips per split", split.value_counts().to_dict()))
+    for note in data.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
     leaks = check_leakage(data.tracks, split)
     if leaks.empty:
         console.print("no artist or album appears in more than one split")

@@ -173,7 +173,7 @@ def submit(
     ] = None,
 ) -> None:
     """Write a sample submission for a test folder (model submissions come from `run`)."""
-    from harness.data.challenge import ids_from_test_dir
+    from harness.data.challenge import challenge_mp3s, check_challenge_names
     from harness.data.layout import DEFAULT_SUBMISSIONS_DIR
     from harness.errors import ParameterError
     from harness.scoring.submission.write import uniform_submission
@@ -183,7 +183,9 @@ def submit(
             "only --uniform is available here; model submissions are written by `fma-harness run`"
         )
     path = out if out is not None else DEFAULT_SUBMISSIONS_DIR / "uniform.csv"
-    ids = ids_from_test_dir(test_dir)
+    clips = challenge_mp3s(test_dir)
+    check_challenge_names(clips)
+    ids = [clip.stem for clip in clips]
     uniform_submission(ids, path)
     print(f"wrote {path} ({len(ids)} rows, uniform 1/16)", file=sys.stdout)
 

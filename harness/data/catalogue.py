@@ -36,7 +36,7 @@ import pandas as pd
 from harness.data.fingerprints import audio_groups
 from harness.data.layout import FmaLayout
 from harness.data.prepared import TASKS, PreparedData, drop_rare_labels
-from harness.data.splits import SPLIT_GROUP_COLUMN, make_splits
+from harness.data.splits import SPLIT_GROUP_COLUMN, SPLITS, make_splits
 from harness.errors import DataError, ParameterError
 
 SPLIT_SOURCES = ("given", "built-in", "artist", "audio")
@@ -110,6 +110,27 @@ def catalogue_splits(
     out.attrs["source"] = source
     groups.name = "group"
     return out, groups
+
+
+def split_gaps(splits: pd.Series, *, where: Path | str) -> dict[str, str]:
+    """Split name -> one line saying that it holds no clip and what to do (for its
+    ``attrs["source"]``), for every empty split of ``splits``."""
+    counts = splits.value_counts()
+    shown = ", ".join(f"{name} {int(counts.get(name, 0))}" for name in SPLITS)
+    source = splits.attrs.get("source", "given")
+    todo = {
+        "given": "mark some rows with that split in the split column, or remove the column "
+        "(or pass --resplit) to let fma-harness split by artist",
+        "built-in": "pass --resplit to split this collection by audio instead",
+    }.get(source, "add clips (at least 10 per label), or give a split column in a manifest")
+    consequence = {"training": "nothing to train on", "validation": "nothing to calibrate and "
+                   "stop on", "test": "the leaderboard has no test scores"}  # fmt: skip
+    return {
+        name: f"{where}: no clip is in the {name} split ({shown}; split source: {source}): "
+        f"{consequence[name]}; {todo}"
+        for name in SPLITS
+        if not counts.get(name, 0)
+    }
 
 
 def catalogue_labels(
@@ -204,6 +225,7 @@ def prepare_catalogue(
             f"{index_file or root}: only one label ({classes[0]!r}) among the clips; a "
             "classifier needs at least two"
         )
+    notes += list(split_gaps(splits, where=index_file or root).values())
     clips = pd.DataFrame(
         {"path": catalogue.loc[labels.index, "path"].astype(str).to_numpy(),
          "group": splits.reindex(labels.index).to_numpy()},

@@ -25,13 +25,17 @@ def challenge_mp3s(test_dir: Path | str) -> list[Path]:
     )
     if not paths:
         raise DataError(f"test folder {test_dir} holds no .mp3 files; is it the right folder?")
+    return paths
+
+
+def check_challenge_names(paths: list[Path]) -> None:
+    """Refuse a clip whose file id cannot go in a challenge CSV, naming the file."""
     for path in paths:
         if any(ch in path.stem for ch in ',"\r\n') or path.stem != path.stem.strip():
             raise DataError(
                 f"{path}: its file id {path.stem!r} cannot go in a challenge CSV (a comma, quote, "
                 "line break or spaces at its ends); rename the file"
             )
-    return paths
 
 
 def ids_from_test_dir(test_dir: Path | str) -> list[str]:

@@ -90,11 +90,16 @@ def make_splits(
     filled = np.zeros((counts.shape[1], len(SPLITS)))  # strata x splits, tracks placed
     totals = counts.sum(axis=0)
     sizes = counts.sum(axis=1)
+    overall = target * totals.sum()
     for g in order:
         todo = np.flatnonzero((counts[:, g] > 0) & (assigned < 0))
         todo = todo[np.lexsort((tiebreak[todo], -sizes[todo], -counts[todo, g]))]
         for a in todo:
-            s = int(np.argmax(target * totals[g] - filled[g]))
+            need = target * totals[g] - filled[g]
+            # a tie within the stratum goes to the split furthest below its share overall:
+            # taking the first (validation) left test empty when every label was small
+            tied = np.flatnonzero(need >= need.max() - 1e-9)
+            s = int(tied[np.argmax(overall[tied] - filled.sum(axis=0)[tied])])
             assigned[a] = s
             filled[:, s] += counts[a]
     split_of = {a: SPLITS[s] for a, s in zip(artists, assigned, strict=True)}

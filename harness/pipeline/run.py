@@ -16,10 +16,12 @@ from typing import TypeVar
 
 from harness import log
 from harness.checks.runner import run_data_checks
+from harness.data.catalogue import split_gaps
 from harness.data.formats import detect_format, load_dataset
 from harness.data.layout import DEFAULT_SYNTH_ROOT, FmaLayout
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, default_test_dir
 from harness.data.synth.generate import SynthConfig, generate
+from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures
 from harness.features.worker import warm_up_in_background
 from harness.pipeline.config import RunConfig, check_config
@@ -71,6 +73,15 @@ def ensure_dataset(config: RunConfig) -> Path:
             f"{summary.seconds:.0f} s; planted faults: {faults}"
         )
     return root
+
+
+def require_training_splits(data: PreparedData) -> None:
+    """Refuse, before any clip is decoded, a split without training or validation clips (a
+    small collection split automatically, or a manifest's own split column)."""
+    gaps = split_gaps(data.splits, where=data.index_file or data.layout.root)
+    for name in ("training", "validation"):
+        if name in gaps:
+            raise DataError(gaps[name])
 
 
 def new_run_id(config: RunConfig) -> str:
@@ -133,6 +144,7 @@ def _run_stages(
             require_audio=not official,
             min_genre_count=config.min_genre_count,
         )
+        require_training_splits(data)
     run_id = hdist.broadcast_object(new_run_id(config))
     # before the run directory: a failure leaves none
     with times.stage("features"):

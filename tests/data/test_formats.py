@@ -207,3 +207,14 @@ def test_manifest_with_one_label_is_refused(tmp_path):
     csv = manifest_set(tmp_path / "m", n=4, labels=("a",))
     with pytest.raises(DataError, match=r"only one label \('a'\) among the clips"):
         load_manifest(csv)
+
+
+def test_an_empty_split_is_a_note_naming_it_and_what_to_do(tmp_path):
+    given = manifest_set(tmp_path / "given", n=12, split=("training", "training", "test"))
+    data = load_manifest(given)
+    assert any("no clip is in the validation split (training 8, validation 0, test 4; split "
+               "source: given)" in note and "remove the column" in note
+               for note in data.notes)  # fmt: skip
+    tiny = manifest_set(tmp_path / "tiny", n=6)  # two clips of each of three labels
+    notes = load_manifest(tiny).notes
+    assert any("no clip is in the validation split" in n and "add clips" in n for n in notes)

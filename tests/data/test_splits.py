@@ -153,3 +153,14 @@ def test_check_leakage_finds_artists_and_albums():
     assert splits.check_leakage(no_album, splits.get_splits(tracks)).empty
     # tracks outside the split series are ignored
     assert splits.check_leakage(tracks, moved.drop(index=[3, 26])).empty
+
+
+def test_a_small_collection_still_gets_a_test_split():
+    # 6 labels of 5 one-clip artists: each label fills training and then ties between
+    # validation and test; always taking validation left test empty
+    table = pd.DataFrame(
+        {("artist", "id"): np.arange(30), ("track", "genre_top"): np.repeat(list("abcdef"), 5)}
+    )
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    counts = splits.make_splits(table, seed=0).value_counts().to_dict()
+    assert counts == {"training": 24, "validation": 3, "test": 3}

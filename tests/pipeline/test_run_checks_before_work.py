@@ -202,3 +202,21 @@ def test_zero_workers_are_a_usage_error_in_every_command(command, workdir):
     assert result.exit_code == 2, result.output
     assert "0 workers; expected 1 or more, or -1 for every core" in result.output
     assert not any(workdir.iterdir())
+
+
+def test_a_collection_too_small_for_a_validation_split_is_refused_before_any_work(workdir):
+    import numpy as np
+    import soundfile as sf
+
+    rows = ["path,label"]
+    for k in range(6):  # two clips of each of three labels: all of them go to training
+        sf.write(workdir / f"clip{k}.wav", np.full(4000, 0.1 * (k + 1), np.float32), 8000)
+        rows.append(f"clip{k}.wav,{'abc'[k % 3]}")
+    (workdir / "manifest.csv").write_text("\n".join(rows) + "\n")
+    result = CliRunner().invoke(app, ["run", "--root", "manifest.csv", "--models", "prior",
+                                      "--out", "runs", "--cache-dir", "cache"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    message = str(result.exception)
+    assert message.startswith("manifest.csv: no clip is in the validation split (training 6")
+    assert "add clips (at least 10 per label)" in message and "\n" not in message
+    assert not (workdir / "runs").exists() and not (workdir / "cache").exists()
