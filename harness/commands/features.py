@@ -106,21 +106,32 @@ def features(
 
     from rich.console import Console
 
+    from harness.data.formats import detect_format, load_dataset
     from harness.data.prepared import decode_config_for
-    from harness.features import LogMelConfig, check_feature_sets, extract
+    from harness.features import check_feature_sets, extract
+    from harness.features.config import logmel_for_clips
 
     sets = check_feature_sets(feature_sets)
-    clips = build_clips(root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir,
-                        format=format)  # fmt: skip
+    kind = detect_format(root, format=format)
+    # an own collection: its clip length sets 'short' and the log-mel window, as in `run`
+    data = None if kind == "fma" else load_dataset(root=root, format=kind, resplit=resplit,
+                                                   seed=seed)  # fmt: skip
+    if data is not None:
+        clips = data.clips
+    else:
+        clips = build_clips(root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir,
+                            format=kind)  # fmt: skip
+    decode = decode_config_for(root if root.is_dir() else root.parent, min_duration=min_duration,
+                               data=data)  # fmt: skip
     start = time.perf_counter()
     status = extract(
         clips,
         cache_dir=cache_dir,
         feature_sets=sets,
-        logmel=LogMelConfig(),
+        logmel=logmel_for_clips(decode.min_duration),
         n_jobs=n_jobs,
         scheduler=scheduler,
-        decode=decode_config_for(root if root.is_dir() else root.parent, min_duration=min_duration),
+        decode=decode,
     )
     seconds = time.perf_counter() - start
     console = Console(highlight=False)

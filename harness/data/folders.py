@@ -15,6 +15,7 @@ gets the built-in fault-filtered split (``gtzan_fault_filtered.csv``, source in 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -42,12 +43,19 @@ def is_audio(path: Path) -> bool:
 
 
 def audio_files(folder: Path) -> Iterator[Path]:
-    """Audio files under ``folder`` at any depth (hidden folders skipped), sorted."""
-    for path in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+    """Audio files under ``folder`` at any depth (hidden files and folders skipped; linked
+    folders followed, each real folder once), sorted."""
+    found, seen = [], set()
+    for where, subfolders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(where)
+        if real in seen:  # a link back up the tree
+            subfolders[:] = []
             continue
-        if path.is_file() and is_audio(path):
-            yield path
+        seen.add(real)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        paths = (Path(where) / name for name in names if not name.startswith("."))
+        found += [path for path in paths if path.is_file() and is_audio(path)]
+    yield from sorted(found)
 
 
 def label_folders(root: Path) -> list[Path]:

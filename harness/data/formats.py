@@ -15,6 +15,7 @@ same :class:`~harness.data.prepared.PreparedData` for each.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from harness.data.folders import holds_audio, label_folders, load_folders
@@ -80,7 +81,11 @@ def _unlisted(manifest: Path, folders: list[str]) -> list[str]:
         keys = read_manifest(manifest).index
     except HarnessError:
         return folders
-    listed = {str(k).split("/", 1)[0] for k in keys}
+    base = os.path.abspath(manifest.parent)
+    listed = set()
+    for key in keys:  # relative to the manifest's folder, or absolute
+        relative = os.path.relpath(os.path.normpath(os.path.join(base, str(key))), base)
+        listed.add(relative.split(os.sep, 1)[0])
     return [f for f in folders if f not in listed]
 
 

@@ -218,3 +218,24 @@ def test_an_empty_split_is_a_note_naming_it_and_what_to_do(tmp_path):
     tiny = manifest_set(tmp_path / "tiny", n=6)  # two clips of each of three labels
     notes = load_manifest(tiny).notes
     assert any("no clip is in the validation split" in n and "add clips" in n for n in notes)
+
+
+def test_a_linked_folder_inside_a_label_folder_is_followed(tmp_path):
+    label_folders(tmp_path / "store", labels=("blues", "jazz", "rock"), per_label=4)
+    root = tmp_path / "root"
+    for label in ("blues", "jazz"):
+        (root / label).mkdir(parents=True)
+        (root / label / "linked").symlink_to(tmp_path / "store" / label)
+    (root / "rock").symlink_to(tmp_path / "store" / "rock")
+    (root / "jazz" / "loop").symlink_to(root / "jazz")  # a cycle is walked once
+    data = load_folders(root)
+    assert data.labels.value_counts().to_dict() == {"blues": 4, "jazz": 4, "rock": 4}
+
+
+def test_a_manifest_of_absolute_paths_is_found_in_its_folder(tmp_path):
+    csv = manifest_set(tmp_path / "m", n=12)
+    frame = pd.read_csv(csv)
+    frame["path"] = [str((tmp_path / "m" / p).absolute()) for p in frame["path"]]
+    frame.to_csv(csv, index=False)
+    assert detect_format(tmp_path / "m") == "manifest"
+    assert len(load_dataset(root=tmp_path / "m").labels) == 12

@@ -97,3 +97,32 @@ def test_consolidation_leaves_a_group_whose_name_extends_this_ones_alone(tmp_pat
     store.write_group("test", [3], _records([3]))
     group = store.read_group("test.x")
     assert group is not None and group.index["key"].tolist() == ["1"]
+
+
+def test_the_features_command_fills_the_cache_a_run_of_an_own_collection_reads(tmp_path):
+    # it judged own clips by FMA's 29 s (all 'short') and cached a 29 s log-mel the run never read
+    import numpy as np
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.data.formats import load_dataset
+    from harness.pipeline.config import RunConfig
+    from harness.pipeline.extraction import extract_features
+
+    rng = np.random.default_rng(0)
+    for label, freq in (("low", 220.0), ("high", 880.0)):
+        (tmp_path / "own" / label).mkdir(parents=True)
+        for k in range(10):
+            t = np.arange(3 * 8000) / 8000
+            y = 0.3 * np.sin(2 * np.pi * freq * (1 + 0.01 * k) * t) + 0.01 * rng.normal(size=t.size)
+            sf.write(tmp_path / "own" / label / f"{label}{k}.wav", y.astype(np.float32), 8000)
+    args = ["features", "--root", str(tmp_path / "own"), "--cache-dir", str(tmp_path / "cache"),
+            "--n-jobs", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "short" not in result.output  # 3 s clips of a 3 s collection are whole
+    config = RunConfig(root=tmp_path / "own", cache_dir=tmp_path / "cache", n_jobs=1,
+                       models=["mfcc-logreg", "cnn"])  # fmt: skip
+    status = extract_features(config, load_dataset(root=tmp_path / "own")).status
+    assert status.attrs["n_computed"] == 0 and status.attrs["n_cached"] == 20
