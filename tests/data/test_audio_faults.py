@@ -198,9 +198,11 @@ def test_bad_clips_never_poison_later_commands(synth_root, synth_decode_config, 
 
     from harness.commands.features import build_clips
     from harness.features import extract
+    from harness.features.config import logmel_for_clips
 
     clips = build_clips(root, subset="small", resplit=False, seed=0, test_dir=None)
-    status = extract(clips, cache_dir=cache, n_jobs=1, decode=synth_decode_config)
+    logmel = logmel_for_clips(synth_decode_config.min_duration)  # as the commands above
+    status = extract(clips, cache_dir=cache, n_jobs=1, decode=synth_decode_config, logmel=logmel)
     assert status.attrs["n_computed"] == 0
     assert status.loc[[nan_id, inf_id], "status"].tolist() == ["non_finite", "non_finite"]
     assert status.at[clipped_id, "status"] == "ok"

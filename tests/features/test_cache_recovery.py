@@ -200,7 +200,7 @@ def warm(synth_root, tmp_path_factory) -> tuple[Path, Path, list]:
     args = ["features", "--root", str(root), "--cache-dir", str(cache), "--n-jobs", "1"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    store = open_store(cache, "mfcc", logmel=LogMelConfig(), create=False).store()
+    store = open_store(cache, "mfcc", logmel=_cli_logmel(root), create=False).store()
     keys = []
     for name in store.group_names():
         index = store.read_group(name).index
@@ -209,8 +209,16 @@ def warm(synth_root, tmp_path_factory) -> tuple[Path, Path, list]:
     return root, cache, keys
 
 
-def _synth_group_file(cache: Path, feature_set: str, suffix: str) -> Path:
-    return _group_file(cache, feature_set, "training", suffix, logmel=LogMelConfig())
+def _cli_logmel(root: Path) -> LogMelConfig:
+    """The log-mel settings ``fma-harness features`` (and a run) use for the set at ``root``."""
+    from harness.data.prepared import decode_config_for
+    from harness.features.config import logmel_for_clips
+
+    return logmel_for_clips(decode_config_for(root).min_duration)
+
+
+def _synth_group_file(cache: Path, feature_set: str, suffix: str, root: Path) -> Path:
+    return _group_file(cache, feature_set, "training", suffix, logmel=_cli_logmel(root))
 
 
 def _first_row_rms_empty(path: Path) -> None:
@@ -231,8 +239,9 @@ def _journal_damage(root: Path, cache: Path, monkeypatch) -> Path:
     with monkeypatch.context() as patch:
         patch.setattr(feature_runner, "_consolidate", killed)
         with pytest.raises(KeyboardInterrupt):
-            extract(clips, cache_dir=cache, n_jobs=1, decode=decode_config_for(root))
-    plan = open_store(cache, "logmel", logmel=LogMelConfig(), create=False)
+            extract(clips, cache_dir=cache, n_jobs=1, decode=decode_config_for(root),
+                    logmel=_cli_logmel(root))  # fmt: skip
+    plan = open_store(cache, "logmel", logmel=_cli_logmel(root), create=False)
     victim = sorted(Path(plan.root, "journal").glob("*.npz"))[0]
     _truncate(victim)
     return victim
@@ -260,7 +269,7 @@ def test_cli_commands_survive_a_damaged_cache(warm, tmp_path, monkeypatch, damag
         target = _journal_damage(root, cache, monkeypatch)
     else:
         feature_set, suffix, spoil = CLI_DAMAGES[damage]
-        target = _synth_group_file(cache, feature_set, suffix)
+        target = _synth_group_file(cache, feature_set, suffix, root)
         spoil(target)
     args = ["--root", str(root), "--cache-dir", str(cache), "--n-jobs", "1"]
     runner = CliRunner()
@@ -280,5 +289,6 @@ def test_cli_commands_survive_a_damaged_cache(warm, tmp_path, monkeypatch, damag
     )
     for group in ("training", "test"):
         np.testing.assert_array_equal(
-            load_logmel(cache, group=group).data, load_logmel(clean, group=group).data
+            load_logmel(cache, group=group, logmel=_cli_logmel(root)).data,
+            load_logmel(clean, group=group, logmel=_cli_logmel(root)).data,
         )
