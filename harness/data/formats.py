@@ -20,7 +20,13 @@ from pathlib import Path
 
 from harness.data.folders import holds_audio, label_folders, load_folders
 from harness.data.layout import FmaLayout
-from harness.data.manifest import find_manifests, is_manifest, load_manifest, read_manifest
+from harness.data.manifest import (
+    find_manifests,
+    header_problem,
+    is_manifest,
+    load_manifest,
+    read_manifest,
+)
 from harness.data.prepared import DEFAULT_MIN_GENRE_COUNT, PreparedData, prepare
 from harness.errors import DataError, HarnessError, ParameterError
 
@@ -50,6 +56,8 @@ def detect_format(root: Path, *, format: str | None = None) -> str:
     if root.is_file():
         if is_manifest(root) and format in (None, "manifest"):
             return "manifest"
+        if root.suffix.lower() == ".csv" and format in (None, "manifest"):
+            raise DataError(f"{root}: not a manifest: {header_problem(root)}; {EXPECTED}")
         raise DataError(f"{root}: a file that is not a manifest CSV; {EXPECTED}")
     if format is not None:
         return format
@@ -69,9 +77,11 @@ def detect_format(root: Path, *, format: str | None = None) -> str:
         return "manifest"
     if folders:
         return "folders"
+    others = sorted(root.glob("*.csv"))
+    why = f"; {others[0].name} is not a manifest: {header_problem(others[0])}" if others else ""
     raise DataError(
         f"{root}: no dataset found (no fma_metadata/tracks.csv, no label folder holding audio, "
-        f"no manifest CSV); {EXPECTED}"
+        f"no manifest CSV{why}); {EXPECTED}"
     )
 
 

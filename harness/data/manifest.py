@@ -13,6 +13,7 @@ that is not a number.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,27 @@ def read_header(path: Path) -> list[str]:
     return [c.strip().strip('"').lower() for c in first.rstrip("\r\n").split(",")]
 
 
+def header_problem(path: Path) -> str:
+    """Why a CSV file is not a manifest, in words: not UTF-8, another separator, or the
+    required columns it lacks (with the closest name it has)."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            first = f.readline()
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text; save it as UTF-8"
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    columns = read_header(path)
+    for name, separator in (("semicolons", ";"), ("tabs", "\t")):
+        if "," not in first and separator in first:
+            return f"its header is separated by {name}; a manifest is comma-separated"
+    missing = [c for c in REQUIRED if c not in columns]
+    close = {c: difflib.get_close_matches(c, columns, n=1) for c in missing}
+    hints = "".join(f"; is {m[0]!r} meant to be {c!r}?" for c, m in close.items() if m)
+    found = ",".join(columns) or "nothing"
+    return f"its header lacks the column(s) {','.join(missing)} (found: {found}){hints}"
+
+
 def is_manifest(path: Path) -> bool:
     """A ``.csv`` file whose header has the ``path`` and ``label`` columns."""
     return (
@@ -57,8 +79,8 @@ def manifest_file(root: Path) -> Path:
     if root.is_file():
         if not is_manifest(root):
             raise DataError(
-                f"{root}: not a manifest; expected a CSV whose header has the columns "
-                f"{','.join(REQUIRED)} (found: {','.join(read_header(root)) or 'nothing'})"
+                f"{root}: not a manifest: {header_problem(root)}; expected a CSV whose header "
+                f"has the columns {','.join(REQUIRED)}"
             )
         return root
     found = find_manifests(root)
@@ -91,7 +113,8 @@ def read_manifest(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"{path}: cannot be read as CSV ({exc}); expected path,label rows"
+            f"{path}: cannot be read as CSV ({' '.join(str(exc).split())}); expected "
+            "path,label rows"
         ) from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in REQUIRED if c not in frame.columns]

@@ -191,7 +191,8 @@ def test_manifest_artist_split_never_straddles(tmp_path):
           {"path": "audio/clip001.flac", "label": "b", "split": ""}],
          r"manifest.csv line 3: empty split \(1 of 2 rows have none\)"),
         ([{"file": "audio/clip000.flac", "label": "a"}],
-         r"not a manifest; expected a CSV whose header has the columns path,label"),
+         r"not a manifest: its header lacks the column\(s\) path \(found: file,label\); "
+         r"expected a CSV whose header has the columns path,label"),
     ],
 )  # fmt: skip
 def test_manifest_bad_input(tmp_path, rows, message):
@@ -239,3 +240,29 @@ def test_a_manifest_of_absolute_paths_is_found_in_its_folder(tmp_path):
     frame.to_csv(csv, index=False)
     assert detect_format(tmp_path / "m") == "manifest"
     assert len(load_dataset(root=tmp_path / "m").labels) == 12
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"path,lable\n", "lacks the column(s) label (found: path,lable); is 'lable' meant to be"),
+        (b"path;label\n", "its header is separated by semicolons; a manifest is comma-separated"),
+        (b"path\tlabel\n", "its header is separated by tabs"),
+        (b"pa\xe9th,label\n", "it is not UTF-8 text; save it as UTF-8"),
+    ],
+    ids=["misspelled", "semicolons", "tabs", "latin-1"],
+)
+def test_a_csv_that_is_not_a_manifest_says_why(tmp_path, header, expected):
+    (tmp_path / "mine.csv").write_bytes(header + b"a.wav,x\n")
+    for root in (tmp_path / "mine.csv", tmp_path):  # the file itself, or its folder
+        with pytest.raises(DataError) as info:
+            detect_format(root)
+        assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_ragged_manifest_row_is_one_line(tmp_path):
+    tone_clip(tmp_path / "a.wav", seed=1)
+    (tmp_path / "manifest.csv").write_text("path,label\na.wav,x\na.wav,y,z,w\n")
+    with pytest.raises(DataError, match=r"Expected 2 fields in line 3, saw 4\); expected") as info:
+        load_manifest(tmp_path / "manifest.csv")
+    assert "\n" not in str(info.value)
