@@ -126,6 +126,13 @@ def gtzan_split(catalogue: pd.DataFrame) -> dict[str, str] | None:
     return {stems[s]: split for s, split in table.items() if s in stems}
 
 
+def _labels_without_training(catalogue: pd.DataFrame, split_file: dict[str, str]) -> list[str]:
+    """The labels none of whose clips the built-in split puts in training, sorted."""
+    in_training = catalogue.index.map(lambda key: split_file.get(key) == "training")
+    trained = set(catalogue.loc[in_training.to_numpy(dtype=bool), "label"])
+    return sorted(set(catalogue["label"]) - trained)
+
+
 def load_gtzan_split() -> dict[str, str]:
     """The built-in GTZAN fault-filtered split: ``<genre>/<genre>.<nnnnn>`` -> split name."""
     text = resources.files("harness.data").joinpath(GTZAN_SPLIT_FILE).read_text("utf-8")
@@ -163,7 +170,14 @@ def load_folders(
     catalogue = folders_catalogue(Path(root))
     split_file = gtzan_split(catalogue)
     notes = []
-    if split_file is not None and not resplit:
+    lacking = _labels_without_training(catalogue, split_file) if split_file else []
+    if lacking and not resplit:  # a part of GTZAN: its split would leave labels untrained
+        notes.append(
+            f"GTZAN's folders recognised, but its built-in split gives {', '.join(lacking)} no "
+            "training clip in this collection (a part of GTZAN?): split by audio instead"
+        )
+        split_file = None
+    elif split_file is not None and not resplit:
         notes.append(
             "GTZAN recognised: the built-in fault-filtered split is used (repeated, distorted "
             "and mislabelled excerpts left out, artists kept apart); --resplit ignores it"

@@ -266,3 +266,15 @@ def test_a_ragged_manifest_row_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"Expected 2 fields in line 3, saw 4\); expected") as info:
         load_manifest(tmp_path / "manifest.csv")
     assert "\n" not in str(info.value)
+
+
+def test_a_part_of_gtzan_is_split_by_audio_when_its_split_would_leave_labels_untrained(tmp_path):
+    from harness.data.folders import GTZAN_GENRES
+
+    label_folders(tmp_path / "genres", labels=GTZAN_GENRES, per_label=6)  # 00000-00005
+    data = load_folders(tmp_path / "genres")
+    assert data.splits.attrs["source"] == "audio"
+    assert any("its built-in split gives blues" in note and "split by audio instead" in note
+               for note in data.notes)  # fmt: skip
+    trained = set(data.labels[data.splits.reindex(data.labels.index) == "training"])
+    assert trained == set(GTZAN_GENRES)
