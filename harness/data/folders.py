@@ -101,8 +101,9 @@ def folders_catalogue(root: Path) -> pd.DataFrame:
     catalogue = pd.DataFrame(rows, columns=["key", "path", "label"]).set_index("key")
     if catalogue["label"].nunique() < 2:
         only = catalogue["label"].iloc[0] if len(catalogue) else None
+        nested = only is not None and any(p.is_dir() for p in (root / only).iterdir())
         hint = (f"; is '{only}' a folder of label folders? then pass --root {root / only}"
-                if only else "")  # fmt: skip
+                if nested else "")  # fmt: skip
         raise DataError(
             f"{root}: {catalogue['label'].nunique()} label folder holds audio, expected one "
             f"folder per label and at least two labels{hint}"

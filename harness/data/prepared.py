@@ -290,9 +290,12 @@ def drop_rare_labels(
     labels = labels.drop(columns=rare)
     labels = labels[labels.sum(axis=1) > 0]
     if labels.shape[1] == 0:
+        commas = [str(c) for c in counts.index if "," in str(c)]
+        hint = (f"; a label such as {commas[0]!r} holds a comma: separate several labels with "
+                "';' in a manifest's labels column" if commas else "")  # fmt: skip
         raise DataError(
             f"genres_all: no {label} has {min_count} or more training {item}s "
-            f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count"
+            f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count{hint}"
         )
     notes = []
     if dropped:

@@ -180,7 +180,8 @@ def _run_stages(
             # a submission that fails is a note in its model's row: the leaderboard still follows
             write_submissions(data, outcomes, submission_dir=submission_dir, answers=answers)
         leaderboard = write_leaderboard(run_dir, outcomes)
-    resolved = {"resolved_root": str(root), "test_dir": str(test_dir),
+    resolved = {"resolved_root": str(root), "resolved_format": "fma" if fma_root else data.subset,
+                "test_dir": str(test_dir),
                 "answer_key": str(answers) if answers else None}  # fmt: skip
 
     def manifest() -> None:

@@ -191,7 +191,8 @@ def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], d
         if git.get("commit"):
             meta["git commit"] = git["commit"][:12] + (" (dirty)" if git.get("dirty") else "")
         config = manifest.get("config", {})
-        for key in ("resolved_root", "subset", "task", "seed"):
-            if key in config:
+        own = config.get("resolved_format", "fma") != "fma"  # a folder per label or a manifest
+        for key in ("resolved_root", "resolved_format", "subset", "task", "seed"):
+            if key in config and not (own and key == "subset"):  # FMA's subset does not apply
                 meta[key] = config[key]
     return results, meta

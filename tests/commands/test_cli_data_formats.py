@@ -23,6 +23,10 @@ def test_splits_of_an_own_dataset(own_root):
     assert result.exit_code == 0, result.output
     assert "split source" in result.output and "Rock" in result.output
     assert "validation" in result.output and "clips per split" in result.output
+    if own_root.name.startswith("folders"):  # no artist known: split by audio, none to check
+        assert "split source: audio" in result.output
+        assert "no artist is known: clips of the same audio are kept in one split" in result.output
+        assert "no artist or album appears" not in result.output
 
 
 def test_decode_check_of_an_own_dataset(own_root):

@@ -120,6 +120,8 @@ def test_folders_bad_input(tmp_path):
     single = label_folders(tmp_path / "outer" / "genres", labels=("blues",), per_label=2)
     with pytest.raises(DataError, match="is 'genres' a folder of label folders\\? then pass"):
         load_folders(single.parent)
+    with pytest.raises(DataError, match=r"at least two labels$"):  # clips, not label folders
+        load_folders(single)
 
 
 def test_gtzan_layout_gets_the_built_in_fault_filtered_split(tmp_path):
@@ -278,3 +280,12 @@ def test_a_part_of_gtzan_is_split_by_audio_when_its_split_would_leave_labels_unt
                for note in data.notes)  # fmt: skip
     trained = set(data.labels[data.splits.reindex(data.labels.index) == "training"])
     assert trained == set(GTZAN_GENRES)
+
+
+def test_comma_separated_tags_are_named_when_no_tag_is_common_enough(tmp_path):
+    csv = manifest_set(tmp_path / "m", n=12, labels=("a", "b"))
+    frame = pd.read_csv(csv)
+    frame["labels"] = [f"x{k},y{k}" for k in range(len(frame))]  # ',' instead of ';'
+    frame.to_csv(csv, index=False)
+    with pytest.raises(DataError, match=r"holds a comma: separate several labels with ';'"):
+        load_manifest(csv, task="genres_all")

@@ -60,6 +60,8 @@ def test_run_on_a_folder_per_label(tmp_path, monkeypatch):
     assert "split source: audio" in report  # single-label runs report the preparation too
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["format"] is None and "splits.csv" in manifest["data_checksums"]
+    assert manifest["config"]["resolved_format"] == "folders"  # detected
+    assert "- **resolved_format**: folders" in report and "- **subset**" not in report
 
 
 def test_run_on_a_manifest_multilabel(tmp_path, monkeypatch):
