@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from harness.checks.base import CheckResult
+from harness.checks.base import VERDICTS, CheckResult
 from harness.errors import ParameterError
 from harness.registry import entry_point_targets, load_target
 from harness.registry import refresh_entry_points as refresh_registry_entry_points
@@ -218,9 +218,18 @@ def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResul
     """
     entries = check_entries(stage)
     done = _builtins_side_by_side(entries, argument, n_jobs=n_jobs)
+    per_entry = [done[i] if i in done else run_entry(entry, argument)
+                 for i, entry in enumerate(entries)]  # fmt: skip
+    builtin_keys = {r.key for entry, rs in zip(entries, per_entry, strict=True) if entry.builtin
+                    for r in rs}  # fmt: skip
     results: list[CheckResult] = []
-    for i, entry in enumerate(entries):
-        results += done[i] if i in done else run_entry(entry, argument)
+    for entry, returned in zip(entries, per_entry, strict=True):
+        clash = [r.key for r in returned if r.key in builtin_keys]
+        if not entry.builtin and clash:  # a key is a report's anchor: two would share one
+            problem = (f"returned {clash[0]}, a built-in check's result; give its results a "
+                       "family or name of their own")  # fmt: skip
+            returned = [failed_result(entry, problem)]
+        results += returned
     return results
 
 
@@ -280,12 +289,23 @@ def run_entry(entry: CheckEntry, argument: Any) -> list[CheckResult]:
 
 def _as_results(entry: CheckEntry, returned: Any) -> list[CheckResult]:
     if isinstance(returned, CheckResult):
-        return [returned]
-    if isinstance(returned, (list, tuple)) and all(isinstance(r, CheckResult) for r in returned):
-        return list(returned)
-    raise TypeError(
-        f"returned {type(returned).__name__}; a check returns a CheckResult or a list of them"
-    )
+        returned = [returned]
+    if not isinstance(returned, (list, tuple)) or not all(
+        isinstance(r, CheckResult) for r in returned
+    ):
+        raise TypeError(
+            f"returned {type(returned).__name__}; a check returns a CheckResult or a list of them"
+        )
+    for result in returned:  # a CheckResult's fields can be changed after it was made
+        if result.verdict not in VERDICTS:
+            raise ValueError(f"returned {result.key} with the verdict {result.verdict!r}, not "
+                             f"one of {', '.join(VERDICTS)}")  # fmt: skip
+        if not all(isinstance(png, bytes) for png in result.figures):
+            kinds = sorted({type(png).__name__ for png in result.figures})
+            raise TypeError(f"returned {result.key} with figures of type {', '.join(kinds)}; "
+                            "a figure is PNG bytes (harness.checks.base.figure_png makes them "
+                            "of a matplotlib figure)")  # fmt: skip
+    return list(returned)
 
 
 def _describe(exc: BaseException) -> str:

@@ -113,7 +113,7 @@ def _check_section(result: CheckResult, *, max_rows: int) -> str:
     if len(frame.columns):
         parts.append(html_table(frame))
         if hidden:
-            parts.append(f'<p class="note">... {hidden} more rows in checks.json</p>')
+            parts.append(f'<p class="note">... {hidden} more rows in report.json</p>')
     if result.action:
         parts.append(f'<p class="action"><strong>Action:</strong> {_esc(result.action)}</p>')
     for i, png in enumerate(result.figures):

@@ -106,7 +106,7 @@ def _markdown_check(
     if len(frame.columns):
         lines += [markdown_table(frame), ""]
         if hidden:
-            lines += [f"*... {hidden} more rows in checks.json*", ""]
+            lines += [f"*... {hidden} more rows in report.json*", ""]
     if result.action:
         lines += [f"**Action:** {result.action}", ""]
     for path in figure_paths.get(result.key, []):
@@ -122,7 +122,8 @@ def write_report(
     meta: dict[str, Any] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
 ) -> tuple[Path, Path]:
-    """Write ``report.md`` (+ ``figures/*.png``) and ``report.html`` into ``out_dir``.
+    """Write ``report.md`` (+ ``figures/*.png``), ``report.html`` and ``report.json`` (every
+    result with all its evidence rows, its figures as paths) into ``out_dir``.
 
     Returns
     -------
@@ -147,6 +148,8 @@ def write_report(
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(md, encoding="utf-8")
     html_path.write_text(html, encoding="utf-8")
+    records = [{**r.to_dict(), "figures": figure_paths.get(r.key, [])} for r in results]
+    (out_dir / "report.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
     return md_path, html_path
 
 

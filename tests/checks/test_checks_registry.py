@@ -131,3 +131,40 @@ def test_a_built_in_part_that_raises_stops_the_side_by_side_run(tmp_path, monkey
     monkeypatch.setattr(registry, "BUILTIN_CHECKS", entries)
     with pytest.raises(ValueError, match="is not a run"):
         registry.run_checks(RUN, tmp_path, n_jobs=2)
+
+
+def _changed_verdict(run_dir):
+    result = CheckResult("house", "changed", "PASS", "fine")
+    result.verdict = "pass"  # after the constructor checked it
+    return result
+
+
+def _figure_object(run_dir):
+    return CheckResult("house", "figure", "PASS", "fine", figures=[object()])
+
+
+def _clashing(run_dir):
+    return CheckResult("results", "counted", "PASS", "all fine, says the user")
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ("_changed_verdict", "returned house/changed with the verdict 'pass', not one of PASS"),
+        ("_figure_object", "returned house/figure with figures of type object; a figure is PNG"),
+        ("_clashing", "returned results/counted, a built-in check's result; give its results"),
+    ],
+)
+def test_a_malformed_user_result_is_its_fail_and_the_rest_goes_on(tmp_path, monkeypatch,
+                                                                   target, problem):  # fmt: skip
+    # a bad verdict or figure crashed the report (KeyError, TypeError): no report was written
+    builtin = (CheckEntry("results", f"{__name__}:_counted", RUN),)
+    monkeypatch.setattr(registry, "BUILTIN_CHECKS", builtin)
+    monkeypatch.setattr(
+        registry, "entry_point_targets", lambda group: {"mine": f"{__name__}:{target}"}
+    )
+    with pytest.warns(UserWarning):
+        results = registry.run_checks(RUN, tmp_path)
+    assert [r.key for r in results] == ["results/counted", f"{registry.USER_FAMILY}/mine"]
+    assert results[1].verdict == "FAIL" and problem in results[1].finding
+    assert [r.to_dict() for r in results]  # serialisable: checks.json can be written

@@ -69,7 +69,10 @@ def test_write_report_md_and_html(tmp_path):
     html = html_path.read_text("utf-8")
     # summary first, families in checklist order, long tables trimmed
     assert md.index("## Summary") < md.index("## Audio") < md.index("## Labels")
-    assert "*... 15 more rows in checks.json*" in md
+    assert "*... 15 more rows in report.json*" in md  # and they are there
+    records = {r["name"]: r for r in json.loads((tmp_path / "report.json").read_text("utf-8"))}
+    assert len(records["decode_status"]["evidence"]["records"]) == 40
+    assert records["shift"]["figures"] == ["figures/features-shift-1.png"]
     assert "**Overall: FAIL**" in md
     assert (tmp_path / "figures" / "features-shift-1.png").exists()
     assert "![shift](figures/features-shift-1.png)" in md
