@@ -49,13 +49,22 @@ def tracks_table(catalogue: pd.DataFrame) -> pd.DataFrame:
         ("track", "title"): catalogue.index.to_numpy(dtype=object),
         ("track", "genre_top"): catalogue["label"].to_numpy(dtype=object),
         ("artist", "id"): _column(catalogue, "artist"),
-        ("album", "id"): _column(catalogue, "album"),
+        ("album", "id"): _album_ids(catalogue),
     }
     if "duration" in catalogue.columns:
         columns[("track", "duration")] = pd.to_numeric(catalogue["duration"]).to_numpy()
     tracks = pd.DataFrame(columns, index=index)
     tracks.columns = pd.MultiIndex.from_tuples(tracks.columns)
     return tracks
+
+
+def _album_ids(catalogue: pd.DataFrame) -> np.ndarray:
+    """An album is its title and its artist's (when known): two artists' albums called
+    "Greatest Hits" are two albums."""
+    albums, artists = _column(catalogue, "album"), _column(catalogue, "artist")
+    keyed = [album if pd.isna(album) or pd.isna(artist) else f"{artist} / {album}"
+             for album, artist in zip(albums, artists, strict=True)]  # fmt: skip
+    return np.array(keyed, dtype=object)
 
 
 def _column(catalogue: pd.DataFrame, name: str) -> np.ndarray:

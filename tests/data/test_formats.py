@@ -289,3 +289,14 @@ def test_comma_separated_tags_are_named_when_no_tag_is_common_enough(tmp_path):
     frame.to_csv(csv, index=False)
     with pytest.raises(DataError, match=r"holds a comma: separate several labels with ';'"):
         load_manifest(csv, task="genres_all")
+
+
+def test_two_artists_albums_of_one_title_are_two_albums(tmp_path):
+    # keyed by title alone, every shared title was album leakage across splits
+    rows = [{"path": f"audio/clip{k:03d}.flac", "label": "ab"[k % 2], "artist": f"artist{k}",
+             "album": "Greatest Hits"} for k in range(20)]  # fmt: skip
+    for row in rows:
+        tone_clip(tmp_path / "m" / row["path"], seed=int(row["path"][10:13]), fmt="FLAC")
+    data = load_manifest(write_manifest(tmp_path / "m", rows))
+    albums = data.tracks[("album", "id")]
+    assert albums.nunique() == 20 and albums.iloc[0] == "artist0 / Greatest Hits"
