@@ -126,33 +126,51 @@ def refresh_entry_points() -> None:
     entry_point_targets.cache_clear()
 
 
-def model_entries() -> dict[str, ModelEntry]:
+def model_entries(*, broken: dict[str, str] | None = None) -> dict[str, ModelEntry]:
     """Every model known by name: the built-ins, then the entry points of installed packages.
 
-    An entry-point model is imported here to learn what it consumes; a built-in is not.
+    An entry-point model is imported here to learn what it consumes; a built-in is not. One
+    that cannot be (a missing module, a bad ``consumes``) raises, or, with a ``broken`` dict,
+    goes there as name -> problem while the others are listed.
     """
     entries = {entry.name: entry for entry in BUILTIN_MODELS}
-    for name, target in entry_point_targets(MODELS_ENTRY_POINT_GROUP).items():
-        if name in entries:
-            raise ParameterError(
-                f"entry point {MODELS_ENTRY_POINT_GROUP}:{name} ({target}) reuses the name of a "
-                "built-in model; rename it in its package's entry points"
-            )
-        entries[name] = entry_from_target(target, name=name)
+    for name in entry_point_targets(MODELS_ENTRY_POINT_GROUP):
+        try:
+            entries[name] = _entry_point_model(name)
+        except ParameterError as exc:
+            if broken is None:
+                raise
+            broken[name] = str(exc)
     return entries
+
+
+def _entry_point_model(name: str) -> ModelEntry:
+    """The entry of the installed entry point ``name``; its problems name it and its group."""
+    target = entry_point_targets(MODELS_ENTRY_POINT_GROUP)[name]
+    where = f"entry point {MODELS_ENTRY_POINT_GROUP}:{name} ({target})"
+    if name in {entry.name for entry in BUILTIN_MODELS}:
+        raise ParameterError(f"{where} reuses the name of a built-in model; rename it in its "
+                             "package's entry points")  # fmt: skip
+    try:
+        return entry_from_target(target, name=name)
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc}; fix or uninstall the package that registers "
+                             "it") from None  # fmt: skip
 
 
 def get_entry(name: str) -> ModelEntry:
     """The entry for a registered name or a ``"module:attr"`` target; unknown names raise with
-    the closest known names."""
+    the closest known names. Only the entry point asked for is imported: another package's
+    broken one does not stop this one."""
     builtin = {entry.name: entry for entry in BUILTIN_MODELS}
     if name in builtin:
         return builtin[name]
     if ":" in name:
         return entry_from_target(name)
-    entries = model_entries()
-    if name in entries:
-        return entries[name]
+    registered = entry_point_targets(MODELS_ENTRY_POINT_GROUP)
+    if name in registered:
+        return _entry_point_model(name)
+    entries = [*builtin, *registered]
     close = difflib.get_close_matches(name, entries, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ParameterError(

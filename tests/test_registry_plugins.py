@@ -102,6 +102,27 @@ def test_entry_point_model_is_listed_with_what_it_consumes(plugin):
     assert "ridge-logreg" in listed.output
 
 
+def test_a_broken_entry_point_names_itself_and_stops_no_other_model(plugin):
+    # one package's broken entry point made every entry-point model, and `models`, fail
+    dist = plugin / "my_plugin-0.1.dist-info" / "entry_points.txt"
+    dist.write_text(
+        ENTRY_POINTS.replace(
+            "[fma_harness.checks]", "broken = my_plugin.nope:thing\n\n[fma_harness.checks]"
+        )
+    )
+    registry.refresh_entry_points()
+    assert registry.get_entry("ridge-logreg").consumes == "features"
+    with pytest.raises(ParameterError) as info:
+        registry.get_entry("broken")
+    message = str(info.value)
+    assert message.startswith("entry point fma_harness.models:broken (my_plugin.nope:thing): ")
+    assert "module my_plugin.nope not found" in message
+    assert message.endswith("fix or uninstall the package that registers it")
+    listed = CliRunner().invoke(app, ["models"])
+    assert listed.exit_code == 0, listed.output
+    assert "ridge-logreg" in listed.output and "broken: entry point" in listed.output
+
+
 def test_module_attr_target_declares_its_input():
     with pytest.raises(ParameterError, match="no attribute nope"):
         registry.get_entry("harness.registry:nope")

@@ -297,12 +297,16 @@ def list_models() -> None:
     """
     from harness.registry import model_entries
 
-    rows = [(e.name, e.consumes, e.target, e.summary) for e in model_entries().values()]
+    broken: dict[str, str] = {}
+    rows = [(e.name, e.consumes, e.target, e.summary)
+            for e in model_entries(broken=broken).values()]  # fmt: skip
     header = ("model", "consumes", "target", "summary")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         typer.echo("  ".join([*cells, row[3]]))
+    for problem in broken.values():  # listed, not fatal: the other models still work
+        typer.secho(f"broken: {problem}", fg=typer.colors.YELLOW, err=True)
 
 
 def register(app: typer.Typer) -> None:
