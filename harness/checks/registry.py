@@ -202,6 +202,12 @@ def check_entries(stage: str | None = None) -> list[CheckEntry]:
     return [entry for entry in entries if stage is None or entry.stage == stage]
 
 
+def unusable_user_checks() -> list[CheckResult]:
+    """The FAIL of every user's check that cannot run at all (not loadable, not callable, an
+    unknown stage or a built-in's name), whatever its stage."""
+    return [failed_result(entry, entry.problem) for entry in check_entries() if entry.problem]
+
+
 def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResult]:
     """Run every check of ``stage`` in registry order and concatenate their results.
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness import features as feats
 from harness.checks.base import CheckResult, save_checks
+from harness.checks.registry import unusable_user_checks
 from harness.checks.runner import run_data_checks
 from harness.checks.truth import load_truth, score_against_truth, truth_result
 from harness.data.formats import detect_format, load_dataset
@@ -84,6 +85,7 @@ def check_dataset(
     )  # fmt: skip
     store = SimpleNamespace(status=status, cache_dir=Path(cache_dir), logmel=logmel, decode=decode)
     results = run_data_checks(data=data, features=store, seed=seed, n_jobs=n_jobs)
+    results += unusable_user_checks()  # whatever their stage: a run's report shows them too
     out = Path(out)
     save_checks(results, out / "checks.json")
     scores = None

@@ -168,3 +168,21 @@ def test_a_malformed_user_result_is_its_fail_and_the_rest_goes_on(tmp_path, monk
     assert [r.key for r in results] == ["results/counted", f"{registry.USER_FAMILY}/mine"]
     assert results[1].verdict == "FAIL" and problem in results[1].finding
     assert [r.to_dict() for r in results]  # serialisable: checks.json can be written
+
+
+def test_user_checks_that_cannot_run_are_fails_of_the_data_checklist_too(monkeypatch):
+    # they became run-stage entries, so `fma-harness check` (data stage only) never showed them
+    targets = {"missing": "no_such_pkg.checks:thing", "number": f"{__name__}:NOT_CALLABLE",
+               "audio": f"{__name__}:_counted", "fine": f"{__name__}:_counted"}  # fmt: skip
+    monkeypatch.setattr(registry, "entry_point_targets", lambda group: targets)
+    failed = registry.unusable_user_checks()
+    assert [(r.name, r.verdict) for r in failed] == [
+        ("missing", "FAIL"),
+        ("number", "FAIL"),
+        ("audio", "FAIL"),
+    ]
+    assert "cannot be loaded" in failed[0].finding and "is not callable" in failed[1].finding
+    assert "reuses the name of a built-in check" in failed[2].finding
+
+
+NOT_CALLABLE = 42
