@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from harness import features as feats
 from harness.data.prepared import PreparedData
-from harness.errors import ParameterError
+from harness.errors import DataError, ParameterError
 from harness.features.extracted import ExtractedFeatures
 from harness.registry import FEATURES, LOGMEL, ModelEntry, load_target, training_defaults
 from harness.scoring.metrics import EPS
@@ -46,10 +46,26 @@ def construct_estimator(name: str, factory: Any, **params: Any) -> Any:
     try:
         return factory(**params)
     except TypeError as exc:
+        if "random_state" in str(exc):  # the run passes its seed to every factory
+            raise ParameterError(
+                f"{name}: its factory does not take random_state ({exc}); a model factory "
+                "takes random_state=, the run's seed, even when it ignores it"
+            ) from exc
         raise ParameterError(
             f"{name}: a setting in [params.{name}] is not accepted ({exc}); see the "
             "docstring of the model's factory for its settings"
         ) from exc
+
+
+PROBA_SUM_TOLERANCE = 1e-4  # a probability row of a feature-table model sums to 1 within this
+
+
+def _shown(values: Any, limit: int = 4) -> str:
+    """A short list of ``values`` for a message ("missing" for None)."""
+    if values is None:
+        return "missing"
+    listed = [str(v) for v in values]
+    return "[" + ", ".join(listed[:limit]) + (", ...]" if len(listed) > limit else "]")
 
 
 class FeatureTableModel:
@@ -88,8 +104,17 @@ class FeatureTableModel:
         return estimator
 
     def fit(self, estimator: Any, X: Any, y: np.ndarray, X_val: Any, y_val: np.ndarray) -> None:
-        """Fit on the training rows (validation is for calibration and scoring only)."""
+        """Fit on the training rows (validation is for calibration and scoring only); a
+        single-label estimator's ``classes_`` must be the training labels."""
         estimator.fit(X, y)
+        if y.ndim == 1:
+            classes = getattr(estimator, "classes_", None)
+            labels = sorted({str(label) for label in y})
+            if classes is None or sorted(str(c) for c in classes) != labels:
+                raise DataError(
+                    f"the fitted model's classes_ are {_shown(classes)}, not the training labels "
+                    f"{_shown(labels)}; a classifier's classes_ are the labels it was fitted on"
+                )
 
     def logits(self, estimator: Any, X: Any, *, task: str = SINGLE_LABEL) -> np.ndarray:
         """Scores of shape (n, C): log-probabilities (clipped at ``EPS``) as pre-softmax scores,
@@ -98,6 +123,19 @@ class FeatureTableModel:
             proba = np.clip(tag_probabilities(estimator, X), EPS, 1.0 - EPS)
             return np.log(proba) - np.log1p(-proba)
         proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+        expected = (len(X), len(estimator.classes_))
+        if proba.shape != expected:
+            raise DataError(
+                f"the model's predict_proba gave shape {proba.shape} for {expected[0]} clips and "
+                f"{expected[1]} classes_; expected {expected}, one column per class"
+            )
+        sums = proba.sum(axis=1)
+        off = np.flatnonzero(np.isfinite(sums) & (np.abs(sums - 1.0) > PROBA_SUM_TOLERANCE))
+        if len(off):
+            raise DataError(
+                f"the model's predict_proba rows must sum to 1; {len(off)} of {len(proba)} do "
+                f"not (row {off[0]} sums to {sums[off[0]]:.6g})"
+            )
         return np.log(np.clip(proba, EPS, 1.0))
 
     def save(self, estimator: Any, out_dir: Path) -> None:

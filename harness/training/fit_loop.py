@@ -204,6 +204,8 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
     if hasattr(module, "set_rates"):  # multi-label: logits start at the training tag rates
         module.set_rates(targets)
     clf.chunk_frames_ = clf.resolve_chunk_frames(module)
+    check_outputs(module, n_classes=len(classes), n_mels=source.shape[1],
+                  frames=clf.chunk_frames_, device=rt.device)  # fmt: skip
     optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
     scaler = runtime.grad_scaler(rt.device, rt.use_amp)
     state, best_model = FitState(), None
@@ -231,6 +233,27 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
                        optimizer=optimizer, scaler=scaler, lr_fn=lr_fn, loss_kw={"weight": weight},
                        runtime=rt, val=val, signature=signature, ckpt=ckpt)  # fmt: skip
     return ctx, train, state, best_model
+
+
+@torch.no_grad()
+def check_outputs(module, *, n_classes: int, n_mels: int, frames: int, device) -> None:
+    """Refuse a network whose output is not (batch, n_classes) logits, before any training
+    (a user's model one logit short failed at its first step with torch's "Target 7 is out of
+    bounds"). One forward of two silent chunks in eval mode: no weight, statistic or random
+    state changes."""
+    was_training = module.training
+    module.eval()
+    try:
+        out = module(torch.zeros(2, n_mels, frames, device=device))
+    finally:
+        module.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_classes):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ParameterError(
+            f"the network maps a batch of 2 chunks of (n_mels {n_mels}, {frames} frames) to "
+            f"{got}, not (2, {n_classes}) logits, one per class; its last layer needs "
+            f"n_classes={n_classes} outputs (the factory is given n_classes)"
+        )
 
 
 def _place(clf, rt: Runtime, source, val):

@@ -1,6 +1,8 @@
 """Multi-label feature-table models: fitted one-vs-rest (or natively), never stopped by a genre
 without positives, scored as per-genre log-odds."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
@@ -75,3 +77,55 @@ def test_list_shaped_multi_output_probabilities(tagged):
     native = DummyClassifier(strategy="prior").fit(X, Y)  # predict_proba: one array per genre
     proba = tag_probabilities(native, X)
     np.testing.assert_allclose(proba[0], Y.mean(axis=0))
+
+
+class _Broken:
+    """A user's classifier whose outputs break the contract in one way."""
+
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
+
+    def fit(self, X, y):
+        labels = sorted(set(y))
+        self.classes_ = np.arange(len(labels)) if self.fault == "int-classes" else np.array(labels)
+        return self
+
+    def predict_proba(self, X):
+        n, c = len(X), len(self.classes_)
+        proba = np.full((n, c), 1.0 / c)
+        if self.fault == "column-short":
+            return proba[:, 1:]
+        if self.fault == "row-short":
+            return proba[1:]
+        return proba * 5 if self.fault == "sums-to-5" else proba
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("int-classes", "classes_ are [0, 1, 2], not the training labels [a, b, c]"),
+        ("column-short", "predict_proba gave shape (6, 2) for 6 clips and 3 classes_"),
+        ("row-short", "predict_proba gave shape (5, 3) for 6 clips and 3 classes_"),
+        ("sums-to-5", "predict_proba rows must sum to 1; 6 of 6 do not (row 0 sums to 5)"),
+    ],
+)
+def test_a_feature_model_that_breaks_the_contract_says_how(fault, message):
+    # these failed deep in the scoring (KeyError, IndexError) or were renormalised silently
+    from harness.errors import DataError
+    from harness.pipeline.model_inputs import FeatureTableModel
+
+    X, y = np.zeros((6, 4)), np.array(list("abcabc"))
+    kind, model = FeatureTableModel(), _Broken(fault)
+    with pytest.raises(DataError, match=re.escape(message)):
+        kind.fit(model, X, y, X, y)
+        kind.logits(model, X)
+
+
+def test_a_factory_without_random_state_is_told_to_take_it():
+    from harness.errors import ParameterError
+    from harness.pipeline.model_inputs import construct_estimator
+
+    def build(): ...
+
+    with pytest.raises(ParameterError, match="its factory does not take random_state"):
+        construct_estimator("mine", build, random_state=0)

@@ -545,3 +545,17 @@ def test_a_checkpoint_with_other_layers_is_refused_with_one_line(data, tmp_path)
     checkpoint.save_atomic(saved, path)
     with pytest.raises(ParameterError, match="other layers than this version"):
         tiny_clf(epochs=2, model_params=params, checkpoint_dir=ckpt).fit(X, y, X_val=Xv, y_val=yv)
+
+
+def one_logit_short(*, n_classes, n_mels, preset="compact"):
+    """A user's network whose head has one output too few."""
+    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(),
+                               torch.nn.Linear(n_mels, n_classes - 1))  # fmt: skip
+
+
+def test_a_network_with_the_wrong_number_of_logits_is_refused_before_training(data):
+    # it failed at the first step with torch's "Target 2 is out of bounds"
+    X, y, Xv, yv = data
+    clf = tiny_clf(model=f"{__name__}:one_logit_short", model_params=None)
+    with pytest.raises(ParameterError, match=r"to \(2, 2\), not \(2, 3\) logits, one per class"):
+        clf.fit(X, y, X_val=Xv, y_val=yv)
