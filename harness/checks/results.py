@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,8 +49,12 @@ def load_predictions(run_dir: Path, *, split: str) -> dict[str, dict[str, np.nda
     """
     out: dict[str, dict[str, np.ndarray]] = {}
     for path in sorted(Path(run_dir, "models").glob(f"*/predictions_{split}.npz")):
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:  # truncated or not an npz
+            raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); the run's "
+                            "predictions are damaged: run it again") from None  # fmt: skip
         if "y_true" not in arrays:
             continue
         if out:

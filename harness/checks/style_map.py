@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from harness.checks.base import CheckResult, skip
 from harness.checks.style_figures import style_map_figure
-from harness.errors import HarnessError
+from harness.errors import DataError, HarnessError
 from harness.registry import get_entry
 from harness.scoring.submission.score import read_answers
 
@@ -106,7 +106,13 @@ def load_embedding(path: Path) -> dict[str, np.ndarray | str]:
 def run_config(run_dir: Path) -> dict:
     """The ``config`` of the run's ``manifest.json`` (empty when there is none)."""
     path = Path(run_dir, "manifest.json")
-    return json.loads(path.read_text("utf-8")).get("config", {}) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text("utf-8")).get("config", {})
+    except (ValueError, AttributeError) as exc:  # truncated, or not a manifest's object
+        raise DataError(f"{path}: not a run manifest ({type(exc).__name__}: {exc}); the run is "
+                        "damaged: run it again") from None  # fmt: skip
 
 
 def expected_sources(config: dict) -> list[str]:

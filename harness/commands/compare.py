@@ -83,11 +83,15 @@ def compare(
     ] = None,
 ) -> None:
     """Compare models over several runs: mean and std of every score, and wins over a reference."""
+    from harness.errors import ParameterError
     from harness.pipeline.comparison import compare_runs
     from harness.pipeline.config import check_writable
     from harness.pipeline.manifest import write_csv_atomic
 
     if out is not None:
+        if out.is_dir():
+            raise ParameterError(f"--out {out}: is a folder; name the CSV file, e.g. --out "
+                                 f"{out / 'comparison.csv'}")  # fmt: skip
         check_writable("--out", out.parent)
     comparison = compare_runs(run_dirs, against=against)
     _print_table(comparison, against=against)

@@ -177,8 +177,8 @@ def _config(config_file: Path | None, **cli: object):
     from harness.pipeline.config import RunConfig, load_config_file
 
     values = load_config_file(config_file) if config_file else {}
-    if cli.get("quick") is False:  # --full
-        cli = {**cli, "quick": None, "preset": "full"}
+    if cli.get("quick") is False:  # --full: over a run.toml's quick = true too
+        cli = {**cli, "quick": False, "preset": "full"}
     values.update({k: v for k, v in cli.items() if v is not None})
     return RunConfig(**values)
 

@@ -65,8 +65,9 @@ _TOKEN = re.compile(r"[0-9a-f]{1,64}")  # write_group's tokens: 12 hex digits
 
 
 def fingerprint(path: str | Path) -> dict:
-    """:data:`FINGERPRINT` of an audio file; size and mtime are -1 when it is missing."""
-    path = Path(path).absolute()
+    """:data:`FINGERPRINT` of an audio file; size and mtime are -1 when it is missing. The path
+    is absolute and normalised: ``--root ../fma`` and ``--root /data/fma`` share the cache."""
+    path = Path(os.path.abspath(path))
     try:
         st = path.stat()
         size, mtime = int(st.st_size), int(st.st_mtime_ns)

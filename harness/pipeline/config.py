@@ -111,8 +111,35 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ParameterError(
             f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
+    for key, value in raw.items():
+        expected = FILE_TYPES.get(key)
+        if expected is not None and not _is_a(value, expected[0]):
+            raise ParameterError(f"{path}: {key} = {value!r}: expected {expected[1]}")
     path_fields = {"root", "test_dir", "answers", "out", "submissions_dir", "cache_dir"}
     return {k: (Path(v) if k in path_fields and v is not None else v) for k, v in raw.items()}
+
+
+# run.toml keys whose type alone is checked here (their values are checked by check_config)
+FILE_TYPES = {
+    **{key: ("path", "a path (a string)") for key in
+       ("root", "test_dir", "answers", "out", "submissions_dir", "cache_dir")},
+    **{key: (bool, "true or false (without quotes)") for key in
+       ("resplit", "quick", "checks", "style_map", "robustness", "ddp")},
+    **{key: (str, "a string") for key in
+       ("format", "subset", "task", "device", "preset", "scheduler", "features", "run_id")},
+    "models": ("names", "a list of model names, e.g. models = [\"mfcc-logreg\", \"cnn\"]"),
+    "params": ("tables", "a table per model, e.g. [params.cnn] then epochs = 20"),
+}  # fmt: skip
+
+
+def _is_a(value: Any, kind: Any) -> bool:
+    if kind == "path":
+        return isinstance(value, str)
+    if kind == "names":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "tables":
+        return isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
+    return isinstance(value, kind)
 
 
 def check_config(config: RunConfig) -> None:
@@ -127,6 +154,7 @@ def check_config(config: RunConfig) -> None:
     check_seeds(config.seeds, ddp=config.ddp, seed=config.seed)
     check_min_duration(config.min_duration)
     check_n_jobs(config.n_jobs)
+    check_run_id(config)
     if config.preset not in PRESETS:
         raise ParameterError(
             f"preset '{config.preset}' is not one of {', '.join(PRESETS)} "
@@ -143,6 +171,9 @@ def check_config(config: RunConfig) -> None:
             f"robustness {config.robustness!r}: expected true or false (run.toml: "
             "robustness = true, or --robustness on the command line)"
         )
+    if not isinstance(config.params, dict):
+        raise ParameterError(f"params {config.params!r}: expected a table per model, e.g. "
+                             "[params.cnn] then epochs = 20")  # fmt: skip
     for name, params in config.params.items():
         model_entry(f"[params.{name}]", name)
         if not isinstance(params, dict):
@@ -167,6 +198,8 @@ def check_config(config: RunConfig) -> None:
     check_device(config.device)
     for name, params in config.params.items():
         check_settings(name, params)
+        if get_entry(name).is_neural:
+            check_neural_settings(name, params, preset=config.training_preset)
 
 
 def model_entry(option: str, name: str) -> ModelEntry:
@@ -227,6 +260,25 @@ def check_min_duration(value: Any) -> None:
         raise ParameterError(
             f"--min-duration {value!r}: expected seconds >= 0 (e.g. --min-duration 9 for a "
             "collection of 10 s clips), or leave it out to take it from the dataset"
+        )
+
+
+def check_run_id(config: RunConfig) -> None:
+    """``--run-id`` is a plain folder name, and no earlier run's folder has it: a rerun into it
+    would mix that run's models, seeds and report with this one's."""
+    run_id = config.run_id
+    if run_id is None:
+        return
+    if not isinstance(run_id, str) or run_id in ("", ".", "..") or Path(run_id).name != run_id:
+        raise ParameterError(
+            f"--run-id {run_id!r}: expected a plain folder name (no '/' or '..'); the run goes "
+            f"to {config.out}/<run-id>"
+        )
+    folder = Path(config.out) / run_id
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ParameterError(
+            f"--run-id {run_id}: {folder} already holds a run; pass another --run-id, or delete "
+            "that folder to run again under this name"
         )
 
 
@@ -416,6 +468,28 @@ def check_settings(name: str, params: dict[str, Any]) -> None:
             )
     if accepted is None and not entry.is_neural:
         check_factory_accepts(entry, params)
+
+
+def check_neural_settings(name: str, params: dict[str, Any], *, preset: str) -> None:
+    """The values of a neural model's ``[params.NAME]``: whole epochs and batch size, and a
+    network its settings can build (its preset, ``model_params``, pools for the run's mel
+    bands), before any data work; an untrained network is cheap to build."""
+    from harness.features.config import LogMelConfig
+    from harness.pipeline.model_inputs import neural_settings
+    from harness.training.estimator import NeuralClassifier
+
+    for key in ("epochs", "batch_size"):
+        value = params.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParameterError(f"[params.{name}] {key} = {value!r}: expected a whole number "
+                                 "of 1 or more; fix it in run.toml")  # fmt: skip
+    settings = neural_settings(get_entry(name), preset=preset, params=params, quick=False)
+    try:
+        estimator = NeuralClassifier(model=name, **settings)
+        estimator.build_module(n_classes=2, n_mels=LogMelConfig().n_mels)
+    except (HarnessError, TypeError, ValueError) as exc:
+        problem = str(exc).rstrip(".")
+        raise ParameterError(f"[params.{name}]: {problem}; fix it in run.toml") from None
 
 
 def check_factory_accepts(entry: ModelEntry, params: dict[str, Any]) -> None:

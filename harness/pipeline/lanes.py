@@ -266,7 +266,7 @@ def longest_first(config: RunConfig, names: list[str]) -> list[str]:
             get_entry(name),
             preset=config.training_preset,
             params=config.params.get(name, {}),
-            quick=config.quick,
+            quick=config.training_preset == "quick",
         )
         return int(settings.get("epochs", NeuralClassifier().epochs))
 

@@ -43,7 +43,8 @@ def fit_options(
     checkpoint_dir = None
     if get_entry(name).is_neural:
         checkpoint_dir = checkpoint_dir_for(config, data, features, name)
-    return FitOptions(seed=config.seed, quick=config.quick, preset=config.training_preset,
+    quick = config.training_preset == "quick"  # --quick, or preset = "quick" in run.toml
+    return FitOptions(seed=config.seed, quick=quick, preset=config.training_preset,
                       device=config.device, params=params, ddp=config.ddp,
                       checkpoint_dir=checkpoint_dir)  # fmt: skip
 
@@ -57,7 +58,7 @@ def checkpoint_dir_for(
         "model": name,
         "task": config.task,
         "seed": config.seed,
-        "quick": config.quick,
+        "quick": config.training_preset == "quick",
         "defaults": training_defaults(get_entry(name), preset=config.training_preset),
         "params": config.params.get(name, {}),
         "features": cache_keys(features),

@@ -9,6 +9,7 @@ second run with the same seed redoes no feature work and prints the same numbers
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -180,9 +181,11 @@ def _run_stages(
             # a submission that fails is a note in its model's row: the leaderboard still follows
             write_submissions(data, outcomes, submission_dir=submission_dir, answers=answers)
         leaderboard = write_leaderboard(run_dir, outcomes)
-    resolved = {"resolved_root": str(root), "resolved_format": "fma" if fma_root else data.subset,
-                "test_dir": str(test_dir),
-                "answer_key": str(answers) if answers else None}  # fmt: skip
+    # absolute: `compare` tells runs of one dataset from runs of two by these
+    resolved = {"resolved_root": os.path.abspath(root),
+                "resolved_format": "fma" if fma_root else data.subset,
+                "test_dir": os.path.abspath(test_dir) if test_dir is not None else None,
+                "answer_key": os.path.abspath(answers) if answers else None}  # fmt: skip
 
     def manifest() -> None:
         write_manifest(run_dir, config.to_dict() | resolved, data, features, started=started,

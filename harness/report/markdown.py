@@ -186,7 +186,11 @@ def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], d
     meta: dict[str, Any] = {"run directory": str(run_dir)}
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text("utf-8"))
+        try:
+            manifest = json.loads(manifest_path.read_text("utf-8"))
+        except ValueError as exc:  # truncated: say which file, not a traceback
+            raise DataError(f"{manifest_path}: not a run manifest ({exc}); the run is damaged: "
+                            "run it again") from None  # fmt: skip
         for key in ("started", "finished"):
             if key in manifest:
                 meta[key] = manifest[key]

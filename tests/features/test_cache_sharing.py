@@ -126,3 +126,14 @@ def test_the_features_command_fills_the_cache_a_run_of_an_own_collection_reads(t
                        models=["mfcc-logreg", "cnn"])  # fmt: skip
     status = extract_features(config, load_dataset(root=tmp_path / "own")).status
     assert status.attrs["n_computed"] == 0 and status.attrs["n_cached"] == 20
+
+
+def test_a_root_spelled_with_dot_dot_finds_the_same_cache_rows(tmp_path):
+    # `..` kept in the stored path made every run from another folder decode all clips again
+    from harness.features.cache import fingerprint
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.wav").write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    plain = fingerprint(tmp_path / "data" / "a.wav")
+    assert fingerprint(tmp_path / "elsewhere" / ".." / "data" / "a.wav") == plain

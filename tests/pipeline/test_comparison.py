@@ -92,6 +92,11 @@ def test_bad_input_is_one_clear_error(three_runs, tmp_path):
     odd = _write_board(tmp_path / "odd", [{"model": "cnn", "status": "ok", "score": 1.0}])
     with pytest.raises(DataError, match="no test_log_loss/test_macro_f1"):
         compare_runs([three_runs[0], odd])
+    failed = _write_board(tmp_path / "failed", [{"model": "cnn", "status": "failed: oops"}])
+    with pytest.raises(DataError, match="every model of this run failed .* leave it out"):
+        compare_runs([three_runs[0], failed])
+    out = CliRunner().invoke(app, ["compare", *map(str, three_runs[:2]), "--out", str(tmp_path)])
+    assert out.exit_code == 1 and "is a folder; name the CSV file" in str(out.exception)
 
 
 @pytest.fixture(scope="module", params=["genre_top", "genres_all"])

@@ -37,3 +37,19 @@ def test_report_of_a_missing_run_directory_says_so_in_one_line(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "no-such-run")])
     assert result.exit_code != 0
     assert "no-such-run: run directory not found" in str(result.exception)
+
+
+def test_report_of_a_damaged_run_names_the_damaged_file(bundle_run, tmp_path):
+    # a truncated manifest or predictions file was a JSONDecodeError / BadZipFile traceback
+    run_dir, _ = bundle_run
+    copy = _copy_without_report(run_dir, tmp_path / "manifest" / run_dir.name)
+    (copy / "manifest.json").write_text((run_dir / "manifest.json").read_text()[:200])
+    result = CliRunner().invoke(app, ["report", str(copy), "--n-jobs", "1"])
+    assert result.exit_code == 1
+    assert f"{copy / 'manifest.json'}: not a run manifest" in str(result.exception)
+    copy = _copy_without_report(run_dir, tmp_path / "predictions" / run_dir.name)
+    damaged = copy / "models" / "mfcc-logreg" / "predictions_test.npz"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    result = CliRunner().invoke(app, ["report", str(copy), "--n-jobs", "1"])
+    assert result.exit_code == 1
+    assert str(result.exception).startswith(f"{damaged}: cannot be read")

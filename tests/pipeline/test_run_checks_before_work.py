@@ -220,3 +220,59 @@ def test_a_collection_too_small_for_a_validation_split_is_refused_before_any_wor
     assert message.startswith("manifest.csv: no clip is in the validation split (training 6")
     assert "add clips (at least 10 per label)" in message and "\n" not in message
     assert not (workdir / "runs").exists() and not (workdir / "cache").exists()
+
+
+RUN_TOML_CASES = {
+    "bool-as-string": ('resplit = "no"\n', "resplit = 'no': expected true or false"),
+    "path-as-number": ("out = 5\n", "out = 5: expected a path"),
+    "model-as-number": ('models = ["prior", 5]\n', "models = ['prior', 5]: expected a list"),
+    "params-not-tables": ("params = 5\n", "params = 5: expected a table per model"),
+    "run-id-as-number": ("run_id = 5\n", "run_id = 5: expected a string"),
+    "unknown-model-param": ('models = ["cnn"]\n[params.cnn]\nmodel_params = { gru_hidden = 64 }\n',
+                            "[params.cnn]: Unknown cnn setting(s) ['gru_hidden']"),
+    "preset-typo": ('models = ["cnn"]\n[params.cnn]\npreset = "papr"\n',
+                    "[params.cnn]: Unknown cnn preset 'papr'"),
+    "epochs-as-string": ('models = ["cnn"]\n[params.cnn]\nepochs = "2"\n',
+                         "[params.cnn] epochs = '2': expected a whole number of 1 or more"),
+    "epochs-zero": ('models = ["cnn"]\n[params.cnn]\nepochs = 0\n', "[params.cnn] epochs = 0"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(RUN_TOML_CASES))
+def test_a_bad_run_toml_value_is_one_line_before_any_work(case, synth_root, workdir):
+    # each was a traceback, did the opposite of what it said, or failed a model after the data
+    text, expected = RUN_TOML_CASES[case]
+    (workdir / "run.toml").write_text(text)
+    result = CliRunner().invoke(app, [*_base(synth_root), "--config", "run.toml"])
+    _assert_refused_before_work(result, workdir, expected)
+
+
+def test_a_run_id_is_a_plain_name_of_no_earlier_run(synth_root, workdir):
+    for bad in ("../escape", "a/b"):
+        result = CliRunner().invoke(app, [*_base(synth_root), "--run-id", bad])
+        _assert_refused_before_work(result, workdir, f"--run-id '{bad}': expected a plain folder")
+    earlier = workdir / "runs" / "R"
+    earlier.mkdir(parents=True)
+    (earlier / "leaderboard.csv").write_text("model\nknn\n")
+    result = CliRunner().invoke(app, [*_base(synth_root), "--run-id", "R"])
+    assert result.exit_code == 1 and "runs/R already holds a run; pass another --run-id" in str(
+        result.exception
+    )
+    assert (earlier / "leaderboard.csv").read_text() == "model\nknn\n"  # untouched
+
+
+def test_the_command_line_wins_over_run_toml_and_params_over_the_preset(tmp_path):
+    from harness.commands.run import _config
+    from harness.pipeline.model_inputs import QUICK_EPOCHS, neural_settings
+    from harness.pipeline.model_training import fit_options
+    from harness.registry import get_entry
+
+    (tmp_path / "run.toml").write_text("quick = true\n")
+    full = _config(tmp_path / "run.toml", quick=False)  # --full
+    assert full.training_preset == "full"
+    (tmp_path / "run.toml").write_text('preset = "quick"\n')
+    by_preset = _config(tmp_path / "run.toml")
+    assert fit_options(by_preset, None, None, "mfcc-logreg").quick  # trained 20 epochs before
+    cnn = get_entry("cnn")
+    assert neural_settings(cnn, preset="quick", params={}, quick=True)["epochs"] == QUICK_EPOCHS
+    assert neural_settings(cnn, preset="quick", params={"epochs": 3}, quick=True)["epochs"] == 3
