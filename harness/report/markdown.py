@@ -169,6 +169,9 @@ def render_run(
     )
 
 
+RUN_FILES = ("manifest.json", "leaderboard.csv", "checks.json")  # a run writes at least one
+
+
 def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], dict[str, Any]]:
     """Every result a run directory holds, and the report's header facts from its manifest.
 
@@ -179,6 +182,9 @@ def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], d
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run directory not found; pass a folder under runs/")
+    if not any((run_dir / name).exists() for name in RUN_FILES):
+        raise DataError(f"{run_dir}: not a run directory (no {', '.join(RUN_FILES)}); pass a "
+                        "folder under runs/")  # fmt: skip
     results: list[CheckResult] = []
     if (run_dir / "checks.json").exists():
         results += load_checks(run_dir / "checks.json")

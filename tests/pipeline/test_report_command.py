@@ -53,3 +53,14 @@ def test_report_of_a_damaged_run_names_the_damaged_file(bundle_run, tmp_path):
     result = CliRunner().invoke(app, ["report", str(copy), "--n-jobs", "1"])
     assert result.exit_code == 1
     assert str(result.exception).startswith(f"{damaged}: cannot be read")
+
+
+def test_report_of_a_folder_that_is_no_run_writes_nothing(tmp_path):
+    # it wrote an all-SKIP report into any folder and exited 0
+    (tmp_path / "notes.txt").write_text("x")
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a run directory (no manifest.json, leaderboard.csv, checks.json)" in str(
+        result.exception
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
