@@ -274,11 +274,8 @@ def longest_first(config: RunConfig, names: list[str]) -> list[str]:
 
 
 def _warm_up_lane(device: str) -> None:
-    """Run by each lane as it starts, while this process makes the data and features: this
-    module's imports (torch and the training code) are done by now. The first optimiser a
-    process makes imports ``torch._dynamo`` (1.2 s here, at the start of every lane's first
-    training otherwise), so one is made now; on a GPU, the CUDA context is created too."""
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+    """Run by each lane as it starts: this module's imports (torch and the training code) are
+    done by now; on a GPU, create the CUDA context too."""
     if torch.device(device).type == "cuda":
         torch.zeros(1, device=device)
 

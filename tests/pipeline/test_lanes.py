@@ -2,8 +2,6 @@
 changes."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,19 +131,6 @@ def test_a_failure_here_closes_the_lanes(synth_root, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "the map broke" in str(result.exception)
     assert closed == [["cnn", "short-chunk"]]
-
-
-def test_a_lane_makes_its_first_optimiser_before_any_training():
-    # the first optimiser of a process imports torch._dynamo (about a second): a lane pays for
-    # it as it starts, while the data and features are made, not in its first training
-    code = (
-        "import sys; from harness.pipeline import lanes; "
-        "before = 'torch._dynamo' in sys.modules; lanes._warm_up_lane('cpu'); "
-        "print(before, 'torch._dynamo' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True"]
 
 
 def test_lanes_get_joblibs_thread_limits_unless_set_here(monkeypatch):
