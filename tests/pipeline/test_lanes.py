@@ -150,7 +150,7 @@ def test_a_model_that_fails_in_a_lane_fails_alone_and_gets_no_sanity_checks(
     if lane_plan(RunConfig(models=["cnn", "short-chunk"], device="cpu", n_jobs=2)).lanes == 1:
         pytest.skip("one core: nothing trains side by side")
     config = tmp_path / "broken.toml"
-    config.write_text("[params.cnn]\nmodel_params = { no_such_setting = 1 }\n")
+    config.write_text("[params.cnn]\nlr = -1.0\n")  # torch's AdamW refuses it as training starts
     args = ["run", "--root", str(synth_root), "--models", "cnn,short-chunk", "--quick",
             "--no-checks", "--no-style-map", "--device", "cpu", "--n-jobs", "2",
             "--config", str(config), "--run-id", "broken",
