@@ -83,30 +83,42 @@ def make_splits(
     table = pd.crosstab(group.to_numpy(), genre.to_numpy())  # artists x strata, track counts
     artists = table.index.to_numpy()
     counts = table.to_numpy()
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.permutation(len(artists))
+    tiebreak = np.random.default_rng(seed).permutation(len(artists))
     order = _strata_order(table)
-    assigned = np.full(len(artists), -1)
+    assigned = _assign(counts, target, order, tiebreak, balance_ties=False)
+    if len(set(assigned)) < len(SPLITS) <= len(artists):
+        # every label too small to reach test (or validation): ties within a label always
+        # went to the first split. Break them towards the split furthest below its share
+        # overall instead; a split that was not left empty keeps the FMA recipe's result.
+        assigned = _assign(counts, target, order, tiebreak, balance_ties=True)
+    split_of = {a: SPLITS[s] for a, s in zip(artists, assigned, strict=True)}
+    out = group.map(split_of).astype(str)
+    out.name = "split"
+    out.index.name = tracks.index.name
+    return out
+
+
+def _assign(counts: np.ndarray, target: np.ndarray, order: list[int], tiebreak: np.ndarray, *,
+            balance_ties: bool) -> np.ndarray:  # fmt: skip
+    """Split index of each artist (row of ``counts``, artists x strata): stratum by stratum,
+    each artist to the split most below its share of the stratum (``balance_ties``: among
+    equals, the split most below its share overall; else the first)."""
+    assigned = np.full(counts.shape[0], -1)
     filled = np.zeros((counts.shape[1], len(SPLITS)))  # strata x splits, tracks placed
-    totals = counts.sum(axis=0)
-    sizes = counts.sum(axis=1)
+    totals, sizes = counts.sum(axis=0), counts.sum(axis=1)
     overall = target * totals.sum()
     for g in order:
         todo = np.flatnonzero((counts[:, g] > 0) & (assigned < 0))
         todo = todo[np.lexsort((tiebreak[todo], -sizes[todo], -counts[todo, g]))]
         for a in todo:
             need = target * totals[g] - filled[g]
-            # a tie within the stratum goes to the split furthest below its share overall:
-            # taking the first (validation) left test empty when every label was small
-            tied = np.flatnonzero(need >= need.max() - 1e-9)
-            s = int(tied[np.argmax(overall[tied] - filled.sum(axis=0)[tied])])
+            s = int(np.argmax(need))
+            if balance_ties:
+                tied = np.flatnonzero(need >= need.max() - 1e-9)
+                s = int(tied[np.argmax(overall[tied] - filled.sum(axis=0)[tied])])
             assigned[a] = s
             filled[:, s] += counts[a]
-    split_of = {a: SPLITS[s] for a, s in zip(artists, assigned, strict=True)}
-    out = group.map(split_of).astype(str)
-    out.name = "split"
-    out.index.name = tracks.index.name
-    return out
+    return assigned
 
 
 def _strata_order(table: pd.DataFrame) -> list[int]:
