@@ -28,10 +28,16 @@ def challenge_mp3s(test_dir: Path | str) -> list[Path]:
     return paths
 
 
+def fits_in_csv(file_id: str) -> bool:
+    """Whether ``file_id`` can be a challenge CSV's first field as it is: non-empty, without a
+    comma, quote or line break, and no spaces at its ends."""
+    return bool(file_id) and file_id == file_id.strip() and not any(c in file_id for c in ',"\r\n')
+
+
 def check_challenge_names(paths: list[Path]) -> None:
     """Refuse a clip whose file id cannot go in a challenge CSV, naming the file."""
     for path in paths:
-        if any(ch in path.stem for ch in ',"\r\n') or path.stem != path.stem.strip():
+        if not fits_in_csv(path.stem):
             raise DataError(
                 f"{path}: its file id {path.stem!r} cannot go in a challenge CSV (a comma, quote, "
                 "line break or spaces at its ends); rename the file"

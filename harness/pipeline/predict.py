@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.data.challenge import fits_in_csv
 from harness.errors import DataError, ParameterError
 from harness.pipeline.bundle import (
     ENSEMBLE_KIND,
@@ -235,7 +236,7 @@ def _check_unique_ids(paths: list[Path]) -> None:
                 f"{path}: same file id {path.stem!r} as {seen[path.stem]}; the challenge CSV "
                 "needs distinct names: rename one, or use --format csv"
             )
-        if any(ch in path.stem for ch in ',"\r\n') or path.stem != path.stem.strip():
+        if not fits_in_csv(path.stem):
             raise DataError(
                 f"{path}: the file id {path.stem!r} cannot go in a challenge CSV (comma, quote, "
                 "line break or spaces at its ends); rename it, or use --format csv"

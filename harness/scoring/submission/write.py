@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.data.challenge import fits_in_csv
 from harness.data.taxonomy import CHALLENGE_GENRES
 from harness.errors import ParameterError
 from harness.scoring.submission.validate import (
@@ -40,7 +41,7 @@ def check_ids(file_ids: Sequence[Any]) -> list[str]:
     ids = [str(i) for i in file_ids]
     seen: dict[str, int] = {}
     for row, fid in enumerate(ids):
-        if not fid or fid != fid.strip() or any(ch in fid for ch in ',"\r\n'):
+        if not fits_in_csv(fid):
             raise ParameterError(
                 f"file_ids[{row}] is {fid!r}; ids must be non-empty, without spaces at the ends, "
                 "commas, quotes or line breaks"
