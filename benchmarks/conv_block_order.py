@@ -41,20 +41,28 @@ def bench(model: str, args) -> dict:
         module = clf.build_module(n_classes=8, n_mels=args.n_mels).to(device)
         frames = clf.resolve_chunk_frames(module) if model == "short-chunk" else args.frames
         shape = (args.batch_size, args.n_mels, frames)
-        batches = [(torch.randn(shape) * 12 - 40, torch.arange(args.batch_size) % 8)
-                   for _ in range(args.steps)]  # fmt: skip
+        batches = [
+            (torch.randn(shape) * 12 - 40, torch.arange(args.batch_size) % 8)
+            for _ in range(args.steps)
+        ]
         optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
         warm_up = batches[:2]
         seconds_per_step(clf, module, optimizer, warm_up, device=device, use_amp=use_amp)
         sides[pool_first] = (clf, module, optimizer, batches, [])
     for _ in range(args.rounds):
         for clf, module, optimizer, batches, times in sides.values():
-            seconds = seconds_per_step(clf, module, optimizer, batches, device=device,
-                                       use_amp=use_amp)  # fmt: skip
+            seconds = seconds_per_step(
+                clf, module, optimizer, batches, device=device, use_amp=use_amp
+            )
             times.append(seconds)
     first, last = min(sides[True][4]), min(sides[False][4])
-    return {"model": model, "pool_first_ms": 1e3 * first, "pool_last_ms": 1e3 * last,
-            "ratio": first / last, "precision": precision_name(device, use_amp)}  # fmt: skip
+    return {
+        "model": model,
+        "pool_first_ms": 1e3 * first,
+        "pool_last_ms": 1e3 * last,
+        "ratio": first / last,
+        "precision": precision_name(device, use_amp),
+    }
 
 
 def main() -> None:
@@ -71,8 +79,10 @@ def main() -> None:
     print(f"{'model':12} {'precision':9} {'pool first ms':>13} {'pool last ms':>12} {'ratio':>6}")
     for model in args.models.split(","):
         r = bench(model, args)
-        print(f"{r['model']:12} {r['precision']:9} {r['pool_first_ms']:13.1f} "
-              f"{r['pool_last_ms']:12.1f} {r['ratio']:6.2f}")  # fmt: skip
+        print(
+            f"{r['model']:12} {r['precision']:9} {r['pool_first_ms']:13.1f} "
+            f"{r['pool_last_ms']:12.1f} {r['ratio']:6.2f}"
+        )
 
 
 if __name__ == "__main__":

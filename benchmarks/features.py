@@ -50,8 +50,16 @@ def make_clips(workdir: Path, n_clips: int) -> pd.DataFrame:
     root = workdir / f"synth-{n_clips}"
     if not (root / "synthetic_config.json").exists():
         faults = dict(empty=0, short=0, silent=0, corrupt=0, duplicate=0, near_duplicate=0)
-        config = SynthConfig(root=root, n_tracks=max(n_clips, 16), duration=30.0, sr=44100,
-                             channels=2, n_test=0, n_multi_root=0, **faults)  # fmt: skip
+        config = SynthConfig(
+            root=root,
+            n_tracks=max(n_clips, 16),
+            duration=30.0,
+            sr=44100,
+            channels=2,
+            n_test=0,
+            n_multi_root=0,
+            **faults,
+        )
         generate(config, n_jobs=-1, progress=False)
     paths = sorted((root / "fma_small").glob("*/*.mp3"))[:n_clips]
     keys = [int(p.stem) for p in paths]
@@ -71,8 +79,15 @@ def naive_pass(paths: list[str]) -> None:
         stft = np.abs(librosa.stft(y, n_fft=2048, hop_length=512))
         mel = librosa.feature.melspectrogram(sr=sr, S=stft**2)
         f = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)
-        _ = [np.mean(f, 1), np.std(f, 1), stats.skew(f, axis=1), stats.kurtosis(f, axis=1),
-             np.median(f, 1), np.min(f, 1), np.max(f, 1)]  # fmt: skip
+        _ = [
+            np.mean(f, 1),
+            np.std(f, 1),
+            stats.skew(f, axis=1),
+            stats.kurtosis(f, axis=1),
+            np.median(f, 1),
+            np.min(f, 1),
+            np.max(f, 1),
+        ]
         y2, _ = librosa.load(path, sr=cfg.sr, mono=True)
         y2 = librosa.util.fix_length(y2, size=cfg.n_samples)
         S = librosa.feature.melspectrogram(
@@ -93,8 +108,12 @@ def peak_rss(clips: pd.DataFrame, workdir: Path) -> int:
     clips.to_json(spec, orient="split")
     cache = workdir / f"rss-cache-{len(clips)}"
     shutil.rmtree(cache, ignore_errors=True)
-    out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(spec), str(cache)],
-                         check=True, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(spec), str(cache)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["maxrss_kib"]
 
 

@@ -60,16 +60,20 @@ def main() -> None:
     cores = os.cpu_count() or 1
     models = args.models.split(",")
     alone = {m: step_seconds(m, args.steps, threads=cores) for m in models}
-    print(f"{cores} cores; ms per step alone with {cores} threads: "
-          + ", ".join(f"{m} {1000 * s:.0f}" for m, s in alone.items()))  # fmt: skip
+    print(
+        f"{cores} cores; ms per step alone with {cores} threads: "
+        + ", ".join(f"{m} {1000 * s:.0f}" for m, s in alone.items())
+    )
     context = multiprocessing.get_context("spawn")
     for a, b in itertools.combinations(models, 2):
         with context.Pool(2) as pool:
             side = pool.map(_lane, [(a, args.steps), (b, args.steps)])
         throughput = alone[a] / side[0] + alone[b] / side[1]
-        print(f"{a} + {b}: side by side (1 thread each) {1000 * side[0]:.0f} and "
-              f"{1000 * side[1]:.0f} ms per step; throughput side by side / one at a time "
-              f"{throughput:.2f}")  # fmt: skip
+        print(
+            f"{a} + {b}: side by side (1 thread each) {1000 * side[0]:.0f} and "
+            f"{1000 * side[1]:.0f} ms per step; throughput side by side / one at a time "
+            f"{throughput:.2f}"
+        )
 
 
 if __name__ == "__main__":

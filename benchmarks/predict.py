@@ -58,8 +58,16 @@ def predict_all(bundle: Path, folder: Path, n_jobs: int) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        predict_files(bundle, [folder], out=Path(tmp) / "out.csv", fmt="csv", n_jobs=n_jobs,
-                      device="cpu", progress=False, log=lambda _: None)  # fmt: skip
+        predict_files(
+            bundle,
+            [folder],
+            out=Path(tmp) / "out.csv",
+            fmt="csv",
+            n_jobs=n_jobs,
+            device="cpu",
+            progress=False,
+            log=lambda _: None,
+        )
         return time.perf_counter() - started
 
 
@@ -71,11 +79,26 @@ def peak_rss(bundle: Path, paths: list[Path], copies: int, n_jobs: int) -> float
         for k in range(copies):
             for i, path in enumerate(paths):
                 Path(folder, f"{k}-{i}{path.suffix}").symlink_to(path.resolve())
-        cmd = [sys.executable, "-m", "harness", "--quiet", "predict", str(bundle), str(folder),
-               "--out", str(Path(tmp, "out.csv")), "--format", "csv", "--device", "cpu",
-               "--n-jobs", str(n_jobs)]  # fmt: skip
-        result = subprocess.run([sys.executable, "-c", PEAK_RSS, *cmd], capture_output=True,
-                                text=True, check=True)  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "harness",
+            "--quiet",
+            "predict",
+            str(bundle),
+            str(folder),
+            "--out",
+            str(Path(tmp, "out.csv")),
+            "--format",
+            "csv",
+            "--device",
+            "cpu",
+            "--n-jobs",
+            str(n_jobs),
+        ]
+        result = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, *cmd], capture_output=True, text=True, check=True
+        )
         measured = json.loads(result.stdout.strip().splitlines()[-1])
         if measured["code"] not in (0, 4):  # 4: some files failed to decode (prior rows)
             raise SystemExit(f"predict exited {measured['code']}")

@@ -44,9 +44,24 @@ def generate(root: Path, *, n_tracks: int, duration: float, n_jobs: int) -> None
     """A synthetic FMA of ``n_tracks`` clips of ``duration`` s at ``root`` (kept if present)."""
     if (root / "fma_metadata" / "tracks.csv").exists():
         return
-    cmd = [sys.executable, "-m", "harness", "--quiet", "data", "synth", "--root", str(root),
-           "--n-tracks", str(n_tracks), "--duration", str(duration),
-           "--n-test", "8", "--n-jobs", str(n_jobs)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "--quiet",
+        "data",
+        "synth",
+        "--root",
+        str(root),
+        "--n-tracks",
+        str(n_tracks),
+        "--duration",
+        str(duration),
+        "--n-test",
+        "8",
+        "--n-jobs",
+        str(n_jobs),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -54,9 +69,25 @@ def timed_run(root: Path, workdir: Path, *, n_jobs: int) -> dict:
     """One cold-cache run of mfcc-logreg and cnn (2 epochs) on ``root``, measured."""
     cache, out = workdir / "cache", workdir / "runs"
     shutil.rmtree(cache, ignore_errors=True)
-    cmd = [sys.executable, "-m", "harness", "--quiet", "run", "--root", str(root),
-           "--models", "mfcc-logreg,cnn", "--quick", "--no-checks", "--n-jobs", str(n_jobs),
-           "--cache-dir", str(cache), "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "--quiet",
+        "run",
+        "--root",
+        str(root),
+        "--models",
+        "mfcc-logreg,cnn",
+        "--quick",
+        "--no-checks",
+        "--n-jobs",
+        str(n_jobs),
+        "--cache-dir",
+        str(cache),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(result.stderr[-2000:])
@@ -81,8 +112,11 @@ def main() -> None:
             raise SystemExit(f"the run on {root} exited {measured['code']}")
         rows.append({"tracks": n, **measured, "s_per_track": measured["seconds"] / n})
         per_track, peak = rows[-1]["s_per_track"], measured["peak_mib"]
-        print(f"{n:>6} tracks: {measured['seconds']:7.1f} s, {per_track:.3f} s/track, "
-              f"peak {peak:.0f} MiB", flush=True)  # fmt: skip
+        print(
+            f"{n:>6} tracks: {measured['seconds']:7.1f} s, {per_track:.3f} s/track, "
+            f"peak {peak:.0f} MiB",
+            flush=True,
+        )
     first, last = rows[0], rows[-1]
     print(
         f"seconds per track, {last['tracks']} / {first['tracks']} tracks: "

@@ -59,9 +59,18 @@ def timed_epoch(clf, module, loader, optimizer, *, device, use_amp) -> tuple[flo
     scaler = runtime.grad_scaler(device, use_amp)
     n = sum(len(x) for x, _ in loader) if isinstance(loader, list) else None
     start = time.perf_counter()
-    loop.train_epoch(module, loader, optimizer=optimizer, scaler=scaler, device=device,
-                     settings=settings, lr_fn=lambda s: 1e-3, step0=0,
-                     loss_kw={"weight": None}, use_amp=use_amp)  # fmt: skip
+    loop.train_epoch(
+        module,
+        loader,
+        optimizer=optimizer,
+        scaler=scaler,
+        device=device,
+        settings=settings,
+        lr_fn=lambda s: 1e-3,
+        step0=0,
+        loss_kw={"weight": None},
+        use_amp=use_amp,
+    )
     seconds = time.perf_counter() - start
     return seconds, n if n is not None else len(loader) * loader.batch_size
 
@@ -88,8 +97,10 @@ def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device
         random_state=clf.random_state,
     )
     shape = (batch, cache.shape[1], chunk_frames)
-    memory = [(torch.randn(shape) * 12 - 40, torch.as_tensor(targets[: shape[0]]))
-              for _ in range(len(train.loader))]  # fmt: skip
+    memory = [
+        (torch.randn(shape) * 12 - 40, torch.as_tensor(targets[: shape[0]]))
+        for _ in range(len(train.loader))
+    ]
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     # warm-up, one whole pass of each: cuDNN's algorithm search, the allocator, a GPU's clocks
     train.set_epoch(0)
@@ -102,20 +113,29 @@ def bench_one(model: str, preset: str, cache: np.memmap, args, *, data_on_device
         real.append(n / s)
         s, n = timed_epoch(clf, module, memory, optimizer, device=device, use_amp=use_amp)
         mem.append(n / s)
-    eval_loader = loaders.eval_loader(source, chunk_frames=chunk_frames,
-                                      n_eval_chunks=clf.n_eval_chunks, batch_size=batch,
-                                      num_workers=clf.num_workers)  # fmt: skip
+    eval_loader = loaders.eval_loader(
+        source,
+        chunk_frames=chunk_frames,
+        n_eval_chunks=clf.n_eval_chunks,
+        batch_size=batch,
+        num_workers=clf.num_workers,
+    )
     start = time.perf_counter()
     loop.predict_logits(module, eval_loader, device=device, use_amp=use_amp)
     infer = n_clips * clf.n_eval_chunks / (time.perf_counter() - start)
     return {
-        "model": model, "preset": preset, "chunk_frames": chunk_frames,
+        "model": model,
+        "preset": preset,
+        "chunk_frames": chunk_frames,
         "data_path": "device" if isinstance(source, resident.DeviceArray) else "dataloader",
         "precision": precision_name(device, use_amp),
-        "batch_size": batch, "params": sum(p.numel() for p in module.parameters()),
-        "train_chunks_s_real": max(real), "train_chunks_s_memory": max(mem),
-        "ratio": max(real) / max(mem), "infer_chunks_s": infer,
-    }  # fmt: skip
+        "batch_size": batch,
+        "params": sum(p.numel() for p in module.parameters()),
+        "train_chunks_s_real": max(real),
+        "train_chunks_s_memory": max(mem),
+        "ratio": max(real) / max(mem),
+        "infer_chunks_s": infer,
+    }
 
 
 def precision_name(device: torch.device, use_amp: bool) -> str:
@@ -135,13 +155,19 @@ def precision_ratios(rows: list[dict]) -> list[str]:
     for row in rows:
         if row["precision"] == "float32":
             continue
-        base = [r for r in rows if r["precision"] == "float32" and all(
-            r[k] == row[k] for k in ("model", "preset", "data_path"))]  # fmt: skip
+        base = [
+            r
+            for r in rows
+            if r["precision"] == "float32"
+            and all(r[k] == row[k] for k in ("model", "preset", "data_path"))
+        ]
         if base:
             train = row["train_chunks_s_memory"] / base[0]["train_chunks_s_memory"]
             infer = row["infer_chunks_s"] / base[0]["infer_chunks_s"]
-            lines.append(f"{row['model']:11} {row['preset']:8} {row['precision']} over float32: "
-                         f"training {train:.2f}x, inference {infer:.2f}x the chunks/s")  # fmt: skip
+            lines.append(
+                f"{row['model']:11} {row['preset']:8} {row['precision']} over float32: "
+                f"training {train:.2f}x, inference {infer:.2f}x the chunks/s"
+            )
     return lines
 
 
@@ -182,12 +208,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         n = args.batch_size * args.steps
-        cache = make_cache(Path(tmp) / "logmel.npy", n_clips=n, n_mels=args.n_mels,
-                           frames=args.frames)  # fmt: skip
+        cache = make_cache(
+            Path(tmp) / "logmel.npy", n_clips=n, n_mels=args.n_mels, frames=args.frames
+        )
         print(f"device {args.device}, torch threads {torch.get_num_threads()}, cache {cache.shape}")
-        print(f"{'model':11} {'preset':8} {'data path':10} {'precision':9} {'chunk':>5} "
-              f"{'params':>10} {'train real':>10} {'train mem':>10} {'ratio':>6} {'infer':>8}"
-              "   (chunks/s)")  # fmt: skip
+        print(
+            f"{'model':11} {'preset':8} {'data path':10} {'precision':9} {'chunk':>5} "
+            f"{'params':>10} {'train real':>10} {'train mem':>10} {'ratio':>6} {'infer':>8}"
+            "   (chunks/s)"
+        )
         settings = [_setting(v) for v in args.data_on_device.split(",")]
         amps = [_setting(v) for v in args.amp.split(",")]
         for model in args.models.split(","):
@@ -196,11 +225,14 @@ def main() -> None:
                     for amp in amps:
                         row = bench_one(model, preset, cache, args, data_on_device=setting, amp=amp)
                         rows.append(row)
-                        print(f"{model:11} {preset:8} {row['data_path']:10} "
-                              f"{row['precision']:9} {row['chunk_frames']:5d} "
-                              f"{row['params']:10,d} {row['train_chunks_s_real']:10.1f} "
-                              f"{row['train_chunks_s_memory']:10.1f} {row['ratio']:6.2f} "
-                              f"{row['infer_chunks_s']:8.1f}", flush=True)  # fmt: skip
+                        print(
+                            f"{model:11} {preset:8} {row['data_path']:10} "
+                            f"{row['precision']:9} {row['chunk_frames']:5d} "
+                            f"{row['params']:10,d} {row['train_chunks_s_real']:10.1f} "
+                            f"{row['train_chunks_s_memory']:10.1f} {row['ratio']:6.2f} "
+                            f"{row['infer_chunks_s']:8.1f}",
+                            flush=True,
+                        )
     for line in precision_ratios(rows):
         print(line)
     if args.json:

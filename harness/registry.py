@@ -149,13 +149,15 @@ def _entry_point_model(name: str) -> ModelEntry:
     target = entry_point_targets(MODELS_ENTRY_POINT_GROUP)[name]
     where = f"entry point {MODELS_ENTRY_POINT_GROUP}:{name} ({target})"
     if name in {entry.name for entry in BUILTIN_MODELS}:
-        raise ParameterError(f"{where} reuses the name of a built-in model; rename it in its "
-                             "package's entry points")  # fmt: skip
+        raise ParameterError(
+            f"{where} reuses the name of a built-in model; rename it in its package's entry points"
+        )
     try:
         return entry_from_target(target, name=name)
     except ParameterError as exc:
-        raise ParameterError(f"{where}: {exc}; fix or uninstall the package that registers "
-                             "it") from None  # fmt: skip
+        raise ParameterError(
+            f"{where}: {exc}; fix or uninstall the package that registers it"
+        ) from None
 
 
 def get_entry(name: str) -> ModelEntry:

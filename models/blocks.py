@@ -168,8 +168,16 @@ def conv_stack(
     first ``pool_first`` blocks pool before their batch norm and activation."""
     blocks, in_ch = [], 1
     for i, (out_ch, pool) in enumerate(zip(channels, pools, strict=True)):
-        blocks.append(ConvBlock(in_ch, out_ch, pool=pool, dropout=dropout,
-                                activation=activation, pool_first=i < pool_first))  # fmt: skip
+        blocks.append(
+            ConvBlock(
+                in_ch,
+                out_ch,
+                pool=pool,
+                dropout=dropout,
+                activation=activation,
+                pool_first=i < pool_first,
+            )
+        )
         in_ch = out_ch
     return nn.Sequential(*blocks)
 
@@ -195,16 +203,20 @@ class ConvFrontEnd(nn.Module):
     ) -> None:
         super().__init__()
         pool_first = getattr(config, "pool_first", 0)
-        check_stack(config.channels, config.pools, model=model, n_mels=n_mels,
-                    pool_first=pool_first)  # fmt: skip
+        check_stack(
+            config.channels, config.pools, model=model, n_mels=n_mels, pool_first=pool_first
+        )
         self.n_mels = n_mels
         self.config = config
         self.min_frames = min_size(config.pools, 1)
         self.input_norm = FrequencyNorm(n_mels) if config.input_norm else nn.Identity()
         self.features = conv_stack(
-            config.channels, config.pools, dropout=dropout, activation=activation,
+            config.channels,
+            config.pools,
+            dropout=dropout,
+            activation=activation,
             pool_first=pool_first,
-        )  # fmt: skip
+        )
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Log-mel (batch, n_mels, frames) or (batch, 1, n_mels, frames) to the last conv

@@ -17,8 +17,19 @@ def restore_verbosity():
 
 @pytest.mark.slow
 def test_quiet_and_verbose_change_what_a_run_prints(synth_root, tmp_path, restore_verbosity):
-    args = ["train", "prior", "--root", str(synth_root), "--out", str(tmp_path / "runs"),
-            "--cache-dir", str(tmp_path / "cache"), "--n-jobs", "1", "--quick"]  # fmt: skip
+    args = [
+        "train",
+        "prior",
+        "--root",
+        str(synth_root),
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--n-jobs",
+        "1",
+        "--quick",
+    ]
     normal = CliRunner().invoke(app, [*args, "--run-id", "normal"], catch_exceptions=False)
     quiet = CliRunner().invoke(app, ["--quiet", *args, "--run-id", "q"], catch_exceptions=False)
     verbose = CliRunner().invoke(app, ["-v", *args, "--run-id", "v"], catch_exceptions=False)

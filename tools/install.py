@@ -84,8 +84,18 @@ def install_with_uv(uv: str, packages: list[str]) -> bool:
     """Install ``packages`` with uv from pip's configured sources; True when it succeeded."""
     listed = subprocess.run(PIP + ["config", "list"], capture_output=True, text=True)
     sources = uv_source_args(pip_settings(listed.stdout))
-    command = [uv, "pip", "install", "--quiet", "--python", sys.executable,
-               "--index-strategy", "unsafe-best-match", *sources, *packages]  # fmt: skip
+    command = [
+        uv,
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        sys.executable,
+        "--index-strategy",
+        "unsafe-best-match",
+        *sources,
+        *packages,
+    ]
     return subprocess.run(command).returncode == 0
 
 
@@ -113,8 +123,11 @@ def repair_with_pip(modules: list[str]) -> int:
     owners = importlib.metadata.packages_distributions()
     dists = sorted({dist for module in modules for dist in owners.get(module, [module])})
     pinned = [_same_version(dist) for dist in dists]  # another wheel, not another version
-    print(f"tools/install.py: {', '.join(modules)} failed to import after uv's install; "
-          f"reinstalling {', '.join(pinned)} with pip", file=sys.stderr)  # fmt: skip
+    print(
+        f"tools/install.py: {', '.join(modules)} failed to import after uv's install; "
+        f"reinstalling {', '.join(pinned)} with pip",
+        file=sys.stderr,
+    )
     command = PIP + ["install", "--quiet", "--no-compile", "--force-reinstall", "--no-deps"]
     return subprocess.run(command + pinned).returncode
 

@@ -24,9 +24,22 @@ FAMILY = "audio"
 # durations from the source API"; mdeff/fma README and issues). The ids of fma_small among them
 # are 99134, 108925, 133297 (no audio) and 98565, 98567, 98569 (short).
 KNOWN_NO_AUDIO_IDS: tuple[int, ...] = (
-    1486, 5574, 65753, 80391, 98558, 98559, 98560, 98571, 99134, 105247, 108925, 126981, 127336,
-    133297, 143992,
-)  # fmt: skip
+    1486,
+    5574,
+    65753,
+    80391,
+    98558,
+    98559,
+    98560,
+    98571,
+    99134,
+    105247,
+    108925,
+    126981,
+    127336,
+    133297,
+    143992,
+)
 KNOWN_SHORT_IDS: tuple[int, ...] = (98565, 98566, 98567, 98568, 98569, 108924)
 KNOWN_BAD_FMA_IDS: dict[int, str] = {
     **{i: "no audio" for i in KNOWN_NO_AUDIO_IDS},
@@ -94,9 +107,11 @@ def clip_warnings(*, status: pd.DataFrame) -> CheckResult:
     flagged = status[(text != "") & ~status["status"].isin(UNUSABLE)]
     if flagged.empty:
         return CheckResult(
-            FAMILY, "clip_warnings", "PASS",
+            FAMILY,
+            "clip_warnings",
+            "PASS",
             f"no clip of {len(status)} is clipped, DC-offset or mislabelled by its extension",
-        )  # fmt: skip
+        )
     flags = {k: warning_flags(v) for k, v in flagged["warnings"].items()}
     found = [w for w in WARNINGS if any(w in f for f in flags.values())]
     by_flag = "; ".join(
@@ -124,8 +139,10 @@ def duration_distribution(*, status: pd.DataFrame, expected_s: float | None = No
     target = median if expected_s is None else expected_s
     off = durations[(durations - target).abs() > DURATION_TOLERANCE_S]
     quantiles = durations.quantile([0.0, 0.01, 0.5, 0.99, 1.0]).round(3)
-    evidence = {f"p{int(100 * q)}" if 0 < q < 1 else ("min" if q == 0 else "max"): float(v)
-                for q, v in quantiles.items()}  # fmt: skip
+    evidence = {
+        f"p{int(100 * q)}" if 0 < q < 1 else ("min" if q == 0 else "max"): float(v)
+        for q, v in quantiles.items()
+    }
     evidence["clips"] = len(durations)
     evidence[f"off by > {DURATION_TOLERANCE_S:g} s"] = len(off)
     fig, ax = new_figure(width=6, height=2.8)
@@ -159,9 +176,13 @@ def sample_rates_and_channels(*, status: pd.DataFrame, target_sr: int = 22050) -
     if decoded.empty:
         return CheckResult(FAMILY, "sample_rates_channels", "SKIP", "no clip decoded")
     table = (
-        decoded.groupby(["native_sr", "channels"]).size().rename("clips").reset_index()
-        .sort_values("clips", ascending=False).reset_index(drop=True)
-    )  # fmt: skip
+        decoded.groupby(["native_sr", "channels"])
+        .size()
+        .rename("clips")
+        .reset_index()
+        .sort_values("clips", ascending=False)
+        .reset_index(drop=True)
+    )
     low = decoded[decoded["native_sr"].astype(int) < target_sr]
     finding = ", ".join(
         f"{int(r.clips)} at {int(r.native_sr)} Hz x {int(r.channels)} ch"

@@ -184,12 +184,15 @@ def find_duplicates(
     if shifted is not None and len(shifted):
         frames.append(
             pd.DataFrame(
-                {"key_a": shifted["key_a"].to_numpy(), "key_b": shifted["key_b"].to_numpy(),
-                 "method": "fingerprint",
-                 "distance": (1.0 - shifted["similarity"].astype(float)).round(4).to_numpy(),
-                 "detail": [f"shifted {s:+.2f} s" for s in shifted["shift"].astype(float)]}
+                {
+                    "key_a": shifted["key_a"].to_numpy(),
+                    "key_b": shifted["key_b"].to_numpy(),
+                    "method": "fingerprint",
+                    "distance": (1.0 - shifted["similarity"].astype(float)).round(4).to_numpy(),
+                    "detail": [f"shifted {s:+.2f} s" for s in shifted["shift"].astype(float)],
+                }
             )
-        )  # fmt: skip
+        )
     if not frames:
         return pd.DataFrame(columns=["key_a", "key_b", "method", "distance", "detail"])
     pairs = pd.concat(frames, ignore_index=True)

@@ -57,8 +57,15 @@ FAMILY = "duplicates"
 NAME = "embedding_near_duplicates"
 QUANTILE = 0.001
 IDENTICAL = 1e-6  # cosine distance of two chunks that are the same frames
-COLUMNS = ["key_a", "key_b", "group_a", "group_b", "chunk distance", "track distance",
-           "across groups"]  # fmt: skip
+COLUMNS = [
+    "key_a",
+    "key_b",
+    "group_a",
+    "group_b",
+    "chunk distance",
+    "track distance",
+    "across groups",
+]
 
 
 def best_neural_model(run_dir: Path) -> str | None:
@@ -124,9 +131,13 @@ def matched_pairs(chunks: np.ndarray, *, threshold: float) -> tuple[np.ndarray, 
 
 
 def close_pairs(
-    tracks: np.ndarray, chunks: np.ndarray, keys: np.ndarray, groups: np.ndarray,
-    *, threshold: float,
-) -> pd.DataFrame:  # fmt: skip
+    tracks: np.ndarray,
+    chunks: np.ndarray,
+    keys: np.ndarray,
+    groups: np.ndarray,
+    *,
+    threshold: float,
+) -> pd.DataFrame:
     """The listed pairs, nearest first (``COLUMNS``), of standardised track (n, D) and chunk
     (n, k, D) embeddings."""
     with one_thread_below(len(tracks)):
@@ -136,11 +147,17 @@ def close_pairs(
     a, b = pairs[:, 0], pairs[:, 1]
     track_distance = np.maximum(1.0 - (unit[a] * unit[b]).sum(axis=1), 0.0)
     table = pd.DataFrame(
-        {"key_a": keys[a], "key_b": keys[b], "group_a": groups[a], "group_b": groups[b],
-         "chunk distance": worst, "track distance": track_distance,
-         "across groups": groups[a] != groups[b]},
+        {
+            "key_a": keys[a],
+            "key_b": keys[b],
+            "group_a": groups[a],
+            "group_b": groups[b],
+            "chunk distance": worst,
+            "track distance": track_distance,
+            "across groups": groups[a] != groups[b],
+        },
         columns=COLUMNS,
-    )  # fmt: skip
+    )
     return table.sort_values("chunk distance", kind="stable").reset_index(drop=True)
 
 
@@ -178,16 +195,24 @@ def embedding_duplicates(run_dir: Path) -> CheckResult:
     run_dir = Path(run_dir)
     model = best_neural_model(run_dir)
     if model is None:
-        return skip(FAMILY, NAME, "no neural model's embeddings in the run (no neural model, "
-                    "--no-style-map, or none had a final linear layer)")  # fmt: skip
+        return skip(
+            FAMILY,
+            NAME,
+            "no neural model's embeddings in the run (no neural model, "
+            "--no-style-map, or none had a final linear layer)",
+        )
     arrays = load_embedding(embeddings_dir(run_dir) / f"{model}.npz")
     threshold = float("nan")
     if "chunks" in arrays and arrays["chunks"].shape[1] >= 2 and len(arrays["keys"]) >= 2:
         tracks, chunks = standardise_with(arrays["embedding"], arrays["chunks"])
         threshold = same_clip_threshold(chunks)
     if not np.isfinite(threshold):
-        return skip(FAMILY, NAME, f"{model}: fewer than two clips, or no two different chunks "
-                    "of one clip: no same-clip distances to set the threshold")  # fmt: skip
+        return skip(
+            FAMILY,
+            NAME,
+            f"{model}: fewer than two clips, or no two different chunks "
+            "of one clip: no same-clip distances to set the threshold",
+        )
     pairs = close_pairs(tracks, chunks, arrays["keys"], arrays["groups"], threshold=threshold)
     planted = planted_pairs(run_dir)
     if planted is not None:

@@ -74,13 +74,24 @@ def unknown_metadata(kind: str, *, source: str | None) -> CheckResult:
     otherwise a WARN, since scores without artist information are optimistic."""
     name = f"{kind}s_across_splits"
     if kind == "album":
-        return skip(FAMILY, name, "the dataset names no album (add an album column to a "
-                    "manifest to check album leakage)")  # fmt: skip
+        return skip(
+            FAMILY,
+            name,
+            "the dataset names no album (add an album column to a manifest to check album leakage)",
+        )
     if source == "built-in":
-        return skip(FAMILY, name, "the dataset names no artist; the split is a published "
-                    "artist-filtered split (GTZAN fault-filtered), taken as given")  # fmt: skip
-    grouped = ("repeated and near-identical excerpts were kept in one split (grouped by audio "
-               "fingerprint), but " if source == "audio" else "")  # fmt: skip
+        return skip(
+            FAMILY,
+            name,
+            "the dataset names no artist; the split is a published "
+            "artist-filtered split (GTZAN fault-filtered), taken as given",
+        )
+    grouped = (
+        "repeated and near-identical excerpts were kept in one split (grouped by audio "
+        "fingerprint), but "
+        if source == "audio"
+        else ""
+    )
     return CheckResult(
         FAMILY,
         name,

@@ -56,9 +56,14 @@ def n_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5) -> int:
 
 
 def out_of_fold_proba(
-    *, X: np.ndarray, y: np.ndarray, groups: np.ndarray, n_splits: int = 5, C: float = 0.1,
+    *,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    n_splits: int = 5,
+    C: float = 0.1,
     random_state: int = 0,
-) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+) -> tuple[np.ndarray, list[str]]:
     """Out-of-fold class probabilities of a standardised logistic regression.
 
     Parameters
@@ -160,11 +165,15 @@ def fit_base_classifier(
     _, C, proba, classes = min(fits, key=lambda fit: fit[0])
     y_int, pred = np.searchsorted(classes, y), proba.argmax(axis=1)
     return BaseClassifier(
-        proba=proba, classes=classes, C=C, n_splits=n_folds(y, groups), features=features,
+        proba=proba,
+        classes=classes,
+        C=C,
+        n_splits=n_folds(y, groups),
+        features=features,
         accuracy=float(np.mean(pred == y_int)),
         macro_f1=float(f1_score(y_int, pred, average="macro")),
         kappa=float(cohen_kappa_score(y_int, pred)),
-    )  # fmt: skip
+    )
 
 
 def detector_features(mfcc: pd.DataFrame, rhythm: pd.DataFrame | None) -> pd.DataFrame:
@@ -265,19 +274,26 @@ def issue_table(
     from cleanlab.rank import get_label_quality_scores
 
     quality = get_label_quality_scores(y_int, proba)
-    return pd.DataFrame({
-        "track_id": keys[ranked], "given": [classes[i] for i in y_int[ranked]],
-        "suggested": [classes[i] for i in proba[ranked].argmax(axis=1)],
-        "p_given": proba[ranked, y_int[ranked]].round(3),
-        "p_suggested": proba[ranked].max(axis=1).round(3),
-        "label_quality": quality[ranked].round(4),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "track_id": keys[ranked],
+            "given": [classes[i] for i in y_int[ranked]],
+            "suggested": [classes[i] for i in proba[ranked].argmax(axis=1)],
+            "p_given": proba[ranked, y_int[ranked]].round(3),
+            "p_suggested": proba[ranked].max(axis=1).round(3),
+            "label_quality": quality[ranked].round(4),
+        }
+    )
 
 
 def suspected_mislabels(
-    *, features: pd.DataFrame, labels: pd.Series, groups: pd.Series,
-    splits: pd.Series | None = None, random_state: int = 0,
-) -> CheckResult:  # fmt: skip
+    *,
+    features: pd.DataFrame,
+    labels: pd.Series,
+    groups: pd.Series,
+    splits: pd.Series | None = None,
+    random_state: int = 0,
+) -> CheckResult:
     """Tracks whose given genre a credible out-of-fold classifier confidently rejects.
 
     Parameters
@@ -302,19 +318,26 @@ def suspected_mislabels(
     y = labels.loc[keys].astype(str).to_numpy()
     counts = pd.Series(y).value_counts()
     if len(keys) < 20 or counts.size < 2 or counts.min() < 2:
-        return skip(FAMILY, NAME, f"too few labelled tracks with features ({len(keys)}) for a "
-                    "cross-validated baseline")  # fmt: skip
+        return skip(
+            FAMILY,
+            NAME,
+            f"too few labelled tracks with features ({len(keys)}) for a cross-validated baseline",
+        )
     base = fit_base_classifier(
-        X=X, y=y, groups=groups.reindex(keys).fillna(-1).to_numpy(),
-        features=describe_features(features.columns), random_state=random_state,
-    )  # fmt: skip
+        X=X,
+        y=y,
+        groups=groups.reindex(keys).fillna(-1).to_numpy(),
+        features=describe_features(features.columns),
+        random_state=random_state,
+    )
     y_int = np.searchsorted(base.classes, y)
     split_of = np.full(len(keys), "all", dtype=object)
     if splits is not None:
         split_of = splits.reindex(keys).fillna("none").astype(str).to_numpy()
     ranked, wrong = flag_positions(y_int=y_int, base=base, split_of=split_of)
-    table = issue_table(keys=keys, y_int=y_int, proba=base.proba, classes=base.classes,
-                        ranked=ranked)  # fmt: skip
+    table = issue_table(
+        keys=keys, y_int=y_int, proba=base.proba, classes=base.classes, ranked=ranked
+    )
     if splits is not None:
         table.insert(1, "split", split_of[ranked])
     return mislabel_result(table, base=base, wrong=wrong)
@@ -327,26 +350,42 @@ def mislabel_result(table: pd.DataFrame, *, base: BaseClassifier, wrong: int) ->
     estimate = f"{wrong} wrong labels ({100 * wrong / n:.0f}%)"
     flags = f"{len(table)} of {n} tracks ({100 * len(table) / n:.1f}%)"
     top = f"most suspicious: {id_list(table['track_id'], limit=6)}" if len(table) else "none"
-    evidence = table if len(table) else {"tracks": n, "estimated_wrong_labels": wrong,
-        "accuracy": round(base.accuracy, 3), "macro_f1": round(base.macro_f1, 3),
-        "kappa": round(base.kappa, 3), "features": base.features}  # fmt: skip
+    evidence = (
+        table
+        if len(table)
+        else {
+            "tracks": n,
+            "estimated_wrong_labels": wrong,
+            "accuracy": round(base.accuracy, 3),
+            "macro_f1": round(base.macro_f1, 3),
+            "kappa": round(base.kappa, 3),
+            "features": base.features,
+        }
+    )
     if base.credible:
         return CheckResult(
-            FAMILY, NAME, "WARN" if len(table) else "PASS",
+            FAMILY,
+            NAME,
+            "WARN" if len(table) else "PASS",
             f"{flags} look mislabelled (out-of-fold p(given) <= {MAX_P_GIVEN:g}): {top} "
             f"(cleanlab estimates {estimate}; {base.describe()})",
             evidence=evidence,
             action="listen to the top-ranked tracks and fix genre_top where the suggestion is "
             "right; an estimated noise rate above a few percent caps every model's accuracy"
-            if len(table) else "",
-        )  # fmt: skip
+            if len(table)
+            else "",
+        )
     if base.chance:
         listed = f"it is barely better than chance (Cohen's kappa {base.kappa:.2f}): none listed"
     else:
-        listed = (f"{flags} listed as leads (margin >= {WEAK_MARGIN:g}, at most "
-                  f"{100 * WEAK_FRACTION:g}% of a split): {top}")  # fmt: skip
+        listed = (
+            f"{flags} listed as leads (margin >= {WEAK_MARGIN:g}, at most "
+            f"{100 * WEAK_FRACTION:g}% of a split): {top}"
+        )
     return CheckResult(
-        FAMILY, NAME, "WARN",
+        FAMILY,
+        NAME,
+        "WARN",
         f"base classifier too weak for credible mislabel flags ({base.describe()}; flags need "
         f"accuracy >= {MIN_ACCURACY:g} and macro F1 >= {MIN_MACRO_F1:g}): most of its "
         f"disagreements are its own confusion, so cleanlab's estimate of {estimate} "
@@ -354,7 +393,7 @@ def mislabel_result(table: pd.DataFrame, *, base: BaseClassifier, wrong: int) ->
         evidence=evidence,
         action="listen to the listed tracks, if any, but read no noise rate from this check "
         "until a stronger base classifier (more informative features) backs it",
-    )  # fmt: skip
+    )
 
 
 def from_inputs(inputs: DataInputs) -> list[CheckResult]:

@@ -224,16 +224,20 @@ def run_checks(stage: str, argument: Any, *, n_jobs: int = 1) -> list[CheckResul
     """
     entries = check_entries(stage)
     done = _builtins_side_by_side(entries, argument, n_jobs=n_jobs)
-    per_entry = [done[i] if i in done else run_entry(entry, argument)
-                 for i, entry in enumerate(entries)]  # fmt: skip
-    builtin_keys = {r.key for entry, rs in zip(entries, per_entry, strict=True) if entry.builtin
-                    for r in rs}  # fmt: skip
+    per_entry = [
+        done[i] if i in done else run_entry(entry, argument) for i, entry in enumerate(entries)
+    ]
+    builtin_keys = {
+        r.key for entry, rs in zip(entries, per_entry, strict=True) if entry.builtin for r in rs
+    }
     results: list[CheckResult] = []
     for entry, returned in zip(entries, per_entry, strict=True):
         clash = [r.key for r in returned if r.key in builtin_keys]
         if not entry.builtin and clash:  # a key is a report's anchor: two would share one
-            problem = (f"returned {clash[0]}, a built-in check's result; give its results a "
-                       "family or name of their own")  # fmt: skip
+            problem = (
+                f"returned {clash[0]}, a built-in check's result; give its results a "
+                "family or name of their own"
+            )
             returned = [failed_result(entry, problem)]
         results += returned
     return results
@@ -248,8 +252,9 @@ def _builtins_side_by_side(
 
     if effective_n_jobs(n_jobs) < 2:
         return {}
-    tasks = [(i, part) for i, entry in enumerate(entries) if entry.builtin
-             for part in _parts(entry)]  # fmt: skip
+    tasks = [
+        (i, part) for i, entry in enumerate(entries) if entry.builtin for part in _parts(entry)
+    ]
     if len(tasks) < 2:
         return {}
 
@@ -304,13 +309,17 @@ def _as_results(entry: CheckEntry, returned: Any) -> list[CheckResult]:
         )
     for result in returned:  # a CheckResult's fields can be changed after it was made
         if result.verdict not in VERDICTS:
-            raise ValueError(f"returned {result.key} with the verdict {result.verdict!r}, not "
-                             f"one of {', '.join(VERDICTS)}")  # fmt: skip
+            raise ValueError(
+                f"returned {result.key} with the verdict {result.verdict!r}, not "
+                f"one of {', '.join(VERDICTS)}"
+            )
         if not all(isinstance(png, bytes) for png in result.figures):
             kinds = sorted({type(png).__name__ for png in result.figures})
-            raise TypeError(f"returned {result.key} with figures of type {', '.join(kinds)}; "
-                            "a figure is PNG bytes (harness.checks.base.figure_png makes them "
-                            "of a matplotlib figure)")  # fmt: skip
+            raise TypeError(
+                f"returned {result.key} with figures of type {', '.join(kinds)}; "
+                "a figure is PNG bytes (harness.checks.base.figure_png makes them "
+                "of a matplotlib figure)"
+            )
     return list(returned)
 
 

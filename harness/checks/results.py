@@ -53,8 +53,10 @@ def load_predictions(run_dir: Path, *, split: str) -> dict[str, dict[str, np.nda
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:  # truncated or not an npz
-            raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}); the run's "
-                            "predictions are damaged: run it again") from None  # fmt: skip
+            raise DataError(
+                f"{path}: cannot be read ({type(exc).__name__}: {exc}); the run's "
+                "predictions are damaged: run it again"
+            ) from None
         if "y_true" not in arrays:
             continue
         if out:
@@ -154,9 +156,15 @@ def paired_comparison(
         row: dict[str, object] = {"model": name}
         for metric, higher in (("log_loss", False), ("macro_f1", True)):
             result = metrics.paired_bootstrap(
-                getattr(metrics, metric), y, arrays["proba"], base["proba"],
-                higher_is_better=higher, n_boot=n_boot, seed=seed, labels=labels,
-            )  # fmt: skip
+                getattr(metrics, metric),
+                y,
+                arrays["proba"],
+                base["proba"],
+                higher_is_better=higher,
+                n_boot=n_boot,
+                seed=seed,
+                labels=labels,
+            )
             row[f"{metric} difference"] = round(result["difference"], 4)
             row[f"{metric} 95% CI"] = f"[{result['low']:+.3f}, {result['high']:+.3f}]"
             row[f"{metric} better in"] = round(result["a_better"], 3)
@@ -416,5 +424,11 @@ def learning_curves_part(run_dir: Path) -> list[CheckResult]:
 # the registry runs these side by side (harness.checks.registry.run_checks): with the other
 # built-in checks, in a process each, the default run's report stage took 2.9-3.3 s against
 # 3.6-4.3 s on 2 cores (fresh clones); most of it is drawing these parts' 22 figures
-results_checks.parts = (comparison_part, paired_part, per_class_part, confusion_part,
-                        calibration_part, learning_curves_part)  # fmt: skip
+results_checks.parts = (
+    comparison_part,
+    paired_part,
+    per_class_part,
+    confusion_part,
+    calibration_part,
+    learning_curves_part,
+)

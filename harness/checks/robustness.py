@@ -51,9 +51,15 @@ def robustness_checks(run_dir: Path) -> list[CheckResult]:
     run_dir = Path(run_dir)
     info = _info(run_dir)
     if info.get("failed"):
-        return [CheckResult(FAMILY, "degradation", "FAIL",
-                            f"the robustness stage failed: {info['failed']}",
-                            action=f"read the traceback in {run_dir / ERROR_FILE}")]  # fmt: skip
+        return [
+            CheckResult(
+                FAMILY,
+                "degradation",
+                "FAIL",
+                f"the robustness stage failed: {info['failed']}",
+                action=f"read the traceback in {run_dir / ERROR_FILE}",
+            )
+        ]
     if not (run_dir / TABLE_FILE).is_file():
         reason = info.get("skipped") or "no robustness.csv in the run: run with --robustness"
         return [skip(FAMILY, "degradation", reason)]
@@ -97,8 +103,10 @@ def degradation(table: pd.DataFrame, *, mild: list[str]) -> CheckResult:
     if worst is not None:
         finding += f"; largest accuracy loss: {_describe(worst)}"
     if len(bad):
-        pairs = ", ".join(f"{r.model} ({r.change}, {100 * r.delta_accuracy:+.0f} points)"
-                          for r in bad.sort_values("delta_accuracy").itertuples())  # fmt: skip
+        pairs = ", ".join(
+            f"{r.model} ({r.change}, {100 * r.delta_accuracy:+.0f} points)"
+            for r in bad.sort_values("delta_accuracy").itertuples()
+        )
         finding += f"; more than {100 * MILD_ACCURACY_DROP:.0f} points lost under a mild change: "
         finding += pairs
     elif len(mild_rows):
@@ -108,10 +116,14 @@ def degradation(table: pd.DataFrame, *, mild: list[str]) -> CheckResult:
         )
     figure = accuracy_change_figure(scored, mild=mild, threshold=MILD_ACCURACY_DROP)
     return CheckResult(
-        FAMILY, "degradation", "WARN" if len(bad) else "PASS", finding,
-        evidence=change_table(table, mild=mild), action=ACTION if len(bad) else "",
+        FAMILY,
+        "degradation",
+        "WARN" if len(bad) else "PASS",
+        finding,
+        evidence=change_table(table, mild=mild),
+        action=ACTION if len(bad) else "",
         figures=[figure] if len(scored) else [],
-    )  # fmt: skip
+    )
 
 
 def _describe(row: pd.Series) -> str:
@@ -127,8 +139,9 @@ def failed_clips(failures: pd.DataFrame | None, table: pd.DataFrame) -> CheckRes
     if failures is None:
         return skip(FAMILY, "failed_clips", f"no {FAILURES_FILE} in the run")
     if failures.empty:
-        return CheckResult(FAMILY, "failed_clips", "PASS",
-                           "every change succeeded on every test clip")  # fmt: skip
+        return CheckResult(
+            FAMILY, "failed_clips", "PASS", "every change succeeded on every test clip"
+        )
     per_change = failures.groupby("change", sort=False).size()
     counts = ", ".join(f"{change} {n}" for change, n in per_change.items())
     n_clips = int((table["n_clips"] + table["n_failed"]).max()) if len(table) else 0
@@ -137,8 +150,11 @@ def failed_clips(failures: pd.DataFrame | None, table: pd.DataFrame) -> CheckRes
         "change; each is left out of that change's scores, changed and clean"
     )
     return CheckResult(
-        FAMILY, "failed_clips", "WARN", finding,
+        FAMILY,
+        "failed_clips",
+        "WARN",
+        finding,
         evidence=failures.set_index(["key", "change"]),
         action="read the error of each; the cache keeps a failure, delete "
         "<cache_dir>/robustness/ to try again",
-    )  # fmt: skip
+    )

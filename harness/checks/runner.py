@@ -84,10 +84,19 @@ def data_checks(
         Shifted-excerpt pairs (:func:`harness.data.fingerprints.matching_pairs`).
     """
     inputs = DataInputs(
-        tracks=tracks, splits=splits, status=status, groups=groups, hashes=hashes,
-        prints=prints, feature_table=feature_table, rhythm=rhythm, genres=genres,
-        target_sr=target_sr, seed=seed, shifted=shifted,
-    )  # fmt: skip
+        tracks=tracks,
+        splits=splits,
+        status=status,
+        groups=groups,
+        hashes=hashes,
+        prints=prints,
+        feature_table=feature_table,
+        rhythm=rhythm,
+        genres=genres,
+        target_sr=target_sr,
+        seed=seed,
+        shifted=shifted,
+    )
     return run_checks(DATA, inputs)
 
 
@@ -192,8 +201,11 @@ def run_data_checks(
     decode = getattr(features, "decode", None)
     logmel = features.logmel
     try:
-        specs = list(cached_logmels(features.cache_dir, keys_by_group=keys_by_group,
-                                    logmel=logmel, decode=decode))  # fmt: skip
+        specs = list(
+            cached_logmels(
+                features.cache_dir, keys_by_group=keys_by_group, logmel=logmel, decode=decode
+            )
+        )
     except DataError:  # the run extracted no log-mel (baselines only): decode the clips
         paths = clips.loc[fingerprintable, "path"].to_dict()
         specs = decoded_logmels(paths, logmel=logmel, n_jobs=n_jobs)

@@ -191,9 +191,13 @@ def _interval(arrays: dict[str, np.ndarray] | None, metric: str) -> str:
         return ""
     labels = list(arrays["classes"].astype(str))
     low, high = metrics.bootstrap_ci(
-        getattr(metrics, metric), arrays["y_true"].astype(str), arrays["proba"],
-        n_boot=N_BOOT, seed=0, labels=labels,
-    )  # fmt: skip
+        getattr(metrics, metric),
+        arrays["y_true"].astype(str),
+        arrays["proba"],
+        n_boot=N_BOOT,
+        seed=0,
+        labels=labels,
+    )
     return f"[{low:.3f}, {high:.3f}]"
 
 
@@ -202,8 +206,12 @@ def seed_paired_comparison(run_dir: Path, table: pd.DataFrame, prefix: str) -> C
     evaluated tracks, once per seed (:func:`harness.checks.results.paired_comparison`)."""
     pivot = seed_pivot(table, f"{prefix}_log_loss")
     if len(pivot) < 2:
-        return CheckResult(FAMILY, "seed_paired_comparison", "SKIP",
-                           "fewer than two trained models scored on every seed")  # fmt: skip
+        return CheckResult(
+            FAMILY,
+            "seed_paired_comparison",
+            "SKIP",
+            "fewer than two trained models scored on every seed",
+        )
     best, second = pivot.index[:2]
     split, main = SPLIT_NAMES[prefix], pivot.columns[0]
     rows = []
@@ -216,8 +224,12 @@ def seed_paired_comparison(run_dir: Path, table: pd.DataFrame, prefix: str) -> C
         result = paired_comparison(pair, split=split, baseline=second, seed=0)
         rows.append(result.evidence.drop(columns="model").assign(seed=int(seed)))
     if not rows:
-        return CheckResult(FAMILY, "seed_paired_comparison", "SKIP",
-                           f"no stored {split} predictions of {best} and {second}")  # fmt: skip
+        return CheckResult(
+            FAMILY,
+            "seed_paired_comparison",
+            "SKIP",
+            f"no stored {split} predictions of {best} and {second}",
+        )
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[["seed", *[c for c in frame.columns if c != "seed"]]]
     better = frame.loc[frame["log_loss better in"] >= CLEAR_WIN, "seed"].tolist()
@@ -249,8 +261,9 @@ def seed_ranking(table: pd.DataFrame, prefix: str) -> CheckResult:
     metric, split = f"{prefix}_log_loss", SPLIT_NAMES[prefix]
     pivot = seed_pivot(table, metric)
     if len(pivot) < 2:
-        return CheckResult(FAMILY, "seed_ranking", "SKIP",
-                           "fewer than two trained models scored on every seed")  # fmt: skip
+        return CheckResult(
+            FAMILY, "seed_ranking", "SKIP", "fewer than two trained models scored on every seed"
+        )
     changes = ranking_changes(table, metric)
     evidence = pivot.round(4).rename(columns=lambda s: f"seed {s}")
     evidence.insert(0, "mean", pivot.mean(axis=1).round(4))

@@ -30,16 +30,28 @@ def _genre_panel(ax, xy: np.ndarray, labels: np.ndarray) -> None:
         mine = labels == genre
         ax.scatter(*xy[mine].T, s=POINT_SIZE, color=colour, label=f"{genre} ({mine.sum()})")
     if unlabelled.any():
-        ax.scatter(*xy[unlabelled].T, s=POINT_SIZE + 6, marker="x", linewidths=0.8,
-                   color=UNLABELLED_COLOUR, label=f"unlabelled ({unlabelled.sum()})")  # fmt: skip
+        ax.scatter(
+            *xy[unlabelled].T,
+            s=POINT_SIZE + 6,
+            marker="x",
+            linewidths=0.8,
+            color=UNLABELLED_COLOUR,
+            label=f"unlabelled ({unlabelled.sum()})",
+        )
     ax.legend(fontsize=7, markerscale=1.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title("by genre", fontsize=9)
 
 
 def _year_panel(fig, ax, xy: np.ndarray, years: np.ndarray) -> None:
     dated = np.isfinite(years)
-    ax.scatter(*xy[~dated].T, s=POINT_SIZE + 6, marker="x", linewidths=0.8,
-               color=UNLABELLED_COLOUR, label=f"no date ({(~dated).sum()})")  # fmt: skip
+    ax.scatter(
+        *xy[~dated].T,
+        s=POINT_SIZE + 6,
+        marker="x",
+        linewidths=0.8,
+        color=UNLABELLED_COLOUR,
+        label=f"no date ({(~dated).sum()})",
+    )
     points = ax.scatter(*xy[dated].T, s=POINT_SIZE, c=years[dated], cmap="viridis")
     fig.colorbar(points, ax=ax, label="year")
     ax.legend(fontsize=7, loc="lower left")

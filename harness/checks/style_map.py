@@ -111,8 +111,10 @@ def run_config(run_dir: Path) -> dict:
     try:
         return json.loads(path.read_text("utf-8")).get("config", {})
     except (ValueError, AttributeError) as exc:  # truncated, or not a manifest's object
-        raise DataError(f"{path}: not a run manifest ({type(exc).__name__}: {exc}); the run is "
-                        "damaged: run it again") from None  # fmt: skip
+        raise DataError(
+            f"{path}: not a run manifest ({type(exc).__name__}: {exc}); the run is "
+            "damaged: run it again"
+        ) from None
 
 
 def expected_sources(config: dict) -> list[str]:
@@ -168,12 +170,25 @@ def purity_table(labels: np.ndarray, purity: np.ndarray, held_out: np.ndarray) -
     rows = []
     for genre, count in zip(genres, counts, strict=True):
         mine = labels == genre
-        rows.append({"genre": str(genre), "clips": int(count),
-                     "kNN purity": purity[mine].mean(), "chance": (count - 1) / (n - 1),
-                     "held-out purity": _mean(purity[mine & held_out])})  # fmt: skip
+        rows.append(
+            {
+                "genre": str(genre),
+                "clips": int(count),
+                "kNN purity": purity[mine].mean(),
+                "chance": (count - 1) / (n - 1),
+                "held-out purity": _mean(purity[mine & held_out]),
+            }
+        )
     chance = float(np.sum(counts * (counts - 1)) / (n * (n - 1)))
-    rows.append({"genre": "all", "clips": n, "kNN purity": purity.mean(), "chance": chance,
-                 "held-out purity": _mean(purity[held_out])})  # fmt: skip
+    rows.append(
+        {
+            "genre": "all",
+            "clips": n,
+            "kNN purity": purity.mean(),
+            "chance": chance,
+            "held-out purity": _mean(purity[held_out]),
+        }
+    )
     return pd.DataFrame(rows).set_index("genre").round(3)
 
 
@@ -243,9 +258,11 @@ def source_result(source: str, arrays: dict, *, seed: int) -> CheckResult:
         return skip(FAMILY, source, f"{source}: no genre to colour by ({arrays['label_note']})")
     if labelled.sum() <= K_NEIGHBOURS or len(genres) < 2:
         return skip(
-            FAMILY, source, f"{source}: {labelled.sum()} labelled clips in {len(genres)} "
+            FAMILY,
+            source,
+            f"{source}: {labelled.sum()} labelled clips in {len(genres)} "
             f"genres; the scores need more than {K_NEIGHBOURS} clips and two genres",
-        )  # fmt: skip
+        )
     X = standardised(arrays["embedding"])
     scores = style_scores(X[labelled], labels[labelled], arrays["groups"][labelled], seed=seed)
     years = arrays["year"].astype(float)
@@ -256,9 +273,12 @@ def source_result(source: str, arrays: dict, *, seed: int) -> CheckResult:
         f"{scores['held_out']:.3f}), silhouette {scores['silhouette']:.3f}, k-means vs genres "
         f"ARI {scores['ari']:.3f} NMI {scores['nmi']:.3f}; {int(labelled.sum())} labelled "
         f"clips, {int((~labelled).sum())} unlabelled placed on the map ({arrays['label_note']}; "
-        + (f"year panel from {arrays['year_source']})" if dated else "no dates in the "
-           "metadata: no year panel)")
-    )  # fmt: skip
+        + (
+            f"year panel from {arrays['year_source']})"
+            if dated
+            else "no dates in the metadata: no year panel)"
+        )
+    )
     near_chance = scores["lift"] < MIN_LIFT
     return CheckResult(
         FAMILY,
@@ -305,8 +325,14 @@ def neighbour_genres(
     rows = []
     for row in votes:
         top = Counter(row).most_common(2) + [("", 0)] * 2  # ties: first seen, i.e. nearer
-        rows.append({"genre_1": top[0][0], "share_1": top[0][1] / k,
-                     "genre_2": top[1][0], "share_2": top[1][1] / k})  # fmt: skip
+        rows.append(
+            {
+                "genre_1": top[0][0],
+                "share_1": top[0][1] / k,
+                "genre_2": top[1][0],
+                "share_2": top[1][1] / k,
+            }
+        )
     return pd.DataFrame(rows, columns=["genre_1", "share_1", "genre_2", "share_2"])
 
 
@@ -353,8 +379,11 @@ def unlabelled_result(run_dir: Path, loaded: dict[str, dict], answers: dict) -> 
     """The unlabelled clips with their nearest genres per source (the CSV holds every row)."""
     table = unlabelled_table(loaded)
     if table.empty:
-        return skip(FAMILY, "unlabelled_neighbours", "no unlabelled clip with a labelled "
-                    "neighbour in any embedding")  # fmt: skip
+        return skip(
+            FAMILY,
+            "unlabelled_neighbours",
+            "no unlabelled clip with a labelled neighbour in any embedding",
+        )
     if answers:
         table["answer"] = table["key"].map(answers).fillna("")
     path = embeddings_dir(run_dir) / NEIGHBOURS_FILE
@@ -377,8 +406,11 @@ def unlabelled_result(run_dir: Path, loaded: dict[str, dict], answers: dict) -> 
     finding = (
         f"{wide.shape[0]} unlabelled clips placed among the labelled ones; each with the two "
         f"genres most common among its {K_NEIGHBOURS} nearest labelled clips"
-        + (f"; the nearest genre is the answer key's for {', '.join(sentences)}" if sentences
-           else "")
+        + (
+            f"; the nearest genre is the answer key's for {', '.join(sentences)}"
+            if sentences
+            else ""
+        )
         + f"; every row in {EMBEDDINGS_DIR}/{NEIGHBOURS_FILE}"
-    )  # fmt: skip
+    )
     return CheckResult(FAMILY, "unlabelled_neighbours", "PASS", finding, evidence=wide)

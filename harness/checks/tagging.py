@@ -91,9 +91,12 @@ def per_genre_scores(preds: dict[str, dict[str, np.ndarray]], *, split: str) -> 
     scored = frame[frame["positives"] > 0]
     if not models or scored.empty:
         return CheckResult(
-            FAMILY, "per_genre_scores", "SKIP", f"no model, or no genre with a positive {split} "
-            "track", evidence=frame,
-        )  # fmt: skip
+            FAMILY,
+            "per_genre_scores",
+            "SKIP",
+            f"no model, or no genre with a positive {split} track",
+            evidence=frame,
+        )
     mean_pr = scored[pr_columns].mean(axis=1)
     unscored = int((frame["positives"] == 0).sum())
     finding = (
@@ -148,11 +151,16 @@ def thresholds(preds: dict[str, dict[str, np.ndarray]], run_dir: Path) -> CheckR
     for name, arrays in preds.items():
         tuned = arrays.get("thresholds", np.array([]))
         temperatures = arrays.get("temperatures", np.ones(len(tuned)))
-        rows.append({"model": name, "genres with T != 1": int((temperatures != 1).sum()),
-                     "threshold min": tuned.min() if len(tuned) else np.nan,
-                     "threshold median": np.median(tuned) if len(tuned) else np.nan,
-                     "threshold max": tuned.max() if len(tuned) else np.nan,
-                     "notes": notes.get(name, "")})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "genres with T != 1": int((temperatures != 1).sum()),
+                "threshold min": tuned.min() if len(tuned) else np.nan,
+                "threshold median": np.median(tuned) if len(tuned) else np.nan,
+                "threshold max": tuned.max() if len(tuned) else np.nan,
+                "notes": notes.get(name, ""),
+            }
+        )
     return CheckResult(
         FAMILY,
         "thresholds_and_calibration",
@@ -171,9 +179,11 @@ def dropped_genres(info: dict) -> CheckResult:
     kept = len(info.get("genres", []))
     if not dropped:
         return CheckResult(
-            FAMILY, "dropped_genres", "PASS",
+            FAMILY,
+            "dropped_genres",
+            "PASS",
             f"no genre dropped: all {kept} have >= {minimum} training tracks",
-        )  # fmt: skip
+        )
     evidence = pd.DataFrame(
         {"genre": list(dropped), "training tracks": list(dropped.values())}
     ).sort_values(["training tracks", "genre"], ascending=[False, True], kind="stable")
@@ -204,9 +214,14 @@ def co_occurrence(labels: pd.DataFrame, *, top: int = TOP_PAIRS) -> CheckResult:
     for i, j in combinations(range(y.shape[1]), 2):
         if together[i, j]:
             union = count[i] + count[j] - together[i, j]
-            rows.append({"genre a": labels.columns[i], "genre b": labels.columns[j],
-                         "tracks with both": int(together[i, j]),
-                         "jaccard": round(float(together[i, j] / union), 3)})  # fmt: skip
+            rows.append(
+                {
+                    "genre a": labels.columns[i],
+                    "genre b": labels.columns[j],
+                    "tracks with both": int(together[i, j]),
+                    "jaccard": round(float(together[i, j] / union), 3),
+                }
+            )
     per_track = y.sum(axis=1)
     finding = (
         f"{len(labels)} tracks carry {per_track.mean():.2f} genres on average "
@@ -218,9 +233,12 @@ def co_occurrence(labels: pd.DataFrame, *, top: int = TOP_PAIRS) -> CheckResult:
         ["tracks with both", "jaccard"], ascending=False, kind="stable"
     )
     return CheckResult(
-        FAMILY, "co_occurrence", "PASS", finding + "; the most frequent below",
+        FAMILY,
+        "co_occurrence",
+        "PASS",
+        finding + "; the most frequent below",
         evidence=table.head(top).reset_index(drop=True),
-    )  # fmt: skip
+    )
 
 
 def hierarchy(labels: pd.DataFrame, parents: dict[str, str | None]) -> CheckResult:
@@ -240,15 +258,23 @@ def hierarchy(labels: pd.DataFrame, parents: dict[str, str | None]) -> CheckResu
             continue
         has_child = labels[child].to_numpy() == 1
         has_parent = labels[parent].to_numpy() == 1
-        rows.append({"child": child, "parent": parent, "child tracks": int(has_child.sum()),
-                     "with parent": int((has_child & has_parent).sum()),
-                     "without parent": int((has_child & ~has_parent).sum()),
-                     "parent tracks": int(has_parent.sum())})  # fmt: skip
+        rows.append(
+            {
+                "child": child,
+                "parent": parent,
+                "child tracks": int(has_child.sum()),
+                "with parent": int((has_child & has_parent).sum()),
+                "without parent": int((has_child & ~has_parent).sum()),
+                "parent tracks": int(has_parent.sum()),
+            }
+        )
     if not rows:
         return CheckResult(
-            FAMILY, "hierarchy", "SKIP",
+            FAMILY,
+            "hierarchy",
+            "SKIP",
             "no kept genre has its parent kept too (or tagging.json has no genre tree)",
-        )  # fmt: skip
+        )
     table = pd.DataFrame(rows)
     with_parent, child_tracks = int(table["with parent"].sum()), int(table["child tracks"].sum())
     orphans = table[table["without parent"] > 0]

@@ -70,10 +70,17 @@ def check(
     out = out or DEFAULT_RUNS_DIR / f"checks-{root.resolve().name}"
     console = _console()
     results, scores = check_dataset(
-        root=root, subset=subset, cache_dir=cache_dir, out=out, resplit=resplit, seed=seed,
-        n_jobs=n_jobs, progress=sys.stderr.isatty(), format=format,
+        root=root,
+        subset=subset,
+        cache_dir=cache_dir,
+        out=out,
+        resplit=resplit,
+        seed=seed,
+        n_jobs=n_jobs,
+        progress=sys.stderr.isatty(),
+        format=format,
         min_duration=min_duration,
-    )  # fmt: skip
+    )
     _print_summary(results, console)
     if scores is not None:
         console.print("Against the planted faults (synthetic_truth.csv):")

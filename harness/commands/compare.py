@@ -90,8 +90,9 @@ def compare(
 
     if out is not None:
         if out.is_dir():
-            raise ParameterError(f"--out {out}: is a folder; name the CSV file, e.g. --out "
-                                 f"{out / 'comparison.csv'}")  # fmt: skip
+            raise ParameterError(
+                f"--out {out}: is a folder; name the CSV file, e.g. --out {out / 'comparison.csv'}"
+            )
         check_writable("--out", out.parent)
     comparison = compare_runs(run_dirs, against=against)
     _print_table(comparison, against=against)

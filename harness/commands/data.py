@@ -127,12 +127,24 @@ def synth(
 
     check_artists_option(format=format, artists=artists)
     config = SynthConfig(
-        root=root, subset=subset, n_tracks=n_tracks, duration=duration, sr=sr,
-        channels=channels, compression_level=compression_level, seed=seed, empty=empty,
-        short=short, silent=silent, corrupt=corrupt, duplicate=duplicate,
-        near_duplicate=near_duplicate, mislabel=mislabel, n_test=n_test,
+        root=root,
+        subset=subset,
+        n_tracks=n_tracks,
+        duration=duration,
+        sr=sr,
+        channels=channels,
+        compression_level=compression_level,
+        seed=seed,
+        empty=empty,
+        short=short,
+        silent=silent,
+        corrupt=corrupt,
+        duplicate=duplicate,
+        near_duplicate=near_duplicate,
+        mislabel=mislabel,
+        n_test=n_test,
         n_multi_root=n_multi_root,
-    )  # fmt: skip
+    )
     if format != "fma":
         summary = generate_format(
             config, format=format, n_jobs=n_jobs, overwrite=force, artists=artists
@@ -167,8 +179,9 @@ def splits(
     from harness.data.formats import load_dataset
     from harness.data.splits import SPLITS, check_leakage
 
-    data = load_dataset(root=root, format=format, subset=subset, resplit=resplit, seed=seed,
-                        require_audio=False)  # fmt: skip
+    data = load_dataset(
+        root=root, format=format, subset=subset, resplit=resplit, seed=seed, require_audio=False
+    )
     split = data.splits
     table = pd.crosstab(data.labels.reindex(split.index), split)
     table = table.reindex(columns=list(SPLITS), fill_value=0)

@@ -114,15 +114,18 @@ def features(
     sets = check_feature_sets(feature_sets)
     kind = detect_format(root, format=format)
     # an own collection: its clip length sets 'short' and the log-mel window, as in `run`
-    data = None if kind == "fma" else load_dataset(root=root, format=kind, resplit=resplit,
-                                                   seed=seed)  # fmt: skip
+    data = (
+        None if kind == "fma" else load_dataset(root=root, format=kind, resplit=resplit, seed=seed)
+    )
     if data is not None:
         clips = data.clips
     else:
-        clips = build_clips(root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir,
-                            format=kind)  # fmt: skip
-    decode = decode_config_for(root if root.is_dir() else root.parent, min_duration=min_duration,
-                               data=data)  # fmt: skip
+        clips = build_clips(
+            root, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir, format=kind
+        )
+    decode = decode_config_for(
+        root if root.is_dir() else root.parent, min_duration=min_duration, data=data
+    )
     start = time.perf_counter()
     status = extract(
         clips,

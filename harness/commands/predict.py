@@ -78,9 +78,17 @@ def predict(
 
     seconds = parse_duration(budget) if budget is not None else None
     summary = predict_files(
-        bundle, inputs, out=out, fmt=fmt, top_k=top_k, middle=middle, n_jobs=n_jobs,
-        device=device, batch_size=batch_size, budget=seconds,
-    )  # fmt: skip
+        bundle,
+        inputs,
+        out=out,
+        fmt=fmt,
+        top_k=top_k,
+        middle=middle,
+        n_jobs=n_jobs,
+        device=device,
+        batch_size=batch_size,
+        budget=seconds,
+    )
     typer.echo(
         f"{summary.out} ({summary.fmt}): {summary.n_predicted} predicted, "
         f"{summary.n_skipped} already there, {summary.n_silent} silent (prior), "
@@ -102,8 +110,10 @@ def export(
     from harness.pipeline.export import export_bundle
 
     folder = export_bundle(run_dir, model, dest)
-    typer.echo(f"exported {model} to {folder} (run: TEST_DIRECTORY=... OUTPUT_PATH=... "
-               f"{folder / 'run.sh'})")  # fmt: skip
+    typer.echo(
+        f"exported {model} to {folder} (run: TEST_DIRECTORY=... OUTPUT_PATH=... "
+        f"{folder / 'run.sh'})"
+    )
 
 
 def register(app: typer.Typer) -> None:

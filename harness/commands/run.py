@@ -216,15 +216,32 @@ def run(
     # `--models ''` is an empty list (refused by the checks), not "every model"
     model_list = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
     cfg = _config(
-        config, root=root, format=format, subset=subset, task=task, models=model_list,
+        config,
+        root=root,
+        format=format,
+        subset=subset,
+        task=task,
+        models=model_list,
         test_dir=test_dir,
         answers=answers,
-        seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
-        quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
-        checks=checks, run_id=run_id, min_genre_count=min_genre_count,
-        min_duration=min_duration, style_map=style_map, seeds=seed_list(seeds),
+        seed=seed,
+        out=out,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        quick=quick,
+        device=device,
+        resplit=resplit,
+        features=features,
+        ddp=ddp,
+        checks=checks,
+        run_id=run_id,
+        min_genre_count=min_genre_count,
+        min_duration=min_duration,
+        style_map=style_map,
+        seeds=seed_list(seeds),
         robustness=robustness,
-    )  # fmt: skip
+    )
     exit_if_models_failed(run_pipeline(cfg))
 
 
@@ -258,14 +275,29 @@ def train(
     from harness.pipeline.run import run_pipeline
 
     cfg = _config(
-        config, root=root, format=format, subset=subset, task=task, models=[model],
+        config,
+        root=root,
+        format=format,
+        subset=subset,
+        task=task,
+        models=[model],
         test_dir=test_dir,
         answers=answers,
-        seed=seed, out=out, cache_dir=cache_dir, n_jobs=n_jobs, scheduler=scheduler,
-        quick=quick, device=device, resplit=resplit, features=features, ddp=ddp,
-        checks=False, run_id=run_id, min_genre_count=min_genre_count,
+        seed=seed,
+        out=out,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        quick=quick,
+        device=device,
+        resplit=resplit,
+        features=features,
+        ddp=ddp,
+        checks=False,
+        run_id=run_id,
+        min_genre_count=min_genre_count,
         min_duration=min_duration,
-    )  # fmt: skip
+    )
     exit_if_models_failed(run_pipeline(cfg))
 
 
@@ -298,8 +330,9 @@ def list_models() -> None:
     from harness.registry import model_entries
 
     broken: dict[str, str] = {}
-    rows = [(e.name, e.consumes, e.target, e.summary)
-            for e in model_entries(broken=broken).values()]  # fmt: skip
+    rows = [
+        (e.name, e.consumes, e.target, e.summary) for e in model_entries(broken=broken).values()
+    ]
     header = ("model", "consumes", "target", "summary")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:

@@ -70,9 +70,14 @@ CLIP_FRACTION = 1e-3
 DC_OFFSET = 0.1
 #: Extension -> the format its content should be (:func:`sniff_format`'s names).
 EXTENSION_FORMATS: dict[str, str] = {
-    ".mp3": "MP3", ".wav": "WAV", ".flac": "FLAC", ".ogg": "Ogg", ".oga": "Ogg",
-    ".aif": "AIFF", ".aiff": "AIFF",
-}  # fmt: skip
+    ".mp3": "MP3",
+    ".wav": "WAV",
+    ".flac": "FLAC",
+    ".ogg": "Ogg",
+    ".oga": "Ogg",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+}
 
 
 @dataclass(frozen=True)
@@ -342,8 +347,14 @@ def _status_row(path: Path, config: DecodeConfig, capture: bool) -> tuple:
         note = "decoder: " + " | ".join(dict.fromkeys(notes))[:300]
         error = f"{error}; {note}" if error else note
     return (
-        clip.status, clip.duration, clip.native_sr, clip.channels, error, clip.warnings, str(path)
-    )  # fmt: skip
+        clip.status,
+        clip.duration,
+        clip.native_sr,
+        clip.channels,
+        error,
+        clip.warnings,
+        str(path),
+    )
 
 
 def decode_status_table(

@@ -62,8 +62,10 @@ def _album_ids(catalogue: pd.DataFrame) -> np.ndarray:
     """An album is its title and its artist's (when known): two artists' albums called
     "Greatest Hits" are two albums."""
     albums, artists = _column(catalogue, "album"), _column(catalogue, "artist")
-    keyed = [album if pd.isna(album) or pd.isna(artist) else f"{artist} / {album}"
-             for album, artist in zip(albums, artists, strict=True)]  # fmt: skip
+    keyed = [
+        album if pd.isna(album) or pd.isna(artist) else f"{artist} / {album}"
+        for album, artist in zip(albums, artists, strict=True)
+    ]
     return np.array(keyed, dtype=object)
 
 
@@ -108,10 +110,12 @@ def catalogue_splits(
     groups = groups.fillna(pd.Series(catalogue.index, index=catalogue.index)).astype(str)
     if out is None:
         frame = pd.DataFrame(
-            {("artist", "id"): groups.to_numpy(),
-             ("track", "genre_top"): catalogue["label"].to_numpy()},
+            {
+                ("artist", "id"): groups.to_numpy(),
+                ("track", "genre_top"): catalogue["label"].to_numpy(),
+            },
             index=catalogue.index,
-        )  # fmt: skip
+        )
         frame.columns = pd.MultiIndex.from_tuples(frame.columns)
         out = make_splits(frame, seed=seed)
     out = out.rename("split")
@@ -132,8 +136,11 @@ def split_gaps(splits: pd.Series, *, where: Path | str) -> dict[str, str]:
         "(or pass --resplit) to let fma-harness split by artist",
         "built-in": "pass --resplit to split this collection by audio instead",
     }.get(source, "add clips (at least 10 per label), or give a split column in a manifest")
-    consequence = {"training": "nothing to train on", "validation": "nothing to calibrate and "
-                   "stop on", "test": "the leaderboard has no test scores"}  # fmt: skip
+    consequence = {
+        "training": "nothing to train on",
+        "validation": "nothing to calibrate and stop on",
+        "test": "the leaderboard has no test scores",
+    }
     return {
         name: f"{where}: no clip is in the {name} split ({shown}; split source: {source}): "
         f"{consequence[name]}; {todo}"
@@ -163,14 +170,19 @@ def catalogue_labels(
         tags = catalogue["label"].map(lambda v: [v])
     names = sorted({t for row in tags for t in row})
     matrix = np.array([[t in set(row) for t in names] for row in tags], dtype=np.int8)
-    labels = pd.DataFrame(matrix.reshape(len(tags), len(names)), index=catalogue.index,
-                          columns=names)  # fmt: skip
+    labels = pd.DataFrame(
+        matrix.reshape(len(tags), len(names)), index=catalogue.index, columns=names
+    )
     labels.index.name = "track_id"
     labels, counts, dropped, notes = drop_rare_labels(
         labels, splits, min_count=min_genre_count, label="label", item="clip"
     )
-    extras = {"dropped_genres": dropped, "notes": notes, "min_genre_count": min_genre_count,
-              "genre_parents": {str(g): None for g in counts.index}}  # fmt: skip
+    extras = {
+        "dropped_genres": dropped,
+        "notes": notes,
+        "min_genre_count": min_genre_count,
+        "genre_parents": {str(g): None for g in counts.index},
+    }
     return labels, list(labels.columns), extras
 
 
@@ -222,12 +234,14 @@ def prepare_catalogue(
     if catalogue.empty:
         raise DataError(f"{root}: no clips left to use; expected labelled audio files")
     tracks = tracks_table(catalogue)
-    splits, groups = catalogue_splits(catalogue, tracks, seed=seed, resplit=resplit,
-                                      split_file=split_file)  # fmt: skip
+    splits, groups = catalogue_splits(
+        catalogue, tracks, seed=seed, resplit=resplit, split_file=split_file
+    )
     tracks[("set", "split")] = splits.reindex(tracks.index).to_numpy()
     tracks[SPLIT_GROUP_COLUMN] = groups.reindex(tracks.index).to_numpy()
-    labels, classes, extras = catalogue_labels(catalogue, splits, task=task,
-                                               min_genre_count=min_genre_count)  # fmt: skip
+    labels, classes, extras = catalogue_labels(
+        catalogue, splits, task=task, min_genre_count=min_genre_count
+    )
     notes += extras.pop("notes", [])
     if len(classes) < 2:
         raise DataError(
@@ -236,10 +250,12 @@ def prepare_catalogue(
         )
     notes += list(split_gaps(splits, where=index_file or root).values())
     clips = pd.DataFrame(
-        {"path": catalogue.loc[labels.index, "path"].astype(str).to_numpy(),
-         "group": splits.reindex(labels.index).to_numpy()},
+        {
+            "path": catalogue.loc[labels.index, "path"].astype(str).to_numpy(),
+            "group": splits.reindex(labels.index).to_numpy(),
+        },
         index=pd.Index(labels.index, name="key", dtype=object),
-    )  # fmt: skip
+    )
     return PreparedData(
         layout=FmaLayout(Path(root)),
         subset=source,

@@ -222,11 +222,18 @@ def matching_pairs(
                 continue
             seen.add(pair)
             a, b = pair
-            sim, lag = best_alignment(envelopes[keys[a]], envelopes[keys[b]], max_lag=max_lag,
-                                      min_frames=min_frames)  # fmt: skip
+            sim, lag = best_alignment(
+                envelopes[keys[a]], envelopes[keys[b]], max_lag=max_lag, min_frames=min_frames
+            )
             if sim >= min_similarity:
-                rows.append({"key_a": keys[a], "key_b": keys[b], "similarity": round(sim, 4),
-                             "shift": round(lag / frame_rate, 2)})  # fmt: skip
+                rows.append(
+                    {
+                        "key_a": keys[a],
+                        "key_b": keys[b],
+                        "similarity": round(sim, 4),
+                        "shift": round(lag / frame_rate, 2),
+                    }
+                )
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -28,11 +28,35 @@ from harness.data.prepared import PreparedData
 from harness.errors import DataError
 
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au",
-     ".snd", ".caf", ".w64", ".rf64"}
-)  # fmt: skip
-GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop",
-                "reggae", "rock")  # fmt: skip
+    {
+        ".wav",
+        ".flac",
+        ".mp3",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".snd",
+        ".caf",
+        ".w64",
+        ".rf64",
+    }
+)
+GTZAN_GENRES = (
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
+)
 GTZAN_SPLIT_FILE = "gtzan_fault_filtered.csv"
 _GTZAN_NAME = re.compile(r"^([a-z]+)\.(\d{5})$")
 
@@ -102,8 +126,11 @@ def folders_catalogue(root: Path) -> pd.DataFrame:
     if catalogue["label"].nunique() < 2:
         only = catalogue["label"].iloc[0] if len(catalogue) else None
         nested = only is not None and any(p.is_dir() for p in (root / only).iterdir())
-        hint = (f"; is '{only}' a folder of label folders? then pass --root {root / only}"
-                if nested else "")  # fmt: skip
+        hint = (
+            f"; is '{only}' a folder of label folders? then pass --root {root / only}"
+            if nested
+            else ""
+        )
         raise DataError(
             f"{root}: {catalogue['label'].nunique()} label folder holds audio, expected one "
             f"folder per label and at least two labels{hint}"
@@ -184,6 +211,13 @@ def load_folders(
             "and mislabelled excerpts left out, artists kept apart); --resplit ignores it"
         )
     return prepare_catalogue(
-        catalogue, root=Path(root), source="folders", task=task, resplit=resplit, seed=seed,
-        min_genre_count=min_genre_count, split_file=split_file, notes=notes,
-    )  # fmt: skip
+        catalogue,
+        root=Path(root),
+        source="folders",
+        task=task,
+        resplit=resplit,
+        seed=seed,
+        min_genre_count=min_genre_count,
+        split_file=split_file,
+        notes=notes,
+    )

@@ -125,8 +125,9 @@ def load_dataset(
     kind = detect_format(Path(root), format=format)
     common = {"task": task, "resplit": resplit, "seed": seed, "min_genre_count": min_genre_count}
     if kind == "fma":
-        return prepare(root=Path(root), subset=subset, test_dir=test_dir,
-                       require_audio=require_audio, **common)  # fmt: skip
+        return prepare(
+            root=Path(root), subset=subset, test_dir=test_dir, require_audio=require_audio, **common
+        )
     if kind == "folders":
         return load_folders(Path(root), **common)
     return load_manifest(Path(root), **common)

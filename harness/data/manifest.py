@@ -153,10 +153,12 @@ def read_manifest(path: Path) -> pd.DataFrame:
             "relative to the manifest's folder: fix the path or remove the row"
         )
     catalogue = pd.DataFrame(
-        {"path": files.map(lambda f: str(f.absolute())).to_numpy(),
-         "label": frame["label"].to_numpy()},
+        {
+            "path": files.map(lambda f: str(f.absolute())).to_numpy(),
+            "label": frame["label"].to_numpy(),
+        },
         index=pd.Index(keys.to_numpy(), name="key", dtype=object),
-    )  # fmt: skip
+    )
     for column in ("artist", "album"):
         if column in frame.columns:
             catalogue[column] = frame[column].replace("", None).to_numpy()
@@ -238,6 +240,12 @@ def load_manifest(
     if "split" in catalogue.columns and catalogue["split"].isna().all():
         catalogue = catalogue.drop(columns="split")
     return prepare_catalogue(
-        catalogue, root=path.parent, source="manifest", task=task, resplit=resplit, seed=seed,
-        min_genre_count=min_genre_count, index_file=path,
-    )  # fmt: skip
+        catalogue,
+        root=path.parent,
+        source="manifest",
+        task=task,
+        resplit=resplit,
+        seed=seed,
+        min_genre_count=min_genre_count,
+        index_file=path,
+    )

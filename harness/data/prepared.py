@@ -258,8 +258,12 @@ def _genres_all(
         for g, p in genres["parent"].items()
         if title[g] in counts.index
     }
-    extras = {"dropped_genres": dropped, "genre_parents": parents, "notes": notes,
-              "min_genre_count": min_genre_count}  # fmt: skip
+    extras = {
+        "dropped_genres": dropped,
+        "genre_parents": parents,
+        "notes": notes,
+        "min_genre_count": min_genre_count,
+    }
     return labels, extras
 
 
@@ -291,8 +295,12 @@ def drop_rare_labels(
     labels = labels[labels.sum(axis=1) > 0]
     if labels.shape[1] == 0:
         commas = [str(c) for c in counts.index if "," in str(c)]
-        hint = (f"; a label such as {commas[0]!r} holds a comma: separate several labels with "
-                "';' in a manifest's labels column" if commas else "")  # fmt: skip
+        hint = (
+            f"; a label such as {commas[0]!r} holds a comma: separate several labels with "
+            "';' in a manifest's labels column"
+            if commas
+            else ""
+        )
         raise DataError(
             f"genres_all: no {label} has {min_count} or more training {item}s "
             f"(most: {int(counts.max()) if len(counts) else 0}); lower --min-genre-count{hint}"

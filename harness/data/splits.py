@@ -98,8 +98,14 @@ def make_splits(
     return out
 
 
-def _assign(counts: np.ndarray, target: np.ndarray, order: list[int], tiebreak: np.ndarray, *,
-            balance_ties: bool) -> np.ndarray:  # fmt: skip
+def _assign(
+    counts: np.ndarray,
+    target: np.ndarray,
+    order: list[int],
+    tiebreak: np.ndarray,
+    *,
+    balance_ties: bool,
+) -> np.ndarray:
     """Split index of each artist (row of ``counts``, artists x strata): stratum by stratum,
     each artist to the split most below its share of the stratum (``balance_ties``: among
     equals, the split most below its share overall; else the first)."""

@@ -329,8 +329,9 @@ class FeatureStore:
         if len(metas) != n:
             raise ValueError(f"group {name!r}: {len(metas)} records for {n} keys")
         os.replace(tmp, data_path)
-        table = pd.DataFrame([{k: m.get(k) for k in META_COLUMNS} for m in metas],
-                             columns=list(META_COLUMNS))  # fmt: skip
+        table = pd.DataFrame(
+            [{k: m.get(k) for k in META_COLUMNS} for m in metas], columns=list(META_COLUMNS)
+        )
         table.insert(0, "row", np.arange(n))
         table.insert(0, "kind", [key_kind(k) for k in keys])
         table.insert(0, "key", [str(k) for k in keys])

@@ -124,8 +124,9 @@ def process_changed_clip(task: ChangedClipTask) -> dict:
             if values is None:
                 values = _failed_values(task.logmel)
             mfcc, spec, padded = values
-            record = row_record(task.key, task.fingerprint, error=error, mfcc=mfcc, logmel=spec,
-                                padded=padded)  # fmt: skip
+            record = row_record(
+                task.key, task.fingerprint, error=error, mfcc=mfcc, logmel=spec, padded=padded
+            )
             save_arrays(journal_path(Path(task.folder), change, task.key), record)
             errors[change] = error
     return {"key": task.key, "errors": errors}

@@ -67,13 +67,16 @@ class ChangedSet:
 def row_record(key: Hashable, fp: dict, *, error: str, mfcc, logmel, padded: bool) -> dict:
     """One clip's arrays (each with a leading axis of 1), as stored."""
     return {
-        "kind": np.array([key_kind(key)]), "key": np.array([str(key)]),
-        "path": np.array([fp["path"]]), "size": np.array([fp["size"]], dtype=np.int64),
-        "mtime_ns": np.array([fp["mtime_ns"]], dtype=np.int64), "error": np.array([error]),
+        "kind": np.array([key_kind(key)]),
+        "key": np.array([str(key)]),
+        "path": np.array([fp["path"]]),
+        "size": np.array([fp["size"]], dtype=np.int64),
+        "mtime_ns": np.array([fp["mtime_ns"]], dtype=np.int64),
+        "error": np.array([error]),
         "mfcc": np.asarray(mfcc, dtype=np.float32)[None],
         "logmel": np.asarray(logmel, dtype=np.float16)[None],
         "padded": np.array([bool(padded)]),
-    }  # fmt: skip
+    }
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -145,10 +148,16 @@ def consolidate(
             records.append({name: old[name][stored[key]][None] for name in ROW_ARRAYS})
         else:
             unmatched = dict(fp, size=-2, mtime_ns=-2)  # no file has it: tried again next run
-            records.append(row_record(
-                key, unmatched, error="no result reached the cache", padded=False,
-                mfcc=np.full(shapes["mfcc"], np.nan), logmel=np.zeros(shapes["logmel"]),
-            ))  # fmt: skip
+            records.append(
+                row_record(
+                    key,
+                    unmatched,
+                    error="no result reached the cache",
+                    padded=False,
+                    mfcc=np.full(shapes["mfcc"], np.nan),
+                    logmel=np.zeros(shapes["logmel"]),
+                )
+            )
     save_arrays(target, {name: np.concatenate([r[name] for r in records]) for name in ROW_ARRAYS})
     for path in journal.values():
         path.unlink(missing_ok=True)

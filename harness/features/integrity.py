@@ -36,9 +36,18 @@ from harness.data.audio import STATUSES
 FAILED = "failed"
 ROW_STATUSES: tuple[str, ...] = (*STATUSES, FAILED)
 META_COLUMNS: tuple[str, ...] = (
-    "status", "duration", "native_sr", "channels", "error", "warnings", "padded",
-    "rms", "path", "size", "mtime_ns",
-)  # fmt: skip
+    "status",
+    "duration",
+    "native_sr",
+    "channels",
+    "error",
+    "warnings",
+    "padded",
+    "rms",
+    "path",
+    "size",
+    "mtime_ns",
+)
 INT_COLUMNS: tuple[str, ...] = ("native_sr", "channels", "size", "mtime_ns")
 FLOAT_COLUMNS: tuple[str, ...] = ("duration", "rms")
 TEXT_COLUMNS: tuple[str, ...] = ("status", "error", "warnings", "path")
@@ -157,8 +166,9 @@ def read_index(path: Path, n_rows: int) -> pd.DataFrame | None:
         Columns key, kind, row and :data:`META_COLUMNS`, typed as the writer wrote them.
     """
     try:
-        index = pd.read_csv(path, dtype=dict.fromkeys(INDEX_TEXT_COLUMNS, str),
-                            keep_default_na=False)  # fmt: skip
+        index = pd.read_csv(
+            path, dtype=dict.fromkeys(INDEX_TEXT_COLUMNS, str), keep_default_na=False
+        )
     except FileNotFoundError:
         repair_notice(path, "missing (the group's .current pointer names it)")
         return None
@@ -182,8 +192,11 @@ def read_index(path: Path, n_rows: int) -> pd.DataFrame | None:
     bad = _bad_rows(index)
     if bad.any():
         keys = ", ".join(index.loc[bad, "key"].astype(str).head(5))
-        repair_notice(path, f"{int(bad.sum())} rows with an empty or invalid value (keys {keys})",
-                      "those clips are recomputed")  # fmt: skip
+        repair_notice(
+            path,
+            f"{int(bad.sum())} rows with an empty or invalid value (keys {keys})",
+            "those clips are recomputed",
+        )
         index = _typed(index[~bad].reset_index(drop=True))
     return index
 

@@ -212,9 +212,15 @@ def all_stats(y: np.ndarray, *, sr: int, magnitude: np.ndarray | None = None) ->
         "zcr": librosa.feature.zero_crossing_rate(y, frame_length=MFCC_N_FFT, hop_length=512)
     }
     cqt = np.abs(
-        librosa.cqt(y, sr=sr, hop_length=512, bins_per_octave=CQT_BINS_PER_OCTAVE,
-                    n_bins=CQT_N_BINS, tuning=None)
-    )  # fmt: skip
+        librosa.cqt(
+            y,
+            sr=sr,
+            hop_length=512,
+            bins_per_octave=CQT_BINS_PER_OCTAVE,
+            n_bins=CQT_N_BINS,
+            tuning=None,
+        )
+    )
     chroma = {"n_chroma": 12, "n_octaves": 7, "bins_per_octave": CQT_BINS_PER_OCTAVE}
     feats["chroma_cqt"] = librosa.feature.chroma_cqt(C=cqt, **chroma)
     feats["chroma_cens"] = librosa.feature.chroma_cens(C=cqt, **chroma)

@@ -120,8 +120,9 @@ def mp3_encode(y: np.ndarray, sr: int, *, kbps: int) -> bytes:
 
     buffer = io.BytesIO()
     level = mp3_compression_level(sr, kbps)
-    sf.write(buffer, _float32(y), sr, format="MP3", compression_level=level,
-             bitrate_mode="CONSTANT")  # fmt: skip
+    sf.write(
+        buffer, _float32(y), sr, format="MP3", compression_level=level, bitrate_mode="CONSTANT"
+    )
     return buffer.getvalue()
 
 

@@ -33,8 +33,15 @@ from harness.features.parallel import run_tasks
 from harness.features.worker import FAILED, ClipTask, SetPlan, open_store, restate
 
 STATUS_COLUMNS: tuple[str, ...] = (
-    "group", "status", "duration", "native_sr", "channels", "error", "warnings", "padded",
-)  # fmt: skip
+    "group",
+    "status",
+    "duration",
+    "native_sr",
+    "channels",
+    "error",
+    "warnings",
+    "padded",
+)
 
 
 def check_clips(clips: pd.DataFrame) -> pd.DataFrame:
@@ -86,10 +93,17 @@ def _lost(path: str, plan: SetPlan, why: str) -> tuple[np.ndarray, dict]:
     extraction recomputes the clip instead of trusting the row.
     """
     meta = {c: "" for c in META_COLUMNS} | {
-        "status": FAILED, "duration": 0.0, "native_sr": 0, "channels": 0, "padded": False,
-        "rms": 0.0, "error": f"{plan.name}: {why}; computed again by the next run",
-        "path": fingerprint(path)["path"], "size": -2, "mtime_ns": -2,
-    }  # fmt: skip
+        "status": FAILED,
+        "duration": 0.0,
+        "native_sr": 0,
+        "channels": 0,
+        "padded": False,
+        "rms": 0.0,
+        "error": f"{plan.name}: {why}; computed again by the next run",
+        "path": fingerprint(path)["path"],
+        "size": -2,
+        "mtime_ns": -2,
+    }
     return np.full(plan.row_shape, np.nan, dtype=plan.dtype), meta
 
 

@@ -151,8 +151,10 @@ def load_feature_table(
                 values[key], status[key] = row, st
     absent = [k for k in keys if k not in values]
     if absent:
-        raise _missing_cache(cache_dir, f"{feature_set!r} features for key {absent[0]!r} "
-                             f"({len(absent)} of {len(keys)} keys)")  # fmt: skip
+        raise _missing_cache(
+            cache_dir,
+            f"{feature_set!r} features for key {absent[0]!r} ({len(absent)} of {len(keys)} keys)",
+        )
     cols = feature_columns(feature_set)
     matrix = np.stack([values[k] for k in keys]) if keys else np.empty((0, len(cols)), np.float32)
     table = pd.DataFrame(matrix, index=pd.Index(keys, name="key"), columns=cols)

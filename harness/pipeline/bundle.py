@@ -118,8 +118,13 @@ def bundle_versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    return {**library_versions(), "torch": torch.__version__, "scikit-learn": sklearn.__version__,
-            "fma-harness": __version__, "python": platform.python_version()}  # fmt: skip
+    return {
+        **library_versions(),
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "fma-harness": __version__,
+        "python": platform.python_version(),
+    }
 
 
 def bundle_spec(
@@ -149,7 +154,7 @@ def bundle_spec(
             "mono": True,
             "silence_rms": float(decode.silence_rms),
             "res_type": decode.res_type,
-        },  # fmt: skip
+        },
         "calibration": calibration,
         "prior": [float(v) for v in training_prior(data)],
         "weights": WEIGHTS[kind],
@@ -160,9 +165,11 @@ def bundle_spec(
         logmel = logmel or LogMelConfig()
         spec["features"] = {"feature_set": "logmel", "logmel": dataclasses.asdict(logmel)}
         spec["estimator"] = estimator.settings()
-        spec["chunking"] = {"chunk_frames": int(estimator.chunk_frames_),
-                            "n_eval_chunks": int(estimator.n_eval_chunks),
-                            "n_mels": int(estimator.n_mels_)}  # fmt: skip
+        spec["chunking"] = {
+            "chunk_frames": int(estimator.chunk_frames_),
+            "n_eval_chunks": int(estimator.n_eval_chunks),
+            "n_mels": int(estimator.n_mels_),
+        }
     else:
         recipe = set_spec("mfcc", logmel=LogMelConfig())["recipe"]
         spec["features"] = {"feature_set": "mfcc", "recipe": recipe}
@@ -228,16 +235,20 @@ def verify_bundle(path: Path | str, *, task: str | None = None) -> dict:
     _check_version(folder / MANIFEST_FILE, manifest.get("format_version"))
     files = manifest.get("files")
     if not isinstance(files, dict) or SPEC_FILE not in files:
-        raise DataError(f"{folder / MANIFEST_FILE}: lists no {SPEC_FILE}; the bundle is "
-                        f"incomplete or tampered with; {REEXPORT}")  # fmt: skip
+        raise DataError(
+            f"{folder / MANIFEST_FILE}: lists no {SPEC_FILE}; the bundle is "
+            f"incomplete or tampered with; {REEXPORT}"
+        )
     for name, expected in files.items():
         _check_file(folder, name, expected)
     spec = _read_json(folder / SPEC_FILE, what="bundle description")
     _check_version(folder / SPEC_FILE, spec.get("format_version"))
     weights = spec.get("weights")
     if weights not in files:
-        raise DataError(f"{folder / MANIFEST_FILE}: does not list the weights file {weights!r}; "
-                        f"the bundle is incomplete or tampered with; {REEXPORT}")  # fmt: skip
+        raise DataError(
+            f"{folder / MANIFEST_FILE}: does not list the weights file {weights!r}; "
+            f"the bundle is incomplete or tampered with; {REEXPORT}"
+        )
     if task is not None and spec.get("task") != task:
         raise DataError(
             f"{folder / SPEC_FILE}: the bundle was made for task {spec.get('task')!r}, not "
@@ -249,8 +260,10 @@ def verify_bundle(path: Path | str, *, task: str | None = None) -> dict:
             member_spec = verify_bundle(member.parent, task=spec.get("task"))
             nested = member_spec.get("kind") == ENSEMBLE_KIND
             if nested or member_spec.get("classes") != spec.get("classes"):
-                raise DataError(f"{member.parent}: not a member of this ensemble (another class "
-                                f"list, or an ensemble itself); {REEXPORT}")  # fmt: skip
+                raise DataError(
+                    f"{member.parent}: not a member of this ensemble (another class "
+                    f"list, or an ensemble itself); {REEXPORT}"
+                )
     return spec
 
 
@@ -267,22 +280,27 @@ def ensemble_members(folder: Path) -> list[_Member]:
     path = folder / MEMBERS_FILE
     listing = _read_json(path, what="member list").get("members")
     try:
-        members = [(Path(str(m["folder"])), float(m["weight"]), str(m["manifest_sha256"]))
-                   for m in listing]  # fmt: skip
+        members = [
+            (Path(str(m["folder"])), float(m["weight"]), str(m["manifest_sha256"])) for m in listing
+        ]
     except (TypeError, KeyError, ValueError):
         raise DataError(f"{path}: not a list of members; {REEXPORT}") from None
     inside = all(not rel.is_absolute() and ".." not in rel.parts for rel, _, _ in members)
     if len(members) < 2 or not inside:
-        raise DataError(f"{path}: fewer than 2 members, or a member folder outside the bundle; "
-                        f"the bundle was tampered with; {REEXPORT}")  # fmt: skip
+        raise DataError(
+            f"{path}: fewer than 2 members, or a member folder outside the bundle; "
+            f"the bundle was tampered with; {REEXPORT}"
+        )
     return [_Member(folder / rel, weight, digest) for rel, weight, digest in members]
 
 
 def _check_file(folder: Path, name: str, expected: str) -> None:
     path = folder / name
     if Path(name).name != name:
-        raise DataError(f"{folder / MANIFEST_FILE}: lists {name!r}, not a file of the bundle "
-                        f"folder; the manifest was tampered with; {REEXPORT}")  # fmt: skip
+        raise DataError(
+            f"{folder / MANIFEST_FILE}: lists {name!r}, not a file of the bundle "
+            f"folder; the manifest was tampered with; {REEXPORT}"
+        )
     if not path.is_file():
         raise DataError(f"{path}: missing; the bundle is incomplete; {REEXPORT}")
     found = sha256_file(path)
@@ -341,17 +359,24 @@ def load_bundle(
     if spec["kind"] == ENSEMBLE_KIND:
         members = ensemble_members(folder)
         estimator = EnsembleMembers(
-            bundles=[load_bundle(m.parent, task=task, device=device, num_threads=num_threads)
-                     for m in members],
+            bundles=[
+                load_bundle(m.parent, task=task, device=device, num_threads=num_threads)
+                for m in members
+            ],
             weights=[m.weight for m in members],
-        )  # fmt: skip
+        )
     elif spec["kind"] == "logmel":
         from harness.training.estimator import NeuralClassifier
 
         estimator = NeuralClassifier.load(
-            weights, device=device, num_threads=num_threads, checkpoint_dir=None,
-            ddp=False, progress=False, num_workers=0,
-        )  # fmt: skip
+            weights,
+            device=device,
+            num_threads=num_threads,
+            checkpoint_dir=None,
+            ddp=False,
+            progress=False,
+            num_workers=0,
+        )
     else:
         import joblib
 

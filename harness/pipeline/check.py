@@ -75,14 +75,20 @@ def check_dataset(
     """
     kind = detect_format(Path(root), format=format)
     test_dir = default_test_dir(Path(root)) if kind == "fma" else None
-    data = load_dataset(root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed,
-                        test_dir=test_dir)  # fmt: skip
+    data = load_dataset(
+        root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir
+    )
     decode = decode_config_for(data.layout.root, min_duration=min_duration, data=data)
     logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(
-        data.clips, cache_dir=cache_dir, feature_sets=("mfcc", "logmel"), logmel=logmel,
-        n_jobs=n_jobs, progress=progress, decode=decode,
-    )  # fmt: skip
+        data.clips,
+        cache_dir=cache_dir,
+        feature_sets=("mfcc", "logmel"),
+        logmel=logmel,
+        n_jobs=n_jobs,
+        progress=progress,
+        decode=decode,
+    )
     store = SimpleNamespace(status=status, cache_dir=Path(cache_dir), logmel=logmel, decode=decode)
     results = run_data_checks(data=data, features=store, seed=seed, n_jobs=n_jobs)
     results += unusable_user_checks()  # whatever their stage: a run's report shows them too
@@ -93,7 +99,12 @@ def check_dataset(
     if data.layout.truth_csv.exists():
         scores = score_against_truth(results, load_truth(data.layout.truth_csv))
         shown.append(truth_result(scores))
-    meta = {"root": str(root), "format": kind, "subset": data.subset, "clips": len(data.clips),
-            "seed": seed}  # fmt: skip
+    meta = {
+        "root": str(root),
+        "format": kind,
+        "subset": data.subset,
+        "clips": len(data.clips),
+        "seed": seed,
+    }
     write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
     return results, scores

@@ -66,8 +66,10 @@ def board_task(board: pd.DataFrame, path: Path) -> str:
         if all(name in board.columns for name, _ in measures):
             return task
     if "status" in board.columns and not (board["status"] == "ok").any():
-        raise DataError(f"{path}: every model of this run failed (see its models/*/error.txt), "
-                        "so it has no scores to compare; leave it out")  # fmt: skip
+        raise DataError(
+            f"{path}: every model of this run failed (see its models/*/error.txt), "
+            "so it has no scores to compare; leave it out"
+        )
     raise DataError(
         f"{path}: no test_log_loss/test_macro_f1 or test_bce/test_pr_auc_macro columns; expected "
         "a leaderboard written by `fma-harness run`"

@@ -121,15 +121,30 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 # run.toml keys whose type alone is checked here (their values are checked by check_config)
 FILE_TYPES = {
-    **{key: ("path", "a path (a string)") for key in
-       ("root", "test_dir", "answers", "out", "submissions_dir", "cache_dir")},
-    **{key: (bool, "true or false (without quotes)") for key in
-       ("resplit", "quick", "checks", "style_map", "robustness", "ddp")},
-    **{key: (str, "a string") for key in
-       ("format", "subset", "task", "device", "preset", "scheduler", "features", "run_id")},
-    "models": ("names", "a list of model names, e.g. models = [\"mfcc-logreg\", \"cnn\"]"),
+    **{
+        key: ("path", "a path (a string)")
+        for key in ("root", "test_dir", "answers", "out", "submissions_dir", "cache_dir")
+    },
+    **{
+        key: (bool, "true or false (without quotes)")
+        for key in ("resplit", "quick", "checks", "style_map", "robustness", "ddp")
+    },
+    **{
+        key: (str, "a string")
+        for key in (
+            "format",
+            "subset",
+            "task",
+            "device",
+            "preset",
+            "scheduler",
+            "features",
+            "run_id",
+        )
+    },
+    "models": ("names", 'a list of model names, e.g. models = ["mfcc-logreg", "cnn"]'),
     "params": ("tables", "a table per model, e.g. [params.cnn] then epochs = 20"),
-}  # fmt: skip
+}
 
 
 def _is_a(value: Any, kind: Any) -> bool:
@@ -172,8 +187,10 @@ def check_config(config: RunConfig) -> None:
             "robustness = true, or --robustness on the command line)"
         )
     if not isinstance(config.params, dict):
-        raise ParameterError(f"params {config.params!r}: expected a table per model, e.g. "
-                             "[params.cnn] then epochs = 20")  # fmt: skip
+        raise ParameterError(
+            f"params {config.params!r}: expected a table per model, e.g. "
+            "[params.cnn] then epochs = 20"
+        )
     for name, params in config.params.items():
         model_entry(f"[params.{name}]", name)
         if not isinstance(params, dict):
@@ -481,8 +498,10 @@ def check_neural_settings(name: str, params: dict[str, Any], *, preset: str) -> 
     for key in ("epochs", "batch_size"):
         value = params.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ParameterError(f"[params.{name}] {key} = {value!r}: expected a whole number "
-                                 "of 1 or more; fix it in run.toml")  # fmt: skip
+            raise ParameterError(
+                f"[params.{name}] {key} = {value!r}: expected a whole number "
+                "of 1 or more; fix it in run.toml"
+            )
     settings = neural_settings(get_entry(name), preset=preset, params=params, quick=False)
     try:
         estimator = NeuralClassifier(model=name, **settings)

@@ -77,26 +77,35 @@ YEAR_COLUMNS = (("album", "date_released"), ("track", "date_created"))
 
 
 def model_embedding_stage(
-    config: RunConfig, run_dir: Path, name: str, outcome: ModelOutcome,
-    data: PreparedData, features: ExtractedFeatures, times: StageTimes,
-) -> None:  # fmt: skip
+    config: RunConfig,
+    run_dir: Path,
+    name: str,
+    outcome: ModelOutcome,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    times: StageTimes,
+) -> None:
     """Stage ``<name>: embeddings`` of a trained neural model (nothing for a baseline, a
     failed model or ``style_map`` off)."""
     if not config.style_map or outcome.error is not None or not get_entry(name).is_neural:
         return
     with times.stage(f"{name}: embeddings"):
         try:
-            write_model_embeddings(run_dir, name, outcome.estimator, data, features,
-                                   seed=config.seed)  # fmt: skip
+            write_model_embeddings(
+                run_dir, name, outcome.estimator, data, features, seed=config.seed
+            )
         except Exception as exc:  # an optional view of the model: the run goes on without it
             log.warning(f"  {name}: no embeddings ({type(exc).__name__}: {exc})")
             record_skip(run_dir, name, f"{type(exc).__name__}: {exc}")
 
 
 def mfcc_embedding_stage(
-    config: RunConfig, run_dir: Path, data: PreparedData, features: ExtractedFeatures,
+    config: RunConfig,
+    run_dir: Path,
+    data: PreparedData,
+    features: ExtractedFeatures,
     times: StageTimes,
-) -> None:  # fmt: skip
+) -> None:
     """Stage ``mfcc-140: embeddings`` (nothing with ``style_map`` off)."""
     if config.style_map:
         with times.stage(f"{MFCC_SOURCE}: embeddings"):
@@ -104,9 +113,14 @@ def mfcc_embedding_stage(
 
 
 def write_model_embeddings(
-    run_dir: Path, name: str, estimator, data: PreparedData, features: ExtractedFeatures,
-    *, seed: int,
-) -> Path:  # fmt: skip
+    run_dir: Path,
+    name: str,
+    estimator,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    *,
+    seed: int,
+) -> Path:
     """``embeddings/<name>.npz`` of a fitted NeuralClassifier (see the module docstring)."""
     keys, groups, per_chunk = [], [], []
     for group in GROUPS:
@@ -148,18 +162,33 @@ def _concat(keys: list[pd.Index]) -> np.ndarray:
 
 
 def write_source(
-    run_dir: Path, source: str, keys: np.ndarray, groups: np.ndarray, arrays: dict,
-    data: PreparedData, *, seed: int,
-) -> Path:  # fmt: skip
+    run_dir: Path,
+    source: str,
+    keys: np.ndarray,
+    groups: np.ndarray,
+    arrays: dict,
+    data: PreparedData,
+    *,
+    seed: int,
+) -> Path:
     """Add the labels, years and map to ``arrays`` and write ``embeddings/<source>.npz``."""
     embedding = np.asarray(arrays["embedding"], dtype=np.float32)
     labels, label_note = clip_labels(data, keys, groups)
     year, year_source = clip_years(data, keys, groups)
     xy, map_note = tsne_map(embedding, seed=seed)
-    out = {"keys": keys, "groups": groups, "labels": labels, "year": year,
-           **arrays, "embedding": embedding, "source": np.array(source),
-           "label_note": np.array(label_note), "year_source": np.array(year_source),
-           "map_metric": np.array(MAP_METRIC), "map_note": np.array(map_note)}  # fmt: skip
+    out = {
+        "keys": keys,
+        "groups": groups,
+        "labels": labels,
+        "year": year,
+        **arrays,
+        "embedding": embedding,
+        "source": np.array(source),
+        "label_note": np.array(label_note),
+        "year_source": np.array(year_source),
+        "map_metric": np.array(MAP_METRIC),
+        "map_note": np.array(map_note),
+    }
     if xy is not None:
         out["map"] = xy
     path = embeddings_dir(run_dir) / f"{source}.npz"
@@ -210,8 +239,13 @@ def tsne_map(embedding: np.ndarray, *, seed: int) -> tuple[np.ndarray | None, st
     n = len(embedding)
     if n < MIN_MAP_CLIPS:
         return None, f"{n} clips; t-SNE needs at least {MIN_MAP_CLIPS}"
-    tsne = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca",
-                metric=MAP_METRIC, random_state=seed)  # fmt: skip
+    tsne = TSNE(
+        n_components=2,
+        perplexity=min(30.0, (n - 1) / 3),
+        init="pca",
+        metric=MAP_METRIC,
+        random_state=seed,
+    )
     with one_thread_below(n):
         return tsne.fit_transform(standardised(embedding)).astype(np.float32), ""
 

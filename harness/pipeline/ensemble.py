@@ -122,8 +122,10 @@ def validation_log_loss(data: PreparedData, arrays: dict[str, np.ndarray]) -> fl
 def rank_models(data: PreparedData, outcomes: list[ModelOutcome]) -> Ranked:
     """The eligible models and their validation log loss (calibrated), best first (a tie keeps
     the run's order)."""
-    scored = [(o, validation_log_loss(data, o.predictions["validation"]))
-              for o in eligible_models(outcomes)]  # fmt: skip
+    scored = [
+        (o, validation_log_loss(data, o.predictions["validation"]))
+        for o in eligible_models(outcomes)
+    ]
     return sorted(scored, key=lambda pair: pair[1])
 
 
@@ -173,8 +175,14 @@ def score_ensemble(data, features, members, weights):
     """``(row, predictions)`` of :func:`~harness.scoring.groups.score_groups` for the mean of
     ``members`` with ``weights``, and the keys given the prior per group."""
     logits, no_signal = ensemble_inputs(data, features, members, weights)
-    row, predictions = score_groups(data, logits, classes=list(data.classes), task=data.task,
-                                    calibrate=False, no_signal=no_signal)  # fmt: skip
+    row, predictions = score_groups(
+        data,
+        logits,
+        classes=list(data.classes),
+        task=data.task,
+        calibrate=False,
+        no_signal=no_signal,
+    )
     return row, predictions, no_signal
 
 
@@ -233,13 +241,18 @@ def build_ensemble(
         "k_val_log_loss": {str(n): loss for n, loss in losses.items()},
         "k": k,
     }
-    member_rows = [{"name": o.name, "weight": w, "val_log_loss": loss}
-                   for (o, loss), w in zip(ranked[:k], weights, strict=True)]  # fmt: skip
+    member_rows = [
+        {"name": o.name, "weight": w, "val_log_loss": loss}
+        for (o, loss), w in zip(ranked[:k], weights, strict=True)
+    ]
     sources = [Path(run_dir) / "models" / name / BUNDLE_DIR for name in names]
     spec = ensemble_spec(
-        name=ENSEMBLE_NAME, data=data, members=member_rows,
+        name=ENSEMBLE_NAME,
+        data=data,
+        members=member_rows,
         member_specs=[verify_bundle(source) for source in sources],
-        temperature=float(predictions["validation"]["temperature"]), selection=selection,
-    )  # fmt: skip
+        temperature=float(predictions["validation"]["temperature"]),
+        selection=selection,
+    )
     write_ensemble_bundle(out_dir / BUNDLE_DIR, spec=spec, sources=sources)
     return ModelOutcome(name=ENSEMBLE_NAME, row=row, predictions=predictions)

@@ -133,9 +133,13 @@ def write_ensemble_bundle(folder: Path, *, spec: dict, sources: list[Path]) -> P
             digest = sha256_file(copy / MANIFEST_FILE)
             weight = float(member["weight"])
             listing.append(
-                {"name": member["name"], "folder": relative, "weight": weight,
-                 "manifest_sha256": digest}
-            )  # fmt: skip
+                {
+                    "name": member["name"],
+                    "folder": relative,
+                    "weight": weight,
+                    "manifest_sha256": digest,
+                }
+            )
         text = json.dumps({"format_version": BUNDLE_FORMAT, "members": listing}, indent=2)
         path.write_text(text + "\n", "utf-8")
 

@@ -76,7 +76,7 @@ def export_bundle(run_dir: Path, model: str, dest: Path) -> Path:
             bundle=BUNDLE_DIR,
             failed=EXIT_FILES_FAILED,
             budget_rc=EXIT_BUDGET,
-        ),  # fmt: skip
+        ),
         "utf-8",
         newline="\n",
     )

@@ -61,9 +61,15 @@ from harness.training.sanity import check_finite
 # changes between the commits: this machine's swings are as large as the difference.
 OVERSUBSCRIBE = 1.5
 # native thread pools that joblib limits in its worker processes (see lane_environment)
-THREAD_LIMIT_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                          "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS",
-                          "NUMEXPR_NUM_THREADS")  # fmt: skip
+THREAD_LIMIT_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,7 @@ class Lanes:
         self._trainings = [
             self._pool.submit(
                 _train_in_lane, config, data, features, run_dir, name, self.plan, log.verbosity()
-            )  # fmt: skip
+            )
             for name in self.names
         ]
 

@@ -172,10 +172,17 @@ class LogMelModel:
         """A NeuralClassifier with the model's training defaults, the run's overrides and
         seed (:func:`neural_settings`)."""
         params: dict[str, Any] = {"task": "single" if task == "genre_top" else "multi"}
-        params.update(neural_settings(entry, preset=options.preset, params=options.params,
-                                      quick=options.quick))  # fmt: skip
-        params.update(random_state=options.seed, device=options.device, ddp=options.ddp,
-                      checkpoint_dir=options.checkpoint_dir)  # fmt: skip
+        params.update(
+            neural_settings(
+                entry, preset=options.preset, params=options.params, quick=options.quick
+            )
+        )
+        params.update(
+            random_state=options.seed,
+            device=options.device,
+            ddp=options.ddp,
+            checkpoint_dir=options.checkpoint_dir,
+        )
         return construct_estimator(entry.name, NeuralClassifier, model=entry.name, **params)
 
     def fit(self, estimator: Any, X: Any, y: np.ndarray, X_val: Any, y_val: np.ndarray) -> None:

@@ -210,10 +210,15 @@ def save_model_bundle(
     (:mod:`harness.pipeline.bundle`)."""
     entry = get_entry(name)
     spec = bundle_spec(
-        name, kind=entry.consumes, estimator=estimator, data=data, decode=features.decode,
-        logmel=features.logmel, reference=name in REFERENCE_MODELS,
+        name,
+        kind=entry.consumes,
+        estimator=estimator,
+        data=data,
+        decode=features.decode,
+        logmel=features.logmel,
+        reference=name in REFERENCE_MODELS,
         calibration=calibration_of(data.task, predictions["validation"]),
-    )  # fmt: skip
+    )
     if entry.is_neural:
         save = estimator.save
     else:

@@ -44,9 +44,15 @@ def fit_options(
     if get_entry(name).is_neural:
         checkpoint_dir = checkpoint_dir_for(config, data, features, name)
     quick = config.training_preset == "quick"  # --quick, or preset = "quick" in run.toml
-    return FitOptions(seed=config.seed, quick=quick, preset=config.training_preset,
-                      device=config.device, params=params, ddp=config.ddp,
-                      checkpoint_dir=checkpoint_dir)  # fmt: skip
+    return FitOptions(
+        seed=config.seed,
+        quick=quick,
+        preset=config.training_preset,
+        device=config.device,
+        params=params,
+        ddp=config.ddp,
+        checkpoint_dir=checkpoint_dir,
+    )
 
 
 def checkpoint_dir_for(
@@ -92,9 +98,15 @@ def train_one(
     times = times if times is not None else StageTimes()
     log.info(f"Training {name} ...")
     outcome = fit_resumable(
-        config, data, features, name, out_dir=run_dir / "models" / name, times=times,
-        shown=name, stage=name,
-    )  # fmt: skip
+        config,
+        data,
+        features,
+        name,
+        out_dir=run_dir / "models" / name,
+        times=times,
+        shown=name,
+        stage=name,
+    )
     if sanity and outcome.error is None and get_entry(name).is_neural:
         with times.stage(f"{name}: sanity"):
             write_model_sanity(run_dir / "models" / name, config, outcome.estimator, data, features)
@@ -144,9 +156,12 @@ def _validation_headline(row: dict) -> str:
 
 
 def untrained_sanity(
-    config: RunConfig, data: PreparedData, features: ExtractedFeatures, name: str,
+    config: RunConfig,
+    data: PreparedData,
+    features: ExtractedFeatures,
+    name: str,
     times: StageTimes,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """Stage ``<name>: sanity`` without the fitted model: every check of
     :func:`sanity_results` but ``finite``, on the estimator ``name`` is fitted as (they train
     fresh copies of it), so that they can run while it trains. Add ``finite`` with

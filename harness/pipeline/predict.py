@@ -110,8 +110,11 @@ def output_format(fmt: str, out: Path, bundle_spec: dict) -> str:
         raise ParameterError(f"--format {fmt!r}: expected auto, {', '.join(FORMATS)}")
     if fmt == "challenge" and not challenge_ok:
         odd = [c for c in bundle_spec["classes"] if c not in CHALLENGE_GENRES][:3]
-        what = (f"task {bundle_spec['task']!r}" if bundle_spec["task"] != "genre_top"
-                else f"classes {odd} that are not challenge genres")  # fmt: skip
+        what = (
+            f"task {bundle_spec['task']!r}"
+            if bundle_spec["task"] != "genre_top"
+            else f"classes {odd} that are not challenge genres"
+        )
         raise DataError(
             f"--format challenge: the bundle has {what}; the challenge CSV needs a genre_top "
             "model of the 16 challenge genres: use --format csv or --format jsonl"
@@ -174,8 +177,14 @@ def predict_files(
     keyed = [(str(p), p.stem) for p in paths]
     if fmt == "challenge":
         _check_unique_ids(paths)
-    sink = PredictionFile(out, fmt=fmt, classes=bundle.classes, top_k=top_k,
-                          bundle=bundle_checksum(bundle.path), middle=middle)  # fmt: skip
+    sink = PredictionFile(
+        out,
+        fmt=fmt,
+        classes=bundle.classes,
+        top_k=top_k,
+        bundle=bundle_checksum(bundle.path),
+        middle=middle,
+    )
     done = sink.resume()
     pending = [kp for kp in keyed if sink.key(kp) not in done]
     summary = PredictSummary(out=out, fmt=fmt, n_files=len(paths))
@@ -183,8 +192,19 @@ def predict_files(
     if summary.n_skipped:
         log(f"{out}: {summary.n_skipped} of {len(paths)} files already written; skipping them")
     recipe = recipe_of(bundle, middle=middle)
-    _run_batches(bundle, recipe, pending, sink, summary, n_jobs=n_jobs, batch_size=batch_size,
-                 budget=budget, started=started, progress=progress, log=log)  # fmt: skip
+    _run_batches(
+        bundle,
+        recipe,
+        pending,
+        sink,
+        summary,
+        n_jobs=n_jobs,
+        batch_size=batch_size,
+        budget=budget,
+        started=started,
+        progress=progress,
+        log=log,
+    )
     if fmt == "challenge":
         _validate(out, [fid for _, fid in keyed])
     summary.seconds = time.monotonic() - started
@@ -244,8 +264,9 @@ def _check_unique_ids(paths: list[Path]) -> None:
         seen[path.stem] = path
 
 
-def _run_batches(bundle, recipe, pending, sink, summary, *, n_jobs, batch_size, budget, started,
-                 progress, log) -> None:  # fmt: skip
+def _run_batches(
+    bundle, recipe, pending, sink, summary, *, n_jobs, batch_size, budget, started, progress, log
+) -> None:
     """Decode, predict and append ``pending`` batch by batch, within ``budget``."""
     from joblib import Parallel, delayed
 
@@ -293,8 +314,10 @@ def _project(clock: tuple[float, float], budget: float, done: int, total: int, l
     per_file = (time.monotonic() - first) / done
     projected = first - started + per_file * total
     fits = "fits in" if projected <= budget else "exceeds"
-    log(f"projected time: {projected:.0f} s for {total} files after the first {done} "
-        f"({fits} the budget of {budget:g} s)")  # fmt: skip
+    log(
+        f"projected time: {projected:.0f} s for {total} files after the first {done} "
+        f"({fits} the budget of {budget:g} s)"
+    )
 
 
 def _count(summary: PredictSummary, rows: list[PredictedRow]) -> None:
@@ -330,8 +353,10 @@ def probabilities(bundle: ModelBundle, feats: list[FileFeatures]) -> np.ndarray:
     if bundle.kind != ENSEMBLE_KIND:
         return calibrated(bundle, model_logits(bundle, feats))
     members = bundle.estimator
-    probas = [probabilities(member, [f.values[j] for f in feats])
-              for j, member in enumerate(members.bundles)]  # fmt: skip
+    probas = [
+        probabilities(member, [f.values[j] for f in feats])
+        for j, member in enumerate(members.bundles)
+    ]
     return calibrated(bundle, ensemble_logits(probas, members.weights))
 
 
@@ -349,8 +374,9 @@ def model_logits(bundle: ModelBundle, feats: list[FileFeatures]) -> np.ndarray:
     n_eval = estimator.n_eval_chunks
     for i in (i for i, f in enumerate(feats) if f.long):
         frames = feats[i].values.shape[1]
-        chunks = long_track_chunks(frames, chunk_frames=estimator.chunk_frames_,
-                                   n_eval_chunks=n_eval)  # fmt: skip
+        chunks = long_track_chunks(
+            frames, chunk_frames=estimator.chunk_frames_, n_eval_chunks=n_eval
+        )
         estimator.set_params(n_eval_chunks=chunks)
         try:
             out[i] = LogMelModel().logits(estimator, feats[i].values[None], task=bundle.task)[0]

@@ -38,9 +38,22 @@ from harness.features.worker import MUST_BE_FINITE, single_thread
 
 #: What a folder is searched for (recursively): the formats libsndfile decodes.
 AUDIO_EXTENSIONS = frozenset(
-    {".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".snd",
-     ".w64", ".caf"}
-)  # fmt: skip
+    {
+        ".mp3",
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".aif",
+        ".aiff",
+        ".aifc",
+        ".au",
+        ".snd",
+        ".w64",
+        ".caf",
+    }
+)
 #: A file with one of these extensions lists audio paths, one per line (# comments allowed).
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list", ".m3u"})
 #: ``--middle`` keeps this many seconds from the middle of each track (FMA's clips).

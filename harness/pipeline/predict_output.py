@@ -46,8 +46,13 @@ FAILED = "failed"  # the status of a row whose file did not decode (or gave no f
 REDONE = (BUDGET, FAILED)  # statuses a rerun predicts again (the file may have been fixed)
 IDENTITY_SUFFIX = ".predict.json"
 # what each setting of the identity file is called on the command line
-IDENTITY_NAMES = {"bundle": "model bundle", "format": "--format", "classes": "class list",
-                  "top_k": "--top-k", "middle": "--middle"}  # fmt: skip
+IDENTITY_NAMES = {
+    "bundle": "model bundle",
+    "format": "--format",
+    "classes": "class list",
+    "top_k": "--top-k",
+    "middle": "--middle",
+}
 REASON_HEADER = ("file_id", "path", "status", "reason")
 
 
@@ -82,16 +87,29 @@ class PredictionFile:
         Whether ``--middle`` cut the tracks.
     """
 
-    def __init__(self, path: Path, *, fmt: str, classes: list[str], top_k: int = 3,
-                 bundle: str = "", middle: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fmt: str,
+        classes: list[str],
+        top_k: int = 3,
+        bundle: str = "",
+        middle: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.fmt = fmt
         self.classes = list(classes)
         self.top_k = min(int(top_k), len(self.classes))
         self.reasons = self.path.with_name(self.path.name + ".reasons.csv")
         self.identity_path = self.path.with_name(self.path.name + IDENTITY_SUFFIX)
-        self.identity = {"bundle": bundle, "format": fmt, "classes": self.classes,
-                         "top_k": self.top_k, "middle": bool(middle)}  # fmt: skip
+        self.identity = {
+            "bundle": bundle,
+            "format": fmt,
+            "classes": self.classes,
+            "top_k": self.top_k,
+            "middle": bool(middle),
+        }
 
     # ------------------------------------------------------------------ keys and resuming
     def key(self, row_or_path: PredictedRow | tuple[str, str]) -> str:
@@ -194,8 +212,11 @@ class PredictionFile:
             return
         if self.fmt == "challenge":
             proba = np.vstack([r.proba for r in rows])
-            text = "".join(challenge_lines([r.file_id for r in rows], to_challenge_columns(
-                proba, self.classes)))  # fmt: skip
+            text = "".join(
+                challenge_lines(
+                    [r.file_id for r in rows], to_challenge_columns(proba, self.classes)
+                )
+            )
             notes = [_csv_line([r.file_id, r.path, r.status, r.reason]) for r in rows if r.reason]
             if notes:
                 _append(self.reasons, "".join(notes))
@@ -211,8 +232,14 @@ class PredictionFile:
 
     def _values(self, row: PredictedRow) -> list[str]:
         tops = [v for genre, p in self._top(row.proba) for v in (genre, repr(p))]
-        return [row.path, row.file_id, row.status, row.reason, *tops,
-                *(repr(float(p)) for p in row.proba)]  # fmt: skip
+        return [
+            row.path,
+            row.file_id,
+            row.status,
+            row.reason,
+            *tops,
+            *(repr(float(p)) for p in row.proba),
+        ]
 
     def _record(self, row: PredictedRow) -> dict:
         return {

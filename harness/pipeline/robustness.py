@@ -62,9 +62,17 @@ FAILURES_CSV = "robustness_failures.csv"
 INFO_JSON = "robustness.json"
 ERROR_FILE = "robustness_error.txt"
 COLUMNS = (
-    "model", "change", "n_clips", "n_failed", "log_loss", "accuracy", "clean_log_loss",
-    "clean_accuracy", "delta_log_loss", "delta_accuracy",
-)  # fmt: skip
+    "model",
+    "change",
+    "n_clips",
+    "n_failed",
+    "log_loss",
+    "accuracy",
+    "clean_log_loss",
+    "clean_accuracy",
+    "delta_log_loss",
+    "delta_accuracy",
+)
 FAILURE_COLUMNS = ("key", "change", "error")
 
 
@@ -115,10 +123,14 @@ def score_changes(
     """Extract (or reuse) the changed features, score every model, write the three files."""
     info = change_names()
     paths = extract_changed(
-        data.clips.loc[keys], cache_dir=config.cache_dir, changes=list(perturb.CHANGES),
-        logmel=features.logmel, decode=features.decode, n_jobs=config.n_jobs,
+        data.clips.loc[keys],
+        cache_dir=config.cache_dir,
+        changes=list(perturb.CHANGES),
+        logmel=features.logmel,
+        decode=features.decode,
+        n_jobs=config.n_jobs,
         scheduler=config.scheduler,
-    )  # fmt: skip
+    )
     rows, failures = [], []
     for change, path in paths.items():
         changed = load_changed(path, change, keys)
@@ -187,8 +199,12 @@ def changed_probabilities(
     X = changed.logmel if isinstance(kind, LogMelModel) else changed.mfcc.astype(np.float64)
     logits = kind.logits(outcome.estimator, X, task=data.task)
     temperature = float(outcome.predictions["test"]["temperature"])
-    return calibrated(logits, temperature, model_classes=list(outcome.estimator.classes_),
-                      classes=list(data.classes))  # fmt: skip
+    return calibrated(
+        logits,
+        temperature,
+        model_classes=list(outcome.estimator.classes_),
+        classes=list(data.classes),
+    )
 
 
 def calibrated(
@@ -225,8 +241,12 @@ def score_row(
     rows = pd.Index(clean["keys"]).get_indexer(changed.keys.astype(str))
     scores = _scores(targets(data, changed.keys), proba, data)
     clean_scores = _scores(clean["y_true"][rows], clean["proba_calibrated"][rows], data)
-    row = {"model": outcome.name, "change": changed.change, "n_clips": len(changed.keys),
-           "n_failed": len(changed.failures)}  # fmt: skip
+    row = {
+        "model": outcome.name,
+        "change": changed.change,
+        "n_clips": len(changed.keys),
+        "n_failed": len(changed.failures),
+    }
     for name in ("log_loss", "accuracy"):
         row[name], row[f"clean_{name}"] = round(scores[name], 4), round(clean_scores[name], 4)
         row[f"delta_{name}"] = round(scores[name] - clean_scores[name], 4)

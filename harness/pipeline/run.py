@@ -182,14 +182,22 @@ def _run_stages(
             write_submissions(data, outcomes, submission_dir=submission_dir, answers=answers)
         leaderboard = write_leaderboard(run_dir, outcomes)
     # absolute: `compare` tells runs of one dataset from runs of two by these
-    resolved = {"resolved_root": os.path.abspath(root),
-                "resolved_format": "fma" if fma_root else data.subset,
-                "test_dir": os.path.abspath(test_dir) if test_dir is not None else None,
-                "answer_key": os.path.abspath(answers) if answers else None}  # fmt: skip
+    resolved = {
+        "resolved_root": os.path.abspath(root),
+        "resolved_format": "fma" if fma_root else data.subset,
+        "test_dir": os.path.abspath(test_dir) if test_dir is not None else None,
+        "answer_key": os.path.abspath(answers) if answers else None,
+    }
 
     def manifest() -> None:
-        write_manifest(run_dir, config.to_dict() | resolved, data, features, started=started,
-                       stage_seconds=times.table())  # fmt: skip
+        write_manifest(
+            run_dir,
+            config.to_dict() | resolved,
+            data,
+            features,
+            started=started,
+            stage_seconds=times.table(),
+        )
 
     manifest()  # the report reads it: its table covers every stage up to the report
     with times.stage("report"):

@@ -107,9 +107,16 @@ def train_seed_model(
     seed = config.seed
     log.info(f"Training {name} (seed {seed}) ...")
     outcome = fit_resumable(
-        config, data, features, name, out_dir=models_dir / name, times=times,
-        shown=f"{name} (seed {seed})", stage=f"seed {seed}: {name}", bundle=False,
-    )  # fmt: skip
+        config,
+        data,
+        features,
+        name,
+        out_dir=models_dir / name,
+        times=times,
+        shown=f"{name} (seed {seed})",
+        stage=f"seed {seed}: {name}",
+        bundle=False,
+    )
     loss = outcome.row.get("val_log_loss")
     headline = f"  val log loss {loss:.4f}" if isinstance(loss, float) else ""
     log.info(f"  {name} (seed {seed}): {outcome.row.get('status')}{headline}")
@@ -126,11 +133,15 @@ def seed_table(rows: dict[int, list[dict[str, Any]]]) -> pd.DataFrame:
         seed -> the leaderboard rows (dicts with ``model`` and ``status``) trained with it.
     """
     records = [
-        {"model": row["model"], "seed": seed, "status": row.get("status"),
-         **{k: v for k, v in row.items() if k.startswith(METRIC_PREFIXES)}}
+        {
+            "model": row["model"],
+            "seed": seed,
+            "status": row.get("status"),
+            **{k: v for k, v in row.items() if k.startswith(METRIC_PREFIXES)},
+        }
         for seed, seed_rows in rows.items()
         for row in seed_rows
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(records)
 
 

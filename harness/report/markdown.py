@@ -183,8 +183,9 @@ def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], d
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run directory not found; pass a folder under runs/")
     if not any((run_dir / name).exists() for name in RUN_FILES):
-        raise DataError(f"{run_dir}: not a run directory (no {', '.join(RUN_FILES)}); pass a "
-                        "folder under runs/")  # fmt: skip
+        raise DataError(
+            f"{run_dir}: not a run directory (no {', '.join(RUN_FILES)}); pass a folder under runs/"
+        )
     results: list[CheckResult] = []
     if (run_dir / "checks.json").exists():
         results += load_checks(run_dir / "checks.json")
@@ -195,8 +196,9 @@ def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], d
         try:
             manifest = json.loads(manifest_path.read_text("utf-8"))
         except ValueError as exc:  # truncated: say which file, not a traceback
-            raise DataError(f"{manifest_path}: not a run manifest ({exc}); the run is damaged: "
-                            "run it again") from None  # fmt: skip
+            raise DataError(
+                f"{manifest_path}: not a run manifest ({exc}); the run is damaged: run it again"
+            ) from None
         for key in ("started", "finished"):
             if key in manifest:
                 meta[key] = manifest[key]

@@ -99,8 +99,9 @@ class TemperatureScaler:
             self.nll_before_ = self.nll_after_ = float(_nll(z, t, task=self.task))
             return self
         log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=self.max_iter,
-                                line_search_fn="strong_wolfe")  # fmt: skip
+        opt = torch.optim.LBFGS(
+            [log_t], lr=0.1, max_iter=self.max_iter, line_search_fn="strong_wolfe"
+        )
 
         def closure():
             opt.zero_grad()

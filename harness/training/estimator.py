@@ -110,13 +110,39 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
     best_epoch_ : int
     """
 
-    def __init__(self, model="crnn", *, preset="compact", model_params=None, task="single",
-                 classes=None, chunk_frames=None, n_eval_chunks=4, batch_size=16, epochs=15,
-                 lr=1e-2, weight_decay=1e-2, schedule="onecycle", patience=8, grad_clip=5.0,
-                 spec_augment=False, freq_mask=12, time_mask=32, mixup=0.0, class_weight=None,
-                 random_state=0, device="auto", amp="auto", num_workers=0, data_on_device="auto",
-                 num_threads=None, checkpoint_dir=None, resume=True, ddp=False,
-                 progress=None):  # fmt: skip
+    def __init__(
+        self,
+        model="crnn",
+        *,
+        preset="compact",
+        model_params=None,
+        task="single",
+        classes=None,
+        chunk_frames=None,
+        n_eval_chunks=4,
+        batch_size=16,
+        epochs=15,
+        lr=1e-2,
+        weight_decay=1e-2,
+        schedule="onecycle",
+        patience=8,
+        grad_clip=5.0,
+        spec_augment=False,
+        freq_mask=12,
+        time_mask=32,
+        mixup=0.0,
+        class_weight=None,
+        random_state=0,
+        device="auto",
+        amp="auto",
+        num_workers=0,
+        data_on_device="auto",
+        num_threads=None,
+        checkpoint_dir=None,
+        resume=True,
+        ddp=False,
+        progress=None,
+    ):
         self.model = model
         self.preset = preset
         self.model_params = model_params
@@ -209,10 +235,13 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
             :func:`harness.training.loaders.eval_loader`.
         """
         return loaders.eval_loader(
-            X, chunk_frames=self.chunk_frames_, n_eval_chunks=self.n_eval_chunks,
-            batch_size=self.batch_size, num_workers=self.num_workers,
+            X,
+            chunk_frames=self.chunk_frames_,
+            n_eval_chunks=self.n_eval_chunks,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
             n_mels=self.n_mels_,
-        )  # fmt: skip
+        )
 
     # ----------------------------------------------------------------- fit
     def fit(self, X, y, *, X_val=None, y_val=None) -> NeuralClassifier:
@@ -263,9 +292,12 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         with runtime.threads(self.num_threads):
             rt, batches = self._evaluation(X)
             per_chunk = embeddings.chunk_embeddings(
-                self.module_, batches, n_classes=len(self.classes_), device=rt.device,
+                self.module_,
+                batches,
+                n_classes=len(self.classes_),
+                device=rt.device,
                 use_amp=rt.use_amp,
-            )  # fmt: skip
+            )
         return per_chunk if chunks else per_chunk.mean(axis=1)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -167,8 +167,9 @@ def _validate(clf, ctx: EpochContext) -> dict:
         return nan
     rt, scores = ctx.runtime, None
     if rt.info.is_main:
-        logits = loop.predict_logits(ctx.module, clf.eval_loader(ctx.val[0]), device=rt.device,
-                                     use_amp=rt.use_amp)  # fmt: skip
+        logits = loop.predict_logits(
+            ctx.module, clf.eval_loader(ctx.val[0]), device=rt.device, use_amp=rt.use_amp
+        )
         scores = loop.score_logits(logits, ctx.val[1], task=clf.task)
     return hdist.broadcast_object(scores) if rt.info.world_size > 1 else scores
 
@@ -204,34 +205,57 @@ def _set_up(clf, rt: Runtime, X, y, X_val, y_val):
     if hasattr(module, "set_rates"):  # multi-label: logits start at the training tag rates
         module.set_rates(targets)
     clf.chunk_frames_ = clf.resolve_chunk_frames(module)
-    check_outputs(module, n_classes=len(classes), n_mels=source.shape[1],
-                  frames=clf.chunk_frames_, device=rt.device)  # fmt: skip
+    check_outputs(
+        module,
+        n_classes=len(classes),
+        n_mels=source.shape[1],
+        frames=clf.chunk_frames_,
+        device=rt.device,
+    )
     optimizer = torch.optim.AdamW(module.parameters(), lr=clf.lr, weight_decay=clf.weight_decay)
     scaler = runtime.grad_scaler(rt.device, rt.use_amp)
     state, best_model = FitState(), None
     ckpt = Path(clf.checkpoint_dir) / checkpoint.CHECKPOINT_NAME if clf.checkpoint_dir else None
     if ckpt is not None and clf.resume and ckpt.exists():
-        state, best_model = _restore(ckpt, signature=signature, module=module,
-                                     optimizer=optimizer, scaler=scaler)  # fmt: skip
+        state, best_model = _restore(
+            ckpt, signature=signature, module=module, optimizer=optimizer, scaler=scaler
+        )
     source, val = _place(clf, rt, source, val)
     train_module = module
     if rt.info.world_size > 1:
         hdist.barrier()
         ids = [rt.device.index] if rt.device.type == "cuda" else None
         train_module = DistributedDataParallel(module, device_ids=ids)
-    train = loaders.train_loader(source, targets, chunk_frames=clf.chunk_frames_,
-                                 batch_size=clf.batch_size, num_workers=clf.num_workers,
-                                 random_state=clf.random_state, info=rt.info)  # fmt: skip
+    train = loaders.train_loader(
+        source,
+        targets,
+        chunk_frames=clf.chunk_frames_,
+        batch_size=clf.batch_size,
+        num_workers=clf.num_workers,
+        random_state=clf.random_state,
+        info=rt.info,
+    )
     total = clf.epochs * len(train.loader)
 
     def lr_fn(step):
         return loop.lr_at(step, total=total, peak=clf.lr, schedule=clf.schedule)
 
-    weight = loop.class_weights(targets, task=clf.task, class_weight=clf.class_weight,
-                                classes=classes, device=rt.device)  # fmt: skip
-    ctx = EpochContext(module=module, train_module=train_module, loader=train.loader,
-                       optimizer=optimizer, scaler=scaler, lr_fn=lr_fn, loss_kw={"weight": weight},
-                       runtime=rt, val=val, signature=signature, ckpt=ckpt)  # fmt: skip
+    weight = loop.class_weights(
+        targets, task=clf.task, class_weight=clf.class_weight, classes=classes, device=rt.device
+    )
+    ctx = EpochContext(
+        module=module,
+        train_module=train_module,
+        loader=train.loader,
+        optimizer=optimizer,
+        scaler=scaler,
+        lr_fn=lr_fn,
+        loss_kw={"weight": weight},
+        runtime=rt,
+        val=val,
+        signature=signature,
+        ckpt=ckpt,
+    )
     return ctx, train, state, best_model
 
 
@@ -262,8 +286,9 @@ def _place(clf, rt: Runtime, source, val):
     if val is None:
         (source,) = resident.place([source], setting=clf.data_on_device, device=rt.device)
         return source, None
-    source, val_source = resident.place([source, val[0]], setting=clf.data_on_device,
-                                        device=rt.device)  # fmt: skip
+    source, val_source = resident.place(
+        [source, val[0]], setting=clf.data_on_device, device=rt.device
+    )
     return source, (val_source, val[1])
 
 
@@ -282,8 +307,9 @@ def _fit(clf, X, y, X_val, y_val):
     ctx, train, state, best_model = _set_up(clf, rt, X, y, X_val, y_val)
     enabled = clf.progress if rt.info.is_main else False
     name = clf.model if isinstance(clf.model, str) else "model"
-    with EpochProgress(enabled=enabled, epochs=clf.epochs, steps=len(train.loader),
-                       start=state.epoch, name=name) as bar:  # fmt: skip
+    with EpochProgress(
+        enabled=enabled, epochs=clf.epochs, steps=len(train.loader), start=state.epoch, name=name
+    ) as bar:
         for epoch in range(state.epoch + 1, clf.epochs + 1):
             if state.stopped:
                 break
@@ -299,10 +325,18 @@ def train_one_epoch(clf, epoch: int, state: FitState, best_model, ctx: EpochCont
     started = time.perf_counter()
     settings = clf.get_params(deep=False)
     train_loss, grad_norm, lr, state.step = loop.train_epoch(
-        ctx.train_module, ctx.loader, optimizer=ctx.optimizer, scaler=ctx.scaler,
-        device=ctx.runtime.device, settings=settings, lr_fn=ctx.lr_fn, step0=state.step,
-        loss_kw=ctx.loss_kw, use_amp=ctx.runtime.use_amp, on_step=bar.step,
-    )  # fmt: skip
+        ctx.train_module,
+        ctx.loader,
+        optimizer=ctx.optimizer,
+        scaler=ctx.scaler,
+        device=ctx.runtime.device,
+        settings=settings,
+        lr_fn=ctx.lr_fn,
+        step0=state.step,
+        loss_kw=ctx.loss_kw,
+        use_amp=ctx.runtime.use_amp,
+        on_step=bar.step,
+    )
     if ctx.runtime.info.world_size > 1:  # every rank logs the global mean
         train_loss = hdist.mean_across_ranks(train_loss)
     scores = _validate(clf, ctx)

@@ -59,9 +59,16 @@ class TrainLoader:
             self.sampler.set_epoch(epoch)
 
 
-def train_loader(source: ArraySource | DeviceArray, targets: np.ndarray, *, chunk_frames: int,
-                 batch_size: int, num_workers: int, random_state: int,
-                 info: DistInfo | None = None) -> TrainLoader:  # fmt: skip
+def train_loader(
+    source: ArraySource | DeviceArray,
+    targets: np.ndarray,
+    *,
+    chunk_frames: int,
+    batch_size: int,
+    num_workers: int,
+    random_state: int,
+    info: DistInfo | None = None,
+) -> TrainLoader:
     """The training DataLoader: one random crop per clip, shuffled, sharded under DDP.
 
     Parameters
@@ -93,25 +100,48 @@ def train_loader(source: ArraySource | DeviceArray, targets: np.ndarray, *, chun
     generator = torch.Generator()
     sampler = None
     if info.world_size > 1:
-        sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
-                                     shuffle=True, seed=int(random_state))  # fmt: skip
+        sampler = DistributedSampler(
+            dataset,
+            num_replicas=info.world_size,
+            rank=info.rank,
+            shuffle=True,
+            seed=int(random_state),
+        )
     n_local = len(dataset) // info.world_size
     if isinstance(source, DeviceArray):
-        batches = ResidentTrainBatches(source, dataset, batch_size=batch_size,
-                                       drop_last=n_local > batch_size, generator=generator,
-                                       sampler=sampler)  # fmt: skip
+        batches = ResidentTrainBatches(
+            source,
+            dataset,
+            batch_size=batch_size,
+            drop_last=n_local > batch_size,
+            generator=generator,
+            sampler=sampler,
+        )
         return TrainLoader(batches, dataset, sampler, generator, int(random_state))
     loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
-        drop_last=n_local > batch_size, num_workers=num_workers,
-        worker_init_fn=worker_init, generator=generator,
-        persistent_workers=False, pin_memory=False,
-    )  # fmt: skip
+        dataset,
+        batch_size=batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=n_local > batch_size,
+        num_workers=num_workers,
+        worker_init_fn=worker_init,
+        generator=generator,
+        persistent_workers=False,
+        pin_memory=False,
+    )
     return TrainLoader(loader, dataset, sampler, generator, int(random_state))
 
 
-def eval_loader(X, *, chunk_frames: int, n_eval_chunks: int, batch_size: int, num_workers: int,
-                n_mels: int | None = None) -> DataLoader:  # fmt: skip
+def eval_loader(
+    X,
+    *,
+    chunk_frames: int,
+    n_eval_chunks: int,
+    batch_size: int,
+    num_workers: int,
+    n_mels: int | None = None,
+) -> DataLoader:
     """The evaluation DataLoader: ``n_eval_chunks`` evenly spaced chunks per clip, in order.
 
     Parameters
@@ -141,8 +171,14 @@ def eval_loader(X, *, chunk_frames: int, n_eval_chunks: int, batch_size: int, nu
         )
     per_batch = max(1, batch_size // max(1, n_eval_chunks) * 2)
     if isinstance(source, DeviceArray):
-        return ResidentEvalBatches(source, chunk_frames=chunk_frames, n_chunks=n_eval_chunks,
-                                   clips_per_batch=per_batch)  # fmt: skip
+        return ResidentEvalBatches(
+            source, chunk_frames=chunk_frames, n_chunks=n_eval_chunks, clips_per_batch=per_batch
+        )
     dataset = EvalChunks(source, chunk_frames=chunk_frames, n_chunks=n_eval_chunks)
-    return DataLoader(dataset, batch_size=per_batch, shuffle=False, num_workers=num_workers,
-                      worker_init_fn=worker_init)  # fmt: skip
+    return DataLoader(
+        dataset,
+        batch_size=per_batch,
+        shuffle=False,
+        num_workers=num_workers,
+        worker_init_fn=worker_init,
+    )

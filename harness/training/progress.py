@@ -84,8 +84,9 @@ class EpochProgress:
         elif self.mode == "lines":
             self._step += 1
             if time.perf_counter() - self._last_line >= LINE_EVERY_SECONDS:
-                self._line(f"{self.name} epoch {self._epoch}/{self.epochs} step "
-                           f"{self._step}/{self.steps}")  # fmt: skip
+                self._line(
+                    f"{self.name} epoch {self._epoch}/{self.epochs} step {self._step}/{self.steps}"
+                )
 
     def epoch_done(self, row: dict) -> None:
         text = f"{self.name} epoch {int(row['epoch'])}/{self.epochs} loss {row['train_loss']:.3f}"

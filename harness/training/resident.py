@@ -181,8 +181,16 @@ class ResidentTrainBatches:
         This rank's shard under DDP (then the generator is unused).
     """
 
-    def __init__(self, data: DeviceArray, dataset, *, batch_size: int, drop_last: bool,
-                 generator: torch.Generator, sampler=None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: DeviceArray,
+        dataset,
+        *,
+        batch_size: int,
+        drop_last: bool,
+        generator: torch.Generator,
+        sampler=None,
+    ) -> None:
         self.data = data
         self.dataset = dataset
         self.batch_size = batch_size
@@ -221,8 +229,9 @@ class ResidentEvalBatches:
     float32 (clips, n_chunks, n_mels, chunk_frames), ``clips_per_batch`` clips at a time, in
     order."""
 
-    def __init__(self, data: DeviceArray, *, chunk_frames: int, n_chunks: int,
-                 clips_per_batch: int) -> None:  # fmt: skip
+    def __init__(
+        self, data: DeviceArray, *, chunk_frames: int, n_chunks: int, clips_per_batch: int
+    ) -> None:
         self.data = data
         self.chunk_frames = chunk_frames
         self.clips_per_batch = clips_per_batch

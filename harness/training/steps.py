@@ -94,8 +94,20 @@ def _mixup(x: torch.Tensor, *, alpha: float, seed: int, step: int):
     return lam * x + (1 - lam) * x[perm], (lam, perm)
 
 
-def train_epoch(module, loader, *, optimizer, scaler, device, settings, lr_fn, step0, loss_kw,
-                use_amp=False, on_step=None):  # fmt: skip
+def train_epoch(
+    module,
+    loader,
+    *,
+    optimizer,
+    scaler,
+    device,
+    settings,
+    lr_fn,
+    step0,
+    loss_kw,
+    use_amp=False,
+    on_step=None,
+):
     """One pass over ``loader``: one optimiser step per batch.
 
     Parameters
@@ -228,8 +240,9 @@ def score_logits(logits: np.ndarray, targets: np.ndarray, *, task: str) -> dict:
         }
 
 
-def class_weights(targets: np.ndarray, *, task: str, class_weight, classes,
-                  device=None) -> torch.Tensor | None:  # fmt: skip
+def class_weights(
+    targets: np.ndarray, *, task: str, class_weight, classes, device=None
+) -> torch.Tensor | None:
     """Loss weight of each class, for :func:`compute_loss`'s ``weight``.
 
     Parameters

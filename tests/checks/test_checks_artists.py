@@ -7,8 +7,15 @@ from harness.checks.artists import artist_error_table, artist_errors
 
 CLASSES = np.array(["Folk", "Pop", "Rock"])
 # 30 tracks; artist 9 has only 2 clips (too few to judge), the other six are judged
-LAYOUT = [(7, "Folk", 5), (8, "Pop", 5), (10, "Rock", 5), (11, "Folk", 5), (12, "Pop", 5),
-          (13, "Rock", 3), (9, "Rock", 2)]  # fmt: skip
+LAYOUT = [
+    (7, "Folk", 5),
+    (8, "Pop", 5),
+    (10, "Rock", 5),
+    (11, "Folk", 5),
+    (12, "Pop", 5),
+    (13, "Rock", 3),
+    (9, "Rock", 2),
+]
 ARTIST_OF = np.concatenate([[a] * n for a, _, n in LAYOUT])
 TRUTH = np.concatenate([[g] * n for _, g, n in LAYOUT])
 KEYS = np.arange(100, 100 + len(TRUTH)).astype(str)
@@ -65,9 +72,13 @@ def _save_run(run_dir, predicted, *, artist_column=True):
     model_dir = run_dir / "models" / "crnn"
     model_dir.mkdir(parents=True)
     np.savez_compressed(
-        model_dir / "predictions_validation.npz", keys=KEYS, y_true=TRUTH, classes=CLASSES,
-        proba=_proba(predicted), proba_calibrated=_proba(predicted),
-    )  # fmt: skip
+        model_dir / "predictions_validation.npz",
+        keys=KEYS,
+        y_true=TRUTH,
+        classes=CLASSES,
+        proba=_proba(predicted),
+        proba_calibrated=_proba(predicted),
+    )
     splits = pd.DataFrame({"track_id": KEYS, "split": "validation"})
     if artist_column:
         splits["artist_id"] = ARTIST_OF

@@ -23,15 +23,27 @@ def make_tracks(n_per_genre: int = 30, *, seed: int = 0) -> tuple[pd.DataFrame, 
             artist = 1000 + (tid - 1) // 3
             chosen = [child] if i % 2 else [root]
             rows.append((tid, g, chosen, sorted({root, *chosen}), artist, artist * 10))
-            split_of[artist] = split_of.get(artist, ["training", "validation", "test"][
-                0 if rng.random() < 0.7 else (1 if rng.random() < 0.5 else 2)])  # fmt: skip
+            split_of[artist] = split_of.get(
+                artist,
+                ["training", "validation", "test"][
+                    0 if rng.random() < 0.7 else (1 if rng.random() < 0.5 else 2)
+                ],
+            )
             tid += 1
     columns = pd.MultiIndex.from_tuples(
-        [("track", "genre_top"), ("track", "genres"), ("track", "genres_all"),
-         ("artist", "id"), ("album", "id")]
-    )  # fmt: skip
-    tracks = pd.DataFrame([r[1:] for r in rows], columns=columns,
-                          index=pd.Index([r[0] for r in rows], name="track_id"))  # fmt: skip
+        [
+            ("track", "genre_top"),
+            ("track", "genres"),
+            ("track", "genres_all"),
+            ("artist", "id"),
+            ("album", "id"),
+        ]
+    )
+    tracks = pd.DataFrame(
+        [r[1:] for r in rows],
+        columns=columns,
+        index=pd.Index([r[0] for r in rows], name="track_id"),
+    )
     splits = pd.Series([split_of[a] for a in tracks[("artist", "id")]], index=tracks.index)
     return tracks, splits
 
@@ -223,9 +235,11 @@ def test_scaling_check_catches_a_scaler_fitted_elsewhere():
             return self
 
     result = features.scaling_fitted_on_training(
-        table=table, train_keys=table.index[:40], y_train=np.arange(40) % 2,
+        table=table,
+        train_keys=table.index[:40],
+        y_train=np.arange(40) % 2,
         make_pipeline=lambda: make_pipeline(Prefitted(), LogisticRegression()),
-    )  # fmt: skip
+    )
     assert result.verdict == "FAIL"
 
 

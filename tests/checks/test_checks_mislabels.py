@@ -32,8 +32,9 @@ def make_set(
     artist_offset = rng.normal(0.0, 0.3, size=(artist.max() + 1, n_features))
     X = centres[genre] + artist_offset[artist] + rng.normal(size=(n, n_features))
     index = pd.Index(np.arange(1, n + 1) * 7, name="track_id")
-    split_of_artist = rng.choice(["training", "validation", "test"], p=[0.8, 0.1, 0.1],
-                                 size=artist.max() + 1)  # fmt: skip
+    split_of_artist = rng.choice(
+        ["training", "validation", "test"], p=[0.8, 0.1, 0.1], size=artist.max() + 1
+    )
     return (
         pd.DataFrame(X, index=index),
         pd.Series(np.array(GENRES)[genre], index=index),
@@ -130,8 +131,9 @@ def test_from_inputs_reads_every_mfcc_statistic_and_the_rhythm():
     rhythm = pd.DataFrame(rng.normal(size=(len(X), 8)), index=X.index)
     tracks = pd.DataFrame({("track", "genre_top"): given, ("artist", "id"): artists}, index=X.index)
     status = pd.DataFrame({"status": "ok"}, index=X.index)
-    inputs = DataInputs(tracks=tracks, splits=splits, status=status, feature_table=mfcc,
-                        rhythm=rhythm, seed=0)  # fmt: skip
+    inputs = DataInputs(
+        tracks=tracks, splits=splits, status=status, feature_table=mfcc, rhythm=rhythm, seed=0
+    )
     (result,) = mislabels.from_inputs(inputs)
     assert "140 MFCC statistics + 8 rhythm descriptors" in result.finding
     planted = set(given.index[given != truth])

@@ -12,8 +12,13 @@ def write(run_dir, **facts):
 
 
 def test_notes_and_unlabelled_tracks_are_listed(tmp_path):
-    write(tmp_path, format="folders", split_source="audio", n_unlabelled=3,
-          notes=["GTZAN recognised: the fault-filtered split is used"])  # fmt: skip
+    write(
+        tmp_path,
+        format="folders",
+        split_source="audio",
+        n_unlabelled=3,
+        notes=["GTZAN recognised: the fault-filtered split is used"],
+    )
     result = preparation_notes(tmp_path)
     assert result.verdict == "PASS" and "2 notes" in result.finding
     assert "split source: audio" in result.finding

@@ -124,10 +124,13 @@ def test_side_by_side_parts_give_the_results_and_warnings_of_one_at_a_time(
     assert [r.name for r in by_jobs[2]] == ["counted", "listed"]
 
 
-def test_a_built_in_part_that_raises_stops_the_side_by_side_run(tmp_path, monkeypatch,
-                                                                 no_entry_points):  # fmt: skip
-    entries = (CheckEntry("results", f"{__name__}:_whole", RUN),
-               CheckEntry("robustness", f"{__name__}:_refusing", RUN))  # fmt: skip
+def test_a_built_in_part_that_raises_stops_the_side_by_side_run(
+    tmp_path, monkeypatch, no_entry_points
+):
+    entries = (
+        CheckEntry("results", f"{__name__}:_whole", RUN),
+        CheckEntry("robustness", f"{__name__}:_refusing", RUN),
+    )
     monkeypatch.setattr(registry, "BUILTIN_CHECKS", entries)
     with pytest.raises(ValueError, match="is not a run"):
         registry.run_checks(RUN, tmp_path, n_jobs=2)
@@ -155,8 +158,9 @@ def _clashing(run_dir):
         ("_clashing", "returned results/counted, a built-in check's result; give its results"),
     ],
 )
-def test_a_malformed_user_result_is_its_fail_and_the_rest_goes_on(tmp_path, monkeypatch,
-                                                                   target, problem):  # fmt: skip
+def test_a_malformed_user_result_is_its_fail_and_the_rest_goes_on(
+    tmp_path, monkeypatch, target, problem
+):
     # a bad verdict or figure crashed the report (KeyError, TypeError): no report was written
     builtin = (CheckEntry("results", f"{__name__}:_counted", RUN),)
     monkeypatch.setattr(registry, "BUILTIN_CHECKS", builtin)
@@ -172,8 +176,12 @@ def test_a_malformed_user_result_is_its_fail_and_the_rest_goes_on(tmp_path, monk
 
 def test_user_checks_that_cannot_run_are_fails_of_the_data_checklist_too(monkeypatch):
     # they became run-stage entries, so `fma-harness check` (data stage only) never showed them
-    targets = {"missing": "no_such_pkg.checks:thing", "number": f"{__name__}:NOT_CALLABLE",
-               "audio": f"{__name__}:_counted", "fine": f"{__name__}:_counted"}  # fmt: skip
+    targets = {
+        "missing": "no_such_pkg.checks:thing",
+        "number": f"{__name__}:NOT_CALLABLE",
+        "audio": f"{__name__}:_counted",
+        "fine": f"{__name__}:_counted",
+    }
     monkeypatch.setattr(registry, "entry_point_targets", lambda group: targets)
     failed = registry.unusable_user_checks()
     assert [(r.name, r.verdict) for r in failed] == [

@@ -14,9 +14,13 @@ def _save(run_dir, name, keys, y, proba):
     model_dir = run_dir / "models" / name
     model_dir.mkdir(parents=True)
     np.savez_compressed(
-        model_dir / "predictions_test.npz", keys=np.asarray(keys).astype(str), y_true=y,
-        classes=CLASSES, proba=proba, proba_calibrated=proba,
-    )  # fmt: skip
+        model_dir / "predictions_test.npz",
+        keys=np.asarray(keys).astype(str),
+        y_true=y,
+        classes=CLASSES,
+        proba=proba,
+        proba_calibrated=proba,
+    )
 
 
 def _predictions(rng, n, skill):

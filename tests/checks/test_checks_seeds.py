@@ -52,9 +52,13 @@ def test_a_stable_winner_passes_and_names_the_lower_places_that_swap():
 
 def test_references_and_models_missing_a_seed_are_not_ranked():
     table = _table(
-        {"prior": [0.1, 2.0, 0.1], "cnn": [0.5, 0.9, 0.5], "mlp": [0.8, 0.7, 0.8],
-         "svm": [0.1, float("nan"), 0.1]}
-    )  # fmt: skip
+        {
+            "prior": [0.1, 2.0, 0.1],
+            "cnn": [0.5, 0.9, 0.5],
+            "mlp": [0.8, 0.7, 0.8],
+            "svm": [0.1, float("nan"), 0.1],
+        }
+    )
     changes = ranking_changes(table, "test_log_loss")
     assert set(changes.winners.values()) == {"cnn", "mlp"}
     assert {f.ahead for f in changes.flips} | {f.behind for f in changes.flips} == {"cnn", "mlp"}

@@ -62,9 +62,18 @@ def test_cli_check_reuses_the_cache(tiny_check, synth_root):
     _, _, out = tiny_check
     result = CliRunner().invoke(
         app,
-        ["check", "--root", str(synth_root), "--out", str(out / "cli"),
-         "--cache-dir", str(out / "cache"), "--n-jobs", "1"],
-    )  # fmt: skip
+        [
+            "check",
+            "--root",
+            str(synth_root),
+            "--out",
+            str(out / "cli"),
+            "--cache-dir",
+            str(out / "cache"),
+            "--n-jobs",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "planted faults" in result.output
     assert (out / "cli" / "report.html").exists() and (out / "cli" / "checks.json").exists()

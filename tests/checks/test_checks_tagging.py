@@ -26,9 +26,14 @@ def _save(run_dir, name, keys, y, proba, **extra):
     model_dir = run_dir / "models" / name
     model_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        model_dir / "predictions_test.npz", keys=np.asarray(keys).astype(str), y_true=y,
-        classes=GENRES, proba=proba, proba_calibrated=proba, **extra,
-    )  # fmt: skip
+        model_dir / "predictions_test.npz",
+        keys=np.asarray(keys).astype(str),
+        y_true=y,
+        classes=GENRES,
+        proba=proba,
+        proba_calibrated=proba,
+        **extra,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +55,13 @@ def multi_run(tmp_path_factory):
     table = pd.DataFrame(all_y, columns=GENRES, index=pd.Index(range(100), name="track_id"))
     table.insert(0, "split", splits)
     table.to_csv(run_dir / "genres_all.csv")
-    info = {"min_genre_count": 5, "genres": list(GENRES), "dropped_genres": {"Dance": 2},
-            "parents": PARENTS | {"Dance": "Electronic"}, "notes": ["1 genre dropped"]}  # fmt: skip
+    info = {
+        "min_genre_count": 5,
+        "genres": list(GENRES),
+        "dropped_genres": {"Dance": 2},
+        "parents": PARENTS | {"Dance": "Electronic"},
+        "notes": ["1 genre dropped"],
+    }
     (run_dir / "tagging.json").write_text(json.dumps(info))
     return run_dir
 
@@ -117,9 +127,13 @@ def test_single_label_run_is_skipped_cleanly(tmp_path):
     model_dir.mkdir(parents=True)
     classes = np.array(["Pop", "Rock"])
     np.savez_compressed(
-        model_dir / "predictions_test.npz", keys=np.array(["1", "2"]), y_true=classes,
-        classes=classes, proba=np.eye(2), proba_calibrated=np.eye(2),
-    )  # fmt: skip
+        model_dir / "predictions_test.npz",
+        keys=np.array(["1", "2"]),
+        y_true=classes,
+        classes=classes,
+        proba=np.eye(2),
+        proba_calibrated=np.eye(2),
+    )
     (result,) = tagging_checks(tmp_path)
     assert result.verdict == "SKIP" and "single-label" in result.finding
     (empty,) = tagging_checks(tmp_path / "nowhere")

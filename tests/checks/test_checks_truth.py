@@ -33,9 +33,12 @@ def test_planted_truth_on_a_larger_set(tmp_path):
     config = SynthConfig(root=tmp_path / "fma", **LARGER_SET)
     generate(config, n_jobs=2, progress=False)
     _, scores = check_dataset(
-        root=config.root, cache_dir=tmp_path / "cache", out=tmp_path / "out", n_jobs=2,
+        root=config.root,
+        cache_dir=tmp_path / "cache",
+        out=tmp_path / "out",
+        n_jobs=2,
         progress=False,
-    )  # fmt: skip
+    )
     assert acceptance_problems(scores) == [], scores.to_string()
     planted = scores.set_index("fault")["planted"]
     assert (planted[["empty", "short", "silent", "corrupt"]] >= 1).all()

@@ -49,11 +49,14 @@ def write_run(run_dir, models, *, root=None):
     (run_dir / "manifest.json").write_text(json.dumps({"config": config}))
     for model, (_, chunks) in models.items():
         n = len(chunks)
-        np.savez(run_dir / "embeddings" / f"{model}.npz",
-                 keys=np.array([str(100 + i) for i in range(n)]),
-                 groups=np.array([GROUPS[i % 4] for i in range(n)]),
-                 embedding=chunks.mean(axis=1).astype(np.float32),
-                 chunks=chunks.astype(np.float16), source=np.array(model))  # fmt: skip
+        np.savez(
+            run_dir / "embeddings" / f"{model}.npz",
+            keys=np.array([str(100 + i) for i in range(n)]),
+            groups=np.array([GROUPS[i % 4] for i in range(n)]),
+            embedding=chunks.mean(axis=1).astype(np.float32),
+            chunks=chunks.astype(np.float16),
+            source=np.array(model),
+        )
     return run_dir
 
 

@@ -19,10 +19,20 @@ def _table(deltas: dict[tuple[str, str], float]) -> pd.DataFrame:
     """robustness.csv rows: 40 clips, clean accuracy 0.8 and log loss 0.6 for every model."""
     rows = []
     for (model, change), delta in deltas.items():
-        rows.append({"model": model, "change": change, "n_clips": 39, "n_failed": 1,
-                     "log_loss": 0.6 - delta, "accuracy": 0.8 + delta, "clean_log_loss": 0.6,
-                     "clean_accuracy": 0.8, "delta_log_loss": -delta,
-                     "delta_accuracy": delta})  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "change": change,
+                "n_clips": 39,
+                "n_failed": 1,
+                "log_loss": 0.6 - delta,
+                "accuracy": 0.8 + delta,
+                "clean_log_loss": 0.6,
+                "clean_accuracy": 0.8,
+                "delta_log_loss": -delta,
+                "delta_accuracy": delta,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -70,8 +80,10 @@ def test_a_model_losing_more_than_the_limit_under_a_mild_change_warns(tmp_path):
 
 
 def test_failed_clips_are_listed(tmp_path):
-    failures = [(1234, "mp3_64k", "LibsndfileError: bad sample rate"),
-                (99, "pitch+2", "RuntimeError: planted")]  # fmt: skip
+    failures = [
+        (1234, "mp3_64k", "LibsndfileError: bad sample rate"),
+        (99, "pitch+2", "RuntimeError: planted"),
+    ]
     _write(tmp_path, {("cnn", c): 0.0 for c in CHANGES}, failures=failures)
     result = _by_name(robustness_checks(tmp_path))["failed_clips"]
     assert result.verdict == "WARN"

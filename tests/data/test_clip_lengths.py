@@ -52,15 +52,39 @@ def test_run_on_a_folder_collection_without_synthetic_config(tmp_path, monkeypat
     """A user's folder of 4 s clips: only the planted short clips are 'short', not all."""
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "by_label"
-    synth = ["data", "synth", "--root", str(root), "--format", "folders", "--n-tracks", "24",
-             "--duration", "4", "--n-jobs", "1"]  # fmt: skip
+    synth = [
+        "data",
+        "synth",
+        "--root",
+        str(root),
+        "--format",
+        "folders",
+        "--n-tracks",
+        "24",
+        "--duration",
+        "4",
+        "--n-jobs",
+        "1",
+    ]
     assert CliRunner().invoke(app, synth).exit_code == 0
     (root / "synthetic_config.json").unlink()  # as a user's collection: no recorded minimum
     planted = pd.read_csv(root / "synthetic_truth.csv")
     n_short = int((planted["fault"] == "short").sum())
-    args = ["run", "--root", str(root), "--models", "prior", "--quick", "--no-checks",
-            "--n-jobs", "1", "--out", str(tmp_path / "runs"), "--cache-dir",
-            str(tmp_path / "cache")]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(root),
+        "--models",
+        "prior",
+        "--quick",
+        "--no-checks",
+        "--n-jobs",
+        "1",
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     result = CliRunner().invoke(app, [*args, "--run-id", "own"])
     assert result.exit_code == 0, result.output
     status = pd.read_csv(tmp_path / "runs" / "own" / "decode_status.csv")

@@ -74,8 +74,11 @@ def test_detects_each_format(tmp_path):
 def test_detection_refuses_ambiguous_empty_and_unknown(tmp_path):
     root = label_folders(tmp_path / "both", per_label=1)
     write_manifest(root, [{"path": "blues/blues.00000.wav", "label": "blues"}])
-    with pytest.raises(DataError, match=r"both a manifest \(manifest.csv\) and label folders "
-                       r"it does not list \(jazz, rock\); pass --format"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"both a manifest \(manifest.csv\) and label folders "
+        r"it does not list \(jazz, rock\); pass --format",
+    ):
         detect_format(root)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no dataset found .*no fma_metadata/tracks.csv"):
@@ -128,7 +131,10 @@ def test_gtzan_layout_gets_the_built_in_fault_filtered_split(tmp_path):
     table = load_gtzan_split()
     assert len(table) == 930
     assert pd.Series(table).value_counts().to_dict() == {
-        "training": 443, "test": 290, "validation": 197}  # fmt: skip
+        "training": 443,
+        "test": 290,
+        "validation": 197,
+    }
     root = tmp_path / "genres"
     picked = {}
     for i, genre in enumerate(sorted({s.split("/")[0] for s in table})):
@@ -159,8 +165,7 @@ def test_manifest_loads_with_given_split_and_multilabel(tmp_path):
     assert data.index_file == csv and data.subset == "manifest"
     tagged = load_manifest(csv.parent, task="genres_all", min_genre_count=1)
     assert tagged.classes == ["a", "b", "c", "extra"]
-    assert tagged.labels.loc["audio/clip001.flac"].to_dict() == {"a": 0, "b": 1, "c": 0,
-                                                                 "extra": 1}  # fmt: skip
+    assert tagged.labels.loc["audio/clip001.flac"].to_dict() == {"a": 0, "b": 1, "c": 0, "extra": 1}
     assert tagged.labels.loc["audio/clip000.flac"].sum() == 1  # no labels: its label alone
 
 
@@ -178,25 +183,46 @@ def test_manifest_artist_split_never_straddles(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([{"path": "audio/clip000.flac", "label": "a"}, {"path": "audio/nope.wav", "label": "b"}],
-         r"manifest.csv line 3: file 'audio/nope.wav' not found .*fix the path or remove"),
-        ([{"path": "audio/clip000.flac", "label": "a"}, {"path": "audio/clip000.flac",
-                                                          "label": "b"}],
-         r"manifest.csv lines 2 and 3: path 'audio/clip000.flac' is listed twice"),
-        ([{"path": "audio/clip000.flac", "label": "a", "split": "train"}],
-         r"manifest.csv line 2: split 'train' is not one of training, validation, test; "
-         r"fix the value \(e.g. train -> training"),
-        ([{"path": "audio/clip000.flac", "label": "a"}, {"path": "audio/clip001.flac",
-                                                          "label": ""}],
-         r"manifest.csv line 3: empty label \(1 rows have none\); give every clip a label"),
-        ([{"path": "audio/clip000.flac", "label": "a", "split": "test"},
-          {"path": "audio/clip001.flac", "label": "b", "split": ""}],
-         r"manifest.csv line 3: empty split \(1 of 2 rows have none\)"),
-        ([{"file": "audio/clip000.flac", "label": "a"}],
-         r"not a manifest: its header lacks the column\(s\) path \(found: file,label\); "
-         r"expected a CSV whose header has the columns path,label"),
+        (
+            [
+                {"path": "audio/clip000.flac", "label": "a"},
+                {"path": "audio/nope.wav", "label": "b"},
+            ],
+            r"manifest.csv line 3: file 'audio/nope.wav' not found .*fix the path or remove",
+        ),
+        (
+            [
+                {"path": "audio/clip000.flac", "label": "a"},
+                {"path": "audio/clip000.flac", "label": "b"},
+            ],
+            r"manifest.csv lines 2 and 3: path 'audio/clip000.flac' is listed twice",
+        ),
+        (
+            [{"path": "audio/clip000.flac", "label": "a", "split": "train"}],
+            r"manifest.csv line 2: split 'train' is not one of training, validation, test; "
+            r"fix the value \(e.g. train -> training",
+        ),
+        (
+            [
+                {"path": "audio/clip000.flac", "label": "a"},
+                {"path": "audio/clip001.flac", "label": ""},
+            ],
+            r"manifest.csv line 3: empty label \(1 rows have none\); give every clip a label",
+        ),
+        (
+            [
+                {"path": "audio/clip000.flac", "label": "a", "split": "test"},
+                {"path": "audio/clip001.flac", "label": "b", "split": ""},
+            ],
+            r"manifest.csv line 3: empty split \(1 of 2 rows have none\)",
+        ),
+        (
+            [{"file": "audio/clip000.flac", "label": "a"}],
+            r"not a manifest: its header lacks the column\(s\) path \(found: file,label\); "
+            r"expected a CSV whose header has the columns path,label",
+        ),
     ],
-)  # fmt: skip
+)
 def test_manifest_bad_input(tmp_path, rows, message):
     root = tmp_path / "m"
     tone_clip(root / "audio" / "clip000.flac", seed=1, fmt="FLAC")
@@ -215,9 +241,12 @@ def test_manifest_with_one_label_is_refused(tmp_path):
 def test_an_empty_split_is_a_note_naming_it_and_what_to_do(tmp_path):
     given = manifest_set(tmp_path / "given", n=12, split=("training", "training", "test"))
     data = load_manifest(given)
-    assert any("no clip is in the validation split (training 8, validation 0, test 4; split "
-               "source: given)" in note and "remove the column" in note
-               for note in data.notes)  # fmt: skip
+    assert any(
+        "no clip is in the validation split (training 8, validation 0, test 4; split source: given)"
+        in note
+        and "remove the column" in note
+        for note in data.notes
+    )
     tiny = manifest_set(tmp_path / "tiny", n=6)  # two clips of each of three labels
     notes = load_manifest(tiny).notes
     assert any("no clip is in the validation split" in n and "add clips" in n for n in notes)
@@ -276,8 +305,10 @@ def test_a_part_of_gtzan_is_split_by_audio_when_its_split_would_leave_labels_unt
     label_folders(tmp_path / "genres", labels=GTZAN_GENRES, per_label=6)  # 00000-00005
     data = load_folders(tmp_path / "genres")
     assert data.splits.attrs["source"] == "audio"
-    assert any("its built-in split gives blues" in note and "split by audio instead" in note
-               for note in data.notes)  # fmt: skip
+    assert any(
+        "its built-in split gives blues" in note and "split by audio instead" in note
+        for note in data.notes
+    )
     trained = set(data.labels[data.splits.reindex(data.labels.index) == "training"])
     assert trained == set(GTZAN_GENRES)
 
@@ -293,8 +324,15 @@ def test_comma_separated_tags_are_named_when_no_tag_is_common_enough(tmp_path):
 
 def test_two_artists_albums_of_one_title_are_two_albums(tmp_path):
     # keyed by title alone, every shared title was album leakage across splits
-    rows = [{"path": f"audio/clip{k:03d}.flac", "label": "ab"[k % 2], "artist": f"artist{k}",
-             "album": "Greatest Hits"} for k in range(20)]  # fmt: skip
+    rows = [
+        {
+            "path": f"audio/clip{k:03d}.flac",
+            "label": "ab"[k % 2],
+            "artist": f"artist{k}",
+            "album": "Greatest Hits",
+        }
+        for k in range(20)
+    ]
     for row in rows:
         tone_clip(tmp_path / "m" / row["path"], seed=int(row["path"][10:13]), fmt="FLAC")
     data = load_manifest(write_manifest(tmp_path / "m", rows))

@@ -19,8 +19,9 @@ ARGS = ["--n-tracks", "16", "--duration", "4", "--n-jobs", "1", "--seed", "0"]
 @pytest.fixture(scope="module")
 def folders_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "by_label"
-    result = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format",
-                                      "folders", *ARGS])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["data", "synth", "--root", str(root), "--format", "folders", *ARGS]
+    )
     assert result.exit_code == 0, result.output
     return root
 
@@ -44,8 +45,9 @@ def test_folders_set_holds_labels_truth_and_shifted_copies(folders_root):
 
 def test_manifest_set_lists_every_clip_with_artists(tmp_path):
     root = tmp_path / "listed"
-    result = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format",
-                                      "manifest", *ARGS])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["data", "synth", "--root", str(root), "--format", "manifest", *ARGS]
+    )
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(root / "manifest.csv")
     assert list(frame.columns) == ["path", "label", "artist", "album", "labels"]
@@ -53,8 +55,9 @@ def test_manifest_set_lists_every_clip_with_artists(tmp_path):
     assert set(truth["track_id"]) <= set(frame["path"])
     data = load_dataset(root=root / "manifest.csv")
     assert data.splits.attrs["source"] == "artist" and data.index_file == root / "manifest.csv"
-    refused = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format",
-                                       "manifest", *ARGS])  # fmt: skip
+    refused = CliRunner().invoke(
+        app, ["data", "synth", "--root", str(root), "--format", "manifest", *ARGS]
+    )
     assert isinstance(refused.exception, ParameterError)  # the CLI's one line, exit code 1
     assert "already holds a synthetic set (synthetic_config.json); pass --force" in str(
         refused.exception
@@ -63,8 +66,9 @@ def test_manifest_set_lists_every_clip_with_artists(tmp_path):
 
 def test_manifest_set_without_artists_is_split_by_audio(tmp_path):
     root = tmp_path / "unknown"
-    result = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format",
-                                      "manifest", "--no-artists", *ARGS])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["data", "synth", "--root", str(root), "--format", "manifest", "--no-artists", *ARGS]
+    )
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(root / "manifest.csv")
     assert list(frame.columns) == ["path", "label", "labels"]
@@ -75,8 +79,10 @@ def test_manifest_set_without_artists_is_split_by_audio(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["fma", "folders"])
 def test_no_artists_outside_a_manifest_is_refused(tmp_path, fmt):
-    result = CliRunner().invoke(app, ["data", "synth", "--root", str(tmp_path / "x"), "--format",
-                                      fmt, "--no-artists", *ARGS])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["data", "synth", "--root", str(tmp_path / "x"), "--format", fmt, "--no-artists", *ARGS],
+    )
     assert isinstance(result.exception, ParameterError)
     assert f"--no-artists applies to --format manifest only (got --format {fmt})" in str(
         result.exception
@@ -94,9 +100,12 @@ def test_an_unknown_synth_format_is_refused(tmp_path):
 
 def test_truth_scoring_reads_path_keys():
     truth = pd.DataFrame(
-        {"track_id": ["a/1.mp3", "a/2.mp3", "b/3.flac"], "fault": ["corrupt", "duplicate",
-         "duplicate"], "detail": ["", "duplicate_of=a/9.mp3", "duplicate_of=b/8.mp3;shifted=1.2"]}
-    )  # fmt: skip
+        {
+            "track_id": ["a/1.mp3", "a/2.mp3", "b/3.flac"],
+            "fault": ["corrupt", "duplicate", "duplicate"],
+            "detail": ["", "duplicate_of=a/9.mp3", "duplicate_of=b/8.mp3;shifted=1.2"],
+        }
+    )
     status = pd.DataFrame({"status": ["corrupt", "empty"]}, index=["a/1.mp3", "b/7.mp3"])
     pairs = pd.DataFrame({"key_a": ["a/9.mp3"], "key_b": ["a/2.mp3"]})
     results = [

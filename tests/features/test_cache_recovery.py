@@ -145,10 +145,18 @@ def test_damaged_journal_entry_is_deleted_and_recomputed(clips, tmp_path, monkey
 def test_journal_meta_with_a_nan_number_is_refused(clips, tmp_path):
     store = open_store(tmp_path, "mfcc", logmel=LOGMEL, create=True).store()
     meta = {
-        "status": "silent", "duration": 2.0, "native_sr": SR, "channels": 1, "error": "",
-        "warnings": "", "padded": False, "rms": float("nan"), "path": "x", "size": 1,
+        "status": "silent",
+        "duration": 2.0,
+        "native_sr": SR,
+        "channels": 1,
+        "error": "",
+        "warnings": "",
+        "padded": False,
+        "rms": float("nan"),
+        "path": "x",
+        "size": 1,
         "mtime_ns": 1,
-    }  # fmt: skip
+    }
     store.write_clip(1, np.zeros(store.row_shape, np.float32), meta)
     with pytest.warns(CacheRepairWarning, match="rms is nan"):
         assert store.read_clip(1) is None
@@ -239,8 +247,13 @@ def _journal_damage(root: Path, cache: Path, monkeypatch) -> Path:
     with monkeypatch.context() as patch:
         patch.setattr(feature_runner, "_consolidate", killed)
         with pytest.raises(KeyboardInterrupt):
-            extract(clips, cache_dir=cache, n_jobs=1, decode=decode_config_for(root),
-                    logmel=_cli_logmel(root))  # fmt: skip
+            extract(
+                clips,
+                cache_dir=cache,
+                n_jobs=1,
+                decode=decode_config_for(root),
+                logmel=_cli_logmel(root),
+            )
     plan = open_store(cache, "logmel", logmel=_cli_logmel(root), create=False)
     victim = sorted(Path(plan.root, "journal").glob("*.npz"))[0]
     _truncate(victim)

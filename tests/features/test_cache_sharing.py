@@ -27,8 +27,18 @@ def _store(tmp_path) -> FeatureStore:
 
 
 def _records(keys):
-    meta = {"status": "ok", "duration": 2.0, "native_sr": 22050, "channels": 1, "error": "",
-            "warnings": "", "padded": False, "rms": 0.1, "size": 10, "mtime_ns": 1}  # fmt: skip
+    meta = {
+        "status": "ok",
+        "duration": 2.0,
+        "native_sr": 22050,
+        "channels": 1,
+        "error": "",
+        "warnings": "",
+        "padded": False,
+        "rms": 0.1,
+        "size": 10,
+        "mtime_ns": 1,
+    }
     assert set(meta) | {"path"} == set(META_COLUMNS)
     return [(np.full(3, float(k), np.float32), dict(meta, path=f"/a/{k}.mp3")) for k in keys]
 
@@ -83,8 +93,11 @@ def test_log_mel_rows_of_clips_the_group_lacks_are_one_clear_error():
     index = pd.DataFrame({"row": [0, 1]}, index=pd.Index([10, 11], name="key"))
     logmel = LogMelSet(data=np.zeros((2, 4, 5), np.float16), index=index, config=LogMelConfig())
     assert logmel.rows(pd.Index([11, 10]), group="training").tolist() == [1, 0]
-    with pytest.raises(DataError, match=r"1 of 2 clips \(first: 12\) have no row in the cached "
-                       r"log-mel group 'training'.*own --cache-dir"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"1 of 2 clips \(first: 12\) have no row in the cached "
+        r"log-mel group 'training'.*own --cache-dir",
+    ):
         logmel.rows(pd.Index([10, 12]), group="training")
 
 
@@ -117,13 +130,21 @@ def test_the_features_command_fills_the_cache_a_run_of_an_own_collection_reads(t
             t = np.arange(3 * 8000) / 8000
             y = 0.3 * np.sin(2 * np.pi * freq * (1 + 0.01 * k) * t) + 0.01 * rng.normal(size=t.size)
             sf.write(tmp_path / "own" / label / f"{label}{k}.wav", y.astype(np.float32), 8000)
-    args = ["features", "--root", str(tmp_path / "own"), "--cache-dir", str(tmp_path / "cache"),
-            "--n-jobs", "1"]  # fmt: skip
+    args = [
+        "features",
+        "--root",
+        str(tmp_path / "own"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--n-jobs",
+        "1",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "short" not in result.output  # 3 s clips of a 3 s collection are whole
-    config = RunConfig(root=tmp_path / "own", cache_dir=tmp_path / "cache", n_jobs=1,
-                       models=["mfcc-logreg", "cnn"])  # fmt: skip
+    config = RunConfig(
+        root=tmp_path / "own", cache_dir=tmp_path / "cache", n_jobs=1, models=["mfcc-logreg", "cnn"]
+    )
     status = extract_features(config, load_dataset(root=tmp_path / "own")).status
     assert status.attrs["n_computed"] == 0 and status.attrs["n_cached"] == 20
 

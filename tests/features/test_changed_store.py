@@ -28,8 +28,14 @@ def _fp(key, size=100):
 
 
 def _journal(folder, change, key, *, value: float, error: str = "", size=100):
-    record = row_record(key, _fp(key, size), error=error, mfcc=np.full(140, value),
-                        logmel=np.full((4, 5), value), padded=False)  # fmt: skip
+    record = row_record(
+        key,
+        _fp(key, size),
+        error=error,
+        mfcc=np.full(140, value),
+        logmel=np.full((4, 5), value),
+        padded=False,
+    )
     save_arrays(journal_path(folder, change, key), record)
 
 

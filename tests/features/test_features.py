@@ -131,8 +131,15 @@ def test_failed_clips_get_nan_and_status(cached):
     assert status.loc[[2, 5, 10], "status"].tolist() == ["ok", "ok", "ok"]
     assert status.loc[[11, 12, 13], "status"].tolist() == ["short", "corrupt", "missing"]
     assert list(status.columns) == [
-        "group", "status", "duration", "native_sr", "channels", "error", "warnings", "padded",
-    ]  # fmt: skip
+        "group",
+        "status",
+        "duration",
+        "native_sr",
+        "channels",
+        "error",
+        "warnings",
+        "padded",
+    ]
     assert set(status["warnings"]) == {""}  # clean tones: no clipping, DC offset or misnaming
     assert status.at[2, "native_sr"] == 44100 and status.at[10, "channels"] == 1
     table = load_feature_table(cache, keys=list(status.index), decode=DECODE)
@@ -174,8 +181,11 @@ def test_logmel_config_and_htk_scale():
     assert slaney.shape == htk.shape == (40, cfg.n_frames) and not padded
     assert np.abs(slaney.astype(float) - htk.astype(float)).max() > 0.5
     with pytest.raises(ParameterError):
-        extract(pd.DataFrame({"path": ["x"], "group": ["a"]}), cache_dir="/tmp/x",
-                feature_sets=("mfcc", "chroma"))  # fmt: skip
+        extract(
+            pd.DataFrame({"path": ["x"], "group": ["a"]}),
+            cache_dir="/tmp/x",
+            feature_sets=("mfcc", "chroma"),
+        )
 
 
 @pytest.mark.slow

@@ -65,8 +65,9 @@ def test_local_cluster_equals_local_run(clips, tmp_path):
         x = load_logmel(tmp_path / "local", group=group, logmel=LOGMEL, decode=DECODE)
         y = load_logmel(tmp_path / "dask", group=group, logmel=LOGMEL, decode=DECODE)
         pd.testing.assert_frame_equal(x.index, y.index)
-        np.testing.assert_allclose(x.data.astype(np.float32), y.data.astype(np.float32),
-                                   atol=0.07, equal_nan=True)  # fmt: skip
+        np.testing.assert_allclose(
+            x.data.astype(np.float32), y.data.astype(np.float32), atol=0.07, equal_nan=True
+        )
     # Workers wrote the rows to the shared cache; nothing is left in the journal.
     assert not list((tmp_path / "dask").glob("*/journal/*"))
 

@@ -127,5 +127,11 @@ def test_an_unknown_change_or_a_stereo_signal_is_refused():
 def test_the_mild_changes_are_registered():
     assert set(perturb.MILD_CHANGES) <= set(perturb.CHANGES)
     assert list(perturb.CHANGES) == [
-        "pitch+2", "pitch-2", "stretch0.9", "stretch1.1", "noise20dB", "mp3_64k", "gain-12dB",
-    ]  # fmt: skip
+        "pitch+2",
+        "pitch-2",
+        "stretch0.9",
+        "stretch1.1",
+        "noise20dB",
+        "mp3_64k",
+        "gain-12dB",
+    ]

@@ -21,10 +21,17 @@ def bundle_run(synth_root, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("bundle-run")
     config = RunConfig(
-        root=synth_root, models=["mfcc-logreg", "cnn"], out=tmp / "runs",
-        submissions_dir=tmp / "submissions", cache_dir=tmp / "cache", quick=True,
-        checks=False, n_jobs=1, run_id="bundles", params={"cnn": TINY_CNN},
-    )  # fmt: skip
+        root=synth_root,
+        models=["mfcc-logreg", "cnn"],
+        out=tmp / "runs",
+        submissions_dir=tmp / "submissions",
+        cache_dir=tmp / "cache",
+        quick=True,
+        checks=False,
+        n_jobs=1,
+        run_id="bundles",
+        params={"cnn": TINY_CNN},
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(model_training, "write_model_sanity", lambda *args, **kwargs: None)
         run_dir = run_pipeline(config)

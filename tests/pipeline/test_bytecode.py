@@ -10,8 +10,13 @@ import sys
 def test_bytecode_is_written_even_where_writing_is_off(tmp_path):
     prefix = tmp_path / "pycache"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(prefix)}
-    result = subprocess.run([sys.executable, "-m", "harness.pipeline.bytecode"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.pipeline.bytecode"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "byte-compiled the" in result.stdout
     written = {p.name.split(".")[0] for p in prefix.rglob("*.pyc")}

@@ -22,20 +22,35 @@ def _write_board(run_dir: Path, rows: list[dict]) -> Path:
 
 
 def _row(model, val_ll, test_ll, test_f1, status="ok"):
-    return {"model": model, "status": status, "val_log_loss": val_ll,
-            "test_log_loss": test_ll, "test_macro_f1": test_f1}  # fmt: skip
+    return {
+        "model": model,
+        "status": status,
+        "val_log_loss": val_ll,
+        "test_log_loss": test_ll,
+        "test_macro_f1": test_f1,
+    }
 
 
 @pytest.fixture
 def three_runs(tmp_path):
     """Three constructed runs: cnn beats the reference on both measures in runs a and c only
     (in b its F1 is lower), crnn failed in run c."""
-    a = _write_board(tmp_path / "a", [_row("ref", 0.8, 0.7, 0.70), _row("cnn", 0.5, 0.4, 0.80),
-                                      _row("crnn", 0.6, 0.9, 0.60)])  # fmt: skip
-    b = _write_board(tmp_path / "b", [_row("ref", 0.9, 0.6, 0.75), _row("cnn", 0.4, 0.5, 0.70),
-                                      _row("crnn", 0.7, 0.5, 0.80)])  # fmt: skip
-    c = _write_board(tmp_path / "c", [_row("ref", 0.7, 0.8, 0.65), _row("cnn", 0.3, 0.3, 0.90),
-                                      _row("crnn", None, None, None, "failed")])  # fmt: skip
+    a = _write_board(
+        tmp_path / "a",
+        [_row("ref", 0.8, 0.7, 0.70), _row("cnn", 0.5, 0.4, 0.80), _row("crnn", 0.6, 0.9, 0.60)],
+    )
+    b = _write_board(
+        tmp_path / "b",
+        [_row("ref", 0.9, 0.6, 0.75), _row("cnn", 0.4, 0.5, 0.70), _row("crnn", 0.7, 0.5, 0.80)],
+    )
+    c = _write_board(
+        tmp_path / "c",
+        [
+            _row("ref", 0.7, 0.8, 0.65),
+            _row("cnn", 0.3, 0.3, 0.90),
+            _row("crnn", None, None, None, "failed"),
+        ],
+    )
     return [a, b, c]
 
 
@@ -85,8 +100,10 @@ def test_bad_input_is_one_clear_error(three_runs, tmp_path):
         compare_runs([three_runs[0], tmp_path / "missing"])
     with pytest.raises(ParameterError, match=r"--against svm: no such model .*ref, cnn, crnn"):
         compare_runs(three_runs, against="svm")
-    tagging = _write_board(tmp_path / "tags", [{"model": "cnn", "status": "ok", "test_bce": 0.2,
-                                                "test_pr_auc_macro": 0.7}])  # fmt: skip
+    tagging = _write_board(
+        tmp_path / "tags",
+        [{"model": "cnn", "status": "ok", "test_bce": 0.2, "test_pr_auc_macro": 0.7}],
+    )
     with pytest.raises(ParameterError, match="is a genres_all run .* a genre_top run"):
         compare_runs([three_runs[0], tagging])
     odd = _write_board(tmp_path / "odd", [{"model": "cnn", "status": "ok", "score": 1.0}])
@@ -107,10 +124,28 @@ def two_split_runs(request, synth_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"compare-{task}")
     runs = []
     for seed in (0, 1):
-        args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,prior", "--quick",
-                "--task", task, "--resplit", "--seed", str(seed), "--out", str(tmp / "runs"),
-                "--cache-dir", str(tmp / "cache"), "--n-jobs", "1", "--no-checks",
-                "--run-id", f"split{seed}"]  # fmt: skip
+        args = [
+            "run",
+            "--root",
+            str(synth_root),
+            "--models",
+            "mfcc-logreg,prior",
+            "--quick",
+            "--task",
+            task,
+            "--resplit",
+            "--seed",
+            str(seed),
+            "--out",
+            str(tmp / "runs"),
+            "--cache-dir",
+            str(tmp / "cache"),
+            "--n-jobs",
+            "1",
+            "--no-checks",
+            "--run-id",
+            f"split{seed}",
+        ]
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(tmp)  # the submissions folder is relative
             result = CliRunner().invoke(app, args)
@@ -120,8 +155,10 @@ def two_split_runs(request, synth_root, tmp_path_factory):
 
 
 # per task: a score where lower is better and one where higher is better (HEAD_TO_HEAD)
-MEASURES = {"genre_top": ("test_log_loss", "test_macro_f1"),
-            "genres_all": ("test_bce", "test_pr_auc_macro")}  # fmt: skip
+MEASURES = {
+    "genre_top": ("test_log_loss", "test_macro_f1"),
+    "genres_all": ("test_bce", "test_pr_auc_macro"),
+}
 HEADERS = {"genre_top": "test log loss", "genres_all": "test PR-AUC"}
 
 

@@ -44,10 +44,17 @@ def run(synth_root, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("ensemble-run")
     config = RunConfig(
-        root=synth_root, models=MODELS, out=tmp / "runs", submissions_dir=tmp / "submissions",
-        cache_dir=tmp / "cache", quick=True, checks=False, n_jobs=1, run_id="ens",
+        root=synth_root,
+        models=MODELS,
+        out=tmp / "runs",
+        submissions_dir=tmp / "submissions",
+        cache_dir=tmp / "cache",
+        quick=True,
+        checks=False,
+        n_jobs=1,
+        run_id="ens",
         params={LOGREG_2: {"C": 0.05}},
-    )  # fmt: skip
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(baselines.svm, "make_svm", broken)
         run_dir = run_pipeline(config)
@@ -81,9 +88,17 @@ def test_the_ensemble_row_is_scored_like_any_model(run):
     assert board.loc["svm", "status"].startswith("failed")
     row = board.loc["ensemble"]
     assert row["status"] == "ok"
-    for column in ("val_log_loss", "val_macro_f1", "val_accuracy", "test_log_loss",
-                   "test_macro_f1", "test_accuracy", "test_log_loss_calibrated", "temperature",
-                   "submission_log_loss"):  # fmt: skip
+    for column in (
+        "val_log_loss",
+        "val_macro_f1",
+        "val_accuracy",
+        "test_log_loss",
+        "test_macro_f1",
+        "test_accuracy",
+        "test_log_loss_calibrated",
+        "temperature",
+        "submission_log_loss",
+    ):
         assert np.isfinite(row[column]), column
     for group, prefix in (("validation", "val"), ("test", "test")):
         arrays = _npz(run_dir, "ensemble", group)
@@ -136,21 +151,41 @@ def test_submission_validates_and_predict_on_its_bundle_reproduces_it(run, synth
     submission = submissions / "ensemble.csv"
     assert validate_submission(submission, expected_ids=expected_ids) == []
     out = tmp_path / "ensemble.csv"
-    result = CliRunner().invoke(app, ["predict", str(run_dir / "models" / "ensemble" / "bundle"),
-                                      str(folder), "--out", str(out), "--n-jobs", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(run_dir / "models" / "ensemble" / "bundle"),
+            str(folder),
+            "--out",
+            str(out),
+            "--n-jobs",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text("utf-8") == submission.read_text("utf-8")  # value for value
 
 
-def test_mixed_ensemble_of_mfcc_and_logmel_models_predicts_its_submission(bundle_run, synth_root,
-                                                                          tmp_path):  # fmt: skip
+def test_mixed_ensemble_of_mfcc_and_logmel_models_predicts_its_submission(
+    bundle_run, synth_root, tmp_path
+):
     run_dir, submissions = bundle_run
     bundle = load_bundle(run_dir / "models" / "ensemble", device="cpu")
     assert [b.kind for b in bundle.estimator.bundles] == ["features", "logmel"]
     out = tmp_path / "mixed.csv"
-    result = CliRunner().invoke(app, ["predict", str(bundle.path),
-                                      str(synth_root / "crowdai_fma_test"), "--out", str(out),
-                                      "--n-jobs", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(bundle.path),
+            str(synth_root / "crowdai_fma_test"),
+            "--out",
+            str(out),
+            "--n-jobs",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.read_text("utf-8") == (submissions / "ensemble.csv").read_text("utf-8")
 

@@ -56,10 +56,28 @@ def _run(tmp_path, synth_root, run_id: str, n_jobs: int, threads: int | None) ->
     line = f"num_threads = {threads}" if threads else ""
     config = tmp_path / f"{run_id}.toml"
     config.write_text(TINY_TOML.format(cnn_threads=line, short_threads=line))
-    args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,cnn,short-chunk",
-            "--quick", "--no-checks", "--no-style-map", "--device", "cpu",
-            "--n-jobs", str(n_jobs), "--config", str(config), "--run-id", run_id,
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "runs")]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(synth_root),
+        "--models",
+        "mfcc-logreg,cnn,short-chunk",
+        "--quick",
+        "--no-checks",
+        "--no-style-map",
+        "--device",
+        "cpu",
+        "--n-jobs",
+        str(n_jobs),
+        "--config",
+        str(config),
+        "--run-id",
+        run_id,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return tmp_path / "runs" / run_id
@@ -125,9 +143,23 @@ def test_a_failure_here_closes_the_lanes(synth_root, tmp_path, monkeypatch):
 
     monkeypatch.setattr(lanes_module.Lanes, "close", spy)
     monkeypatch.setattr(run_module, "mfcc_embedding_stage", broken)
-    args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,cnn,short-chunk",
-            "--quick", "--no-checks", "--device", "cpu", "--n-jobs", "2",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "runs")]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(synth_root),
+        "--models",
+        "mfcc-logreg,cnn,short-chunk",
+        "--quick",
+        "--no-checks",
+        "--device",
+        "cpu",
+        "--n-jobs",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "the map broke" in str(result.exception)
     assert closed == [["cnn", "short-chunk"]]
@@ -151,10 +183,28 @@ def test_a_model_that_fails_in_a_lane_fails_alone_and_gets_no_sanity_checks(
         pytest.skip("one core: nothing trains side by side")
     config = tmp_path / "broken.toml"
     config.write_text("[params.cnn]\nlr = -1.0\n")  # torch's AdamW refuses it as training starts
-    args = ["run", "--root", str(synth_root), "--models", "cnn,short-chunk", "--quick",
-            "--no-checks", "--no-style-map", "--device", "cpu", "--n-jobs", "2",
-            "--config", str(config), "--run-id", "broken",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "runs")]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(synth_root),
+        "--models",
+        "cnn,short-chunk",
+        "--quick",
+        "--no-checks",
+        "--no-style-map",
+        "--device",
+        "cpu",
+        "--n-jobs",
+        "2",
+        "--config",
+        str(config),
+        "--run-id",
+        "broken",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 3, result.output  # the run finished; a model failed
     models = tmp_path / "runs" / "broken" / "models"

@@ -24,13 +24,15 @@ from harness.registry import BUILTIN_MODELS, FEATURES
 def tagged():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 6))
-    Y = np.column_stack([
-        X[:, 0] > 0,  # learnable
-        X[:, 1] > 0.5,  # learnable
-        np.zeros(60),  # no positive in training
-        np.ones(60),  # no negative
-        np.arange(60) < 3,  # three positives: too few for 5-fold Platt scaling
-    ]).astype(np.int8)  # fmt: skip
+    Y = np.column_stack(
+        [
+            X[:, 0] > 0,  # learnable
+            X[:, 1] > 0.5,  # learnable
+            np.zeros(60),  # no positive in training
+            np.ones(60),  # no negative
+            np.arange(60) < 3,  # three positives: too few for 5-fold Platt scaling
+        ]
+    ).astype(np.int8)
     return X, Y
 
 

@@ -32,17 +32,26 @@ def _lines(path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("model", ["mfcc-logreg", "cnn"])
-def test_predict_on_the_challenge_folder_equals_the_runs_submission(bundle_run, synth_root,
-                                                                    tmp_path, model):  # fmt: skip
+def test_predict_on_the_challenge_folder_equals_the_runs_submission(
+    bundle_run, synth_root, tmp_path, model
+):
     run_dir, submissions = bundle_run
     out = tmp_path / f"{model}.csv"
-    result = _predict(run_dir / "models" / model / "bundle", synth_root / "crowdai_fma_test",
-                      "--out", out, "--n-jobs", "1")  # fmt: skip
+    result = _predict(
+        run_dir / "models" / model / "bundle",
+        synth_root / "crowdai_fma_test",
+        "--out",
+        out,
+        "--n-jobs",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     expected = _lines(submissions / f"{model}.csv")
     got = _lines(out)
-    assert out.read_text().splitlines()[0] == (submissions / f"{model}.csv").read_text(
-    ).splitlines()[0]  # fmt: skip
+    assert (
+        out.read_text().splitlines()[0]
+        == (submissions / f"{model}.csv").read_text().splitlines()[0]
+    )
     assert got.keys() == expected.keys() and len(got) == 6
     assert got == expected  # value for value: same text, the shortest round-trip repr
 
@@ -78,8 +87,13 @@ def test_any_audio_one_row_each_broken_gets_the_prior(bundle_run, music, tmp_pat
     rows = pd.read_csv(out, keep_default_na=False).set_index("file_id")
     assert sorted(rows.index) == ["broken", "long", "mono", "quiet", "stereo"]
     status = rows["status"].to_dict()
-    assert status == {"broken": "failed", "long": "ok", "mono": "ok", "quiet": "silent",
-                      "stereo": "ok"}  # fmt: skip
+    assert status == {
+        "broken": "failed",
+        "long": "ok",
+        "mono": "ok",
+        "quiet": "silent",
+        "stereo": "ok",
+    }
     assert rows.loc["broken", "reason"].startswith("corrupt")
     assert rows.loc["quiet", "reason"].startswith("silent")
     assert (rows.loc[["mono", "stereo", "long"], "reason"] == "").all()
@@ -88,8 +102,9 @@ def test_any_audio_one_row_each_broken_gets_the_prior(bundle_run, music, tmp_pat
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
     prior = np.asarray(spec["prior"])
     for name in ("broken", "quiet"):  # read back from CSV text: equal to the last digit or so
-        np.testing.assert_allclose(rows.loc[name, spec["classes"]].to_numpy(float), prior,
-                                   rtol=1e-12, atol=0)  # fmt: skip
+        np.testing.assert_allclose(
+            rows.loc[name, spec["classes"]].to_numpy(float), prior, rtol=1e-12, atol=0
+        )
     assert (rows["top1_proba"] >= rows["top2_proba"]).all() and "top3" not in rows.columns
     assert "broken.mp3: corrupt" in result.output  # named on stderr too
 
@@ -123,8 +138,9 @@ def test_resume_skips_written_rows_and_finishes_a_cut_file(bundle_run, music, tm
         )
 
 
-def test_budget_writes_the_prior_for_the_rest_and_a_rerun_finishes(bundle_run, synth_root,
-                                                                   tmp_path):  # fmt: skip
+def test_budget_writes_the_prior_for_the_rest_and_a_rerun_finishes(
+    bundle_run, synth_root, tmp_path
+):
     run_dir, submissions = bundle_run
     bundle = run_dir / "models" / "mfcc-logreg" / "bundle"
     out = tmp_path / "sub.csv"
@@ -197,9 +213,13 @@ def test_export_writes_a_round_two_entry_point(bundle_run, synth_root, tmp_path)
     script = dest / "run.sh"
     assert os.access(script, os.X_OK) and (dest / "bundle" / "manifest.json").is_file()
     output = tmp_path / "round2.csv"
-    env = {**os.environ, "TEST_DIRECTORY": str(synth_root / "crowdai_fma_test"),
-           "OUTPUT_PATH": str(output), "FMA_HARNESS": f"{sys.executable} -m harness",
-           "PREDICT_JOBS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "TEST_DIRECTORY": str(synth_root / "crowdai_fma_test"),
+        "OUTPUT_PATH": str(output),
+        "FMA_HARNESS": f"{sys.executable} -m harness",
+        "PREDICT_JOBS": "1",
+    }
     done = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert _lines(output) == _lines(submissions / "cnn.csv")
@@ -232,8 +252,9 @@ def test_a_rerun_predicts_a_file_that_failed_again_once_it_is_fixed(bundle_run, 
     ],
     ids=["middle", "top-k", "bundle"],
 )
-def test_a_rerun_with_another_bundle_or_settings_is_refused(bundle_run, music, tmp_path, change,
-                                                            expected):  # fmt: skip
+def test_a_rerun_with_another_bundle_or_settings_is_refused(
+    bundle_run, music, tmp_path, change, expected
+):
     # its rows would have been kept for the files already there: another model's predictions
     run_dir, _ = bundle_run
     out = tmp_path / "genres.jsonl"
@@ -266,18 +287,35 @@ def test_a_reference_bundle_predicts_a_silent_file_as_the_run_does(bundle_run, m
     run_dir, _ = bundle_run
     cache = run_dir.parent.parent / "cache"
     root = json.loads((run_dir / "manifest.json").read_text())["config"]["resolved_root"]
-    trained = CliRunner().invoke(app, ["train", "uniform", "--root", root, "--cache-dir",
-                                       str(cache), "--out", str(tmp_path / "runs"), "--quick",
-                                       "--n-jobs", "1", "--run-id", "ref"])  # fmt: skip
+    trained = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "uniform",
+            "--root",
+            root,
+            "--cache-dir",
+            str(cache),
+            "--out",
+            str(tmp_path / "runs"),
+            "--quick",
+            "--n-jobs",
+            "1",
+            "--run-id",
+            "ref",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     out = tmp_path / "uniform.csv"
-    result = _predict(tmp_path / "runs" / "ref" / "models" / "uniform", music, "--out", out,
-                      "--format", "csv")  # fmt: skip
+    result = _predict(
+        tmp_path / "runs" / "ref" / "models" / "uniform", music, "--out", out, "--format", "csv"
+    )
     assert result.exit_code == EXIT_FILES_FAILED, result.output  # broken.mp3 still fails
     rows = pd.read_csv(out, keep_default_na=False).set_index("file_id")
     assert rows.loc["quiet", "status"] == "ok" and rows.loc["quiet", "reason"] == ""
-    classes = [c for c in rows.columns if c not in ("path", "status", "reason")
-               and not c.startswith("top")]  # fmt: skip
+    classes = [
+        c for c in rows.columns if c not in ("path", "status", "reason") and not c.startswith("top")
+    ]
     np.testing.assert_allclose(rows.loc["quiet", classes].to_numpy(float), 1 / len(classes))
 
 
@@ -300,8 +338,9 @@ def test_more_bad_options_are_one_line_before_any_work(bundle_run, music, tmp_pa
     assert "(cnn, ensemble, mfcc-logreg)" in str(result.exception)
 
 
-def test_a_list_with_a_bom_and_a_folder_is_read_as_the_command_line_would(bundle_run, music,
-                                                                          tmp_path):  # fmt: skip
+def test_a_list_with_a_bom_and_a_folder_is_read_as_the_command_line_would(
+    bundle_run, music, tmp_path
+):
     run_dir, _ = bundle_run
     listing = music / "list.txt"
     listing.write_bytes("\ufeffstereo.wav\r\nnested\r\n".encode())  # as Notepad saves it
@@ -315,7 +354,8 @@ def test_a_list_with_a_bom_and_a_folder_is_read_as_the_command_line_would(bundle
 def test_export_to_a_file_is_one_line(bundle_run, tmp_path):
     run_dir, _ = bundle_run
     (tmp_path / "afile").write_text("x")
-    result = CliRunner().invoke(app, ["export", str(run_dir), str(tmp_path / "afile"),
-                                      "--model", "cnn"])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["export", str(run_dir), str(tmp_path / "afile"), "--model", "cnn"]
+    )
     assert result.exit_code == 1
     assert "afile: exists and is not a folder; pass a new folder" in str(result.exception)

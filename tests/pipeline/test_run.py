@@ -36,8 +36,16 @@ def first_run(synth_root, tmp_path_factory):
 
 def test_run_directory_holds_everything(first_run, synth_root):
     config, run_dir = first_run
-    for name in ("manifest.json", "leaderboard.csv", "leaderboard.md", "checks.json",
-                 "report.md", "report.html", "splits.csv", "decode_status.csv"):  # fmt: skip
+    for name in (
+        "manifest.json",
+        "leaderboard.csv",
+        "leaderboard.md",
+        "checks.json",
+        "report.md",
+        "report.html",
+        "splits.csv",
+        "decode_status.csv",
+    ):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "models" / "mfcc-logreg" / "model.joblib").is_file()
     assert (run_dir / "models" / "cnn" / "model.pt").is_file()

@@ -35,8 +35,18 @@ def workdir(tmp_path, monkeypatch):
 
 def _base(synth_root: Path, command: str = "run") -> list[str]:
     args = [command] if command == "run" else [command, "mfcc-logreg"]
-    return [*args, "--root", str(synth_root), "--out", "runs", "--cache-dir", "cache",
-            "--quick", "--n-jobs", "1"]  # fmt: skip
+    return [
+        *args,
+        "--root",
+        str(synth_root),
+        "--out",
+        "runs",
+        "--cache-dir",
+        "cache",
+        "--quick",
+        "--n-jobs",
+        "1",
+    ]
 
 
 def _assert_refused_before_work(result, workdir: Path, *expected: str) -> str:
@@ -213,8 +223,20 @@ def test_a_collection_too_small_for_a_validation_split_is_refused_before_any_wor
         sf.write(workdir / f"clip{k}.wav", np.full(4000, 0.1 * (k + 1), np.float32), 8000)
         rows.append(f"clip{k}.wav,{'abc'[k % 3]}")
     (workdir / "manifest.csv").write_text("\n".join(rows) + "\n")
-    result = CliRunner().invoke(app, ["run", "--root", "manifest.csv", "--models", "prior",
-                                      "--out", "runs", "--cache-dir", "cache"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--root",
+            "manifest.csv",
+            "--models",
+            "prior",
+            "--out",
+            "runs",
+            "--cache-dir",
+            "cache",
+        ],
+    )
     assert result.exit_code == 1, result.output
     message = str(result.exception)
     assert message.startswith("manifest.csv: no clip is in the validation split (training 6")
@@ -228,14 +250,20 @@ RUN_TOML_CASES = {
     "model-as-number": ('models = ["prior", 5]\n', "models = ['prior', 5]: expected a list"),
     "params-not-tables": ("params = 5\n", "params = 5: expected a table per model"),
     "run-id-as-number": ("run_id = 5\n", "run_id = 5: expected a string"),
-    "unknown-model-param": ('models = ["cnn"]\n[params.cnn]\nmodel_params = { gru_hidden = 64 }\n',
-                            "[params.cnn]: Unknown cnn setting(s) ['gru_hidden']"),
-    "preset-typo": ('models = ["cnn"]\n[params.cnn]\npreset = "papr"\n',
-                    "[params.cnn]: Unknown cnn preset 'papr'"),
-    "epochs-as-string": ('models = ["cnn"]\n[params.cnn]\nepochs = "2"\n',
-                         "[params.cnn] epochs = '2': expected a whole number of 1 or more"),
+    "unknown-model-param": (
+        'models = ["cnn"]\n[params.cnn]\nmodel_params = { gru_hidden = 64 }\n',
+        "[params.cnn]: Unknown cnn setting(s) ['gru_hidden']",
+    ),
+    "preset-typo": (
+        'models = ["cnn"]\n[params.cnn]\npreset = "papr"\n',
+        "[params.cnn]: Unknown cnn preset 'papr'",
+    ),
+    "epochs-as-string": (
+        'models = ["cnn"]\n[params.cnn]\nepochs = "2"\n',
+        "[params.cnn] epochs = '2': expected a whole number of 1 or more",
+    ),
     "epochs-zero": ('models = ["cnn"]\n[params.cnn]\nepochs = 0\n', "[params.cnn] epochs = 0"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(RUN_TOML_CASES))

@@ -17,10 +17,26 @@ def test_torchrun_trains_one_model_and_rank0_alone_writes(synth_root, tmp_path):
         "model_params = { channels = [4, 8, 8, 8] }\n"
     )
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "harness", "train", "cnn", "--ddp", "--fma-root", str(synth_root),
-        "--config", str(config), "--out", str(tmp_path / "runs"), "--device", "cpu",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "harness",
+        "train",
+        "cnn",
+        "--ddp",
+        "--fma-root",
+        str(synth_root),
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "runs"),
+        "--device",
+        "cpu",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     run_dirs = list((tmp_path / "runs").iterdir())
@@ -34,8 +50,18 @@ def test_torchrun_trains_one_model_and_rank0_alone_writes(synth_root, tmp_path):
 
 
 def test_ddp_without_torchrun_says_how_to_launch(synth_root, tmp_path):
-    command = [sys.executable, "-m", "harness", "train", "cnn", "--ddp", "--fma-root",
-               str(synth_root), "--out", str(tmp_path / "runs")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "train",
+        "cnn",
+        "--ddp",
+        "--fma-root",
+        str(synth_root),
+        "--out",
+        str(tmp_path / "runs"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "torchrun --nproc_per_node" in done.stderr

@@ -29,8 +29,19 @@ def cache_dir(tmp_path_factory):
 def _invoke(synth_root: Path, tmp_path: Path, cache_dir: Path, *args: str, toml: str = ""):
     config = tmp_path / "run.toml"
     config.write_text(f'submissions_dir = "{tmp_path / "submissions"}"\n{toml}')
-    base = ["--root", str(synth_root), "--out", str(tmp_path / "runs"), "--cache-dir",
-            str(cache_dir), "--config", str(config), "--quick", "--n-jobs", "1"]  # fmt: skip
+    base = [
+        "--root",
+        str(synth_root),
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(cache_dir),
+        "--config",
+        str(config),
+        "--quick",
+        "--n-jobs",
+        "1",
+    ]
     command = [args[0], *args[1:], *base]
     if args[0] == "run":
         command.append("--no-checks")

@@ -18,16 +18,31 @@ SYNTH = ["--n-tracks", "24", "--duration", "4", "--n-jobs", "1", "--seed", "0"]
 
 
 def synth(root, fmt, *extra):
-    result = CliRunner().invoke(app, ["data", "synth", "--root", str(root), "--format", fmt,
-                                      *SYNTH, *extra])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["data", "synth", "--root", str(root), "--format", fmt, *SYNTH, *extra]
+    )
     assert result.exit_code == 0, result.output
     return root
 
 
 def run(tmp_path, root, *extra):
-    args = ["run", "--root", str(root), "--models", "mfcc-logreg,prior", "--quick",
-            "--n-jobs", "1", "--out", str(tmp_path / "runs"), "--cache-dir",
-            str(tmp_path / "cache"), "--run-id", "r", *extra]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(root),
+        "--models",
+        "mfcc-logreg,prior",
+        "--quick",
+        "--n-jobs",
+        "1",
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--run-id",
+        "r",
+        *extra,
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return tmp_path / "runs" / "r"
@@ -67,8 +82,15 @@ def test_run_on_a_folder_per_label(tmp_path, monkeypatch):
 def test_run_on_a_manifest_multilabel(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     root = synth(tmp_path / "listed", "manifest")
-    run_dir = run(tmp_path, root / "manifest.csv", "--task", "genres_all",
-                  "--min-genre-count", "2", "--no-checks")  # fmt: skip
+    run_dir = run(
+        tmp_path,
+        root / "manifest.csv",
+        "--task",
+        "genres_all",
+        "--min-genre-count",
+        "2",
+        "--no-checks",
+    )
     board = pd.read_csv(run_dir / "leaderboard.csv")
     assert (board["status"] == "ok").all() and "val_pr_auc_macro" in board.columns
     tags = pd.read_csv(run_dir / "genres_all.csv")
@@ -100,7 +122,9 @@ def test_test_dir_on_a_folders_root_is_refused(tmp_path):
     for label in ("a", "b"):
         (root / label).mkdir(parents=True)
         (root / label / "x.wav").write_bytes(b"")
-    result = CliRunner().invoke(app, ["run", "--root", str(root), "--test-dir", str(tmp_path),
-                                      "--out", str(tmp_path / "runs")])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["run", "--root", str(root), "--test-dir", str(tmp_path), "--out", str(tmp_path / "runs")],
+    )
     assert isinstance(result.exception, ParameterError)
     assert "a challenge test folder belongs to an FMA root" in str(result.exception)

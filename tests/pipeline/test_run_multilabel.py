@@ -36,10 +36,24 @@ def run_dir(synth_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("multilabel")
     (tmp / "run.toml").write_text(SMALL_NEURAL)
     args = [
-        "run", "--task", "genres_all", "--quick", "--no-checks", "--root", str(synth_root),
-        "--out", str(tmp / "runs"), "--cache-dir", str(tmp / "cache"), "--n-jobs", "1",
-        "--run-id", "tags", "--config", str(tmp / "run.toml"),
-    ]  # fmt: skip
+        "run",
+        "--task",
+        "genres_all",
+        "--quick",
+        "--no-checks",
+        "--root",
+        str(synth_root),
+        "--out",
+        str(tmp / "runs"),
+        "--cache-dir",
+        str(tmp / "cache"),
+        "--n-jobs",
+        "1",
+        "--run-id",
+        "tags",
+        "--config",
+        str(tmp / "run.toml"),
+    ]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return tmp / "runs" / "tags"
@@ -85,8 +99,13 @@ def test_rare_genres_are_dropped_and_reported(run_dir):
 def test_report_has_the_tagging_section(run_dir):
     report = (run_dir / "report.md").read_text("utf-8")
     assert "## Tagging" in report
-    for name in ("per_genre_scores", "dropped_genres", "co_occurrence", "hierarchy",
-                 "genres_all_distribution"):  # fmt: skip
+    for name in (
+        "per_genre_scores",
+        "dropped_genres",
+        "co_occurrence",
+        "hierarchy",
+        "genres_all_distribution",
+    ):
         assert f"### {name}" in report, name
     assert "mfcc-logreg PR-AUC" in report and "cnn ROC-AUC" in report
 
@@ -106,10 +125,24 @@ def test_min_genre_count_option_reaches_the_run_config():
 def test_train_passes_min_genre_count_to_the_data(run_dir, synth_root):
     tmp = run_dir.parent.parent  # the module's folder: its feature cache is already filled
     args = [
-        "train", "mfcc-logreg", "--task", "genres_all", "--min-genre-count", "2", "--quick",
-        "--root", str(synth_root), "--out", str(tmp / "runs"), "--cache-dir", str(tmp / "cache"),
-        "--n-jobs", "1", "--run-id", "tags-min2",
-    ]  # fmt: skip
+        "train",
+        "mfcc-logreg",
+        "--task",
+        "genres_all",
+        "--min-genre-count",
+        "2",
+        "--quick",
+        "--root",
+        str(synth_root),
+        "--out",
+        str(tmp / "runs"),
+        "--cache-dir",
+        str(tmp / "cache"),
+        "--n-jobs",
+        "1",
+        "--run-id",
+        "tags-min2",
+    ]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "val PR-AUC" in result.output

@@ -25,9 +25,27 @@ model_params = { channels = [8, 8, 8, 8] }
 
 
 def _run(workdir: dict, run_id: str, models: str) -> str:
-    args = ["run", "--root", str(workdir["root"]), "--models", models, "--quick", "--robustness",
-            "--no-checks", "--no-style-map", "--n-jobs", "1", "--out", "runs",
-            "--cache-dir", "cache", "--config", "run.toml", "--run-id", run_id]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(workdir["root"]),
+        "--models",
+        models,
+        "--quick",
+        "--robustness",
+        "--no-checks",
+        "--no-style-map",
+        "--n-jobs",
+        "1",
+        "--out",
+        "runs",
+        "--cache-dir",
+        "cache",
+        "--config",
+        "run.toml",
+        "--run-id",
+        run_id,
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return result.output
@@ -185,8 +203,9 @@ def test_a_failing_stage_is_a_fail_in_the_report_not_a_crash(tmp_path, monkeypat
     monkeypatch.setattr(robustness, "usable_keys", lambda *args, **kwargs: pd.Index([1, 2]))
     monkeypatch.setattr(robustness, "extract_changed", full_disk)
     data = SimpleNamespace(task="genre_top", clips=pd.DataFrame({"path": ["a", "b"]}, index=[1, 2]))
-    features = SimpleNamespace(table=None, decode=DecodeConfig(), logmel=LogMelConfig(),
-                               feature_set="mfcc")  # fmt: skip
+    features = SimpleNamespace(
+        table=None, decode=DecodeConfig(), logmel=LogMelConfig(), feature_set="mfcc"
+    )
     model = ModelOutcome("mfcc-logreg", row={}, predictions={"test": {}}, estimator=object())
     assert robustness.robustness_stage(RunConfig(), tmp_path, data, features, [model]) is None
     assert "OSError: disk full" in (tmp_path / "robustness_error.txt").read_text("utf-8")

@@ -79,10 +79,26 @@ def test_no_style_map_from_the_command_line(bundle_run, synth_root, tmp_path, mo
     run_dir, _ = bundle_run
     submissions = f'submissions_dir = "{tmp_path / "submissions"}"\n'
     (tmp_path / "run.toml").write_text(submissions + TINY_CNN_TOML)
-    args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,cnn", "--quick",
-            "--no-style-map", "--no-checks", "--config", str(tmp_path / "run.toml"),
-            "--out", str(tmp_path / "runs"), "--cache-dir", str(run_dir.parents[1] / "cache"),
-            "--run-id", "plain", "--n-jobs", "1"]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(synth_root),
+        "--models",
+        "mfcc-logreg,cnn",
+        "--quick",
+        "--no-style-map",
+        "--no-checks",
+        "--config",
+        str(tmp_path / "run.toml"),
+        "--out",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(run_dir.parents[1] / "cache"),
+        "--run-id",
+        "plain",
+        "--n-jobs",
+        "1",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     plain = tmp_path / "runs" / "plain"

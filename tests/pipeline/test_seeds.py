@@ -27,8 +27,20 @@ def workdir(tmp_path, monkeypatch):
 
 
 def _base(synth_root: Path) -> list[str]:
-    return ["run", "--root", str(synth_root), "--out", "runs", "--cache-dir", "cache",
-            "--quick", "--n-jobs", "1", "--models", "mfcc-logreg,cnn"]  # fmt: skip
+    return [
+        "run",
+        "--root",
+        str(synth_root),
+        "--out",
+        "runs",
+        "--cache-dir",
+        "cache",
+        "--quick",
+        "--n-jobs",
+        "1",
+        "--models",
+        "mfcc-logreg,cnn",
+    ]
 
 
 SEED_CASES = {
@@ -71,8 +83,12 @@ def test_run_toml_seeds_are_checked_too(line, expected, tmp_path):
 
 def test_run_toml_seeds_and_how_seed_and_seeds_combine(synth_root, tmp_path):
     (tmp_path / "run.toml").write_text("seed = 7\nseeds = [2, 0, 5]\n")
-    config = RunConfig(**load_config_file(tmp_path / "run.toml"), root=synth_root,
-                       out=tmp_path / "runs", cache_dir=tmp_path / "cache")  # fmt: skip
+    config = RunConfig(
+        **load_config_file(tmp_path / "run.toml"),
+        root=synth_root,
+        out=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
+    )
     check_config(config)
     assert config.seeds == [2, 0, 5] and config.seed == 7  # seed stays the data seed
     assert main_seed_config(config).seed == 2  # the first of seeds trains the main models
@@ -84,37 +100,78 @@ def test_run_toml_seeds_and_how_seed_and_seeds_combine(synth_root, tmp_path):
 
 def test_mean_and_std_over_seeds_of_a_constructed_table():
     rows = {
-        0: [{"model": "cnn", "status": "ok", "val_log_loss": 1.0, "test_log_loss": 1.2,
-             "test_macro_f1": 0.5, "train_seconds": 9.0, "notes": "x"},
-            {"model": "crnn", "status": "ok", "val_log_loss": 0.7, "test_log_loss": 0.9,
-             "test_macro_f1": 0.6}],
-        1: [{"model": "cnn", "status": "ok", "val_log_loss": 1.5, "test_log_loss": 1.0,
-             "test_macro_f1": 0.6},
-            {"model": "crnn", "status": "failed: RuntimeError: boom"}],
-        2: [{"model": "cnn", "status": "ok", "val_log_loss": 0.8, "test_log_loss": 1.1,
-             "test_macro_f1": 0.4},
-            {"model": "crnn", "status": "ok", "val_log_loss": 0.9, "test_log_loss": 0.8,
-             "test_macro_f1": 0.7}],
-    }  # fmt: skip
+        0: [
+            {
+                "model": "cnn",
+                "status": "ok",
+                "val_log_loss": 1.0,
+                "test_log_loss": 1.2,
+                "test_macro_f1": 0.5,
+                "train_seconds": 9.0,
+                "notes": "x",
+            },
+            {
+                "model": "crnn",
+                "status": "ok",
+                "val_log_loss": 0.7,
+                "test_log_loss": 0.9,
+                "test_macro_f1": 0.6,
+            },
+        ],
+        1: [
+            {
+                "model": "cnn",
+                "status": "ok",
+                "val_log_loss": 1.5,
+                "test_log_loss": 1.0,
+                "test_macro_f1": 0.6,
+            },
+            {"model": "crnn", "status": "failed: RuntimeError: boom"},
+        ],
+        2: [
+            {
+                "model": "cnn",
+                "status": "ok",
+                "val_log_loss": 0.8,
+                "test_log_loss": 1.1,
+                "test_macro_f1": 0.4,
+            },
+            {
+                "model": "crnn",
+                "status": "ok",
+                "val_log_loss": 0.9,
+                "test_log_loss": 0.8,
+                "test_macro_f1": 0.7,
+            },
+        ],
+    }
     table = seed_table(rows)
     assert list(table.columns) == ["model", "seed", "status", *METRICS]  # no train_seconds
     assert list(zip(table["model"], table["seed"], strict=True)) == [
-        ("cnn", 0), ("crnn", 0), ("cnn", 1), ("crnn", 1), ("cnn", 2), ("crnn", 2)
-    ]  # fmt: skip
+        ("cnn", 0),
+        ("crnn", 0),
+        ("cnn", 1),
+        ("crnn", 1),
+        ("cnn", 2),
+        ("crnn", 2),
+    ]
     board = aggregate_seeds(table)
     assert list(board.index) == ["cnn", "crnn"]
     assert board.loc["cnn", "test_log_loss_mean"] == pytest.approx(1.1)
     assert board.loc["cnn", "test_log_loss_std"] == pytest.approx(0.1)  # ddof 1
-    assert board.loc["cnn", "val_log_loss_std"] == pytest.approx(np.std([1.0, 1.5, 0.8], ddof=1),
-                                                                 abs=5e-5)  # fmt: skip
+    assert board.loc["cnn", "val_log_loss_std"] == pytest.approx(
+        np.std([1.0, 1.5, 0.8], ddof=1), abs=5e-5
+    )
     # the failed seed is left out of crnn's mean, std and count
     assert board.loc["crnn", "test_macro_f1_mean"] == pytest.approx(0.65)
-    assert board.loc["crnn", "test_log_loss_std"] == pytest.approx(np.std([0.9, 0.8], ddof=1),
-                                                                   abs=5e-5)  # fmt: skip
+    assert board.loc["crnn", "test_log_loss_std"] == pytest.approx(
+        np.std([0.9, 0.8], ddof=1), abs=5e-5
+    )
     assert board["n_seeds"].tolist() == [3, 2]
     assert [c for c in board.columns if c.startswith("test_log_loss")] == [
-        "test_log_loss_mean", "test_log_loss_std"
-    ]  # fmt: skip
+        "test_log_loss_mean",
+        "test_log_loss_std",
+    ]
     failed = {"model": "svm", "status": "failed: x"}
     nothing = aggregate_seeds(seed_table({0: [failed], 1: [failed]}))
     assert nothing.loc["svm", "n_seeds"] == 0
@@ -138,10 +195,27 @@ def two_seed_run(synth_root, tmp_path_factory):
 
         return run
 
-    args = ["run", "--root", str(synth_root), "--models", "mfcc-logreg,cnn", "--quick",
-            "--seeds", "0,1", "--out", str(tmp / "runs"), "--cache-dir", str(tmp / "cache"),
-            "--n-jobs", "1", "--no-checks", "--run-id", "seeds",
-            "--config", str(tmp / "run.toml")]  # fmt: skip
+    args = [
+        "run",
+        "--root",
+        str(synth_root),
+        "--models",
+        "mfcc-logreg,cnn",
+        "--quick",
+        "--seeds",
+        "0,1",
+        "--out",
+        str(tmp / "runs"),
+        "--cache-dir",
+        str(tmp / "cache"),
+        "--n-jobs",
+        "1",
+        "--no-checks",
+        "--run-id",
+        "seeds",
+        "--config",
+        str(tmp / "run.toml"),
+    ]
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp)
         patch.setattr(model_training, "write_model_sanity", lambda *a, **k: None)
@@ -157,8 +231,11 @@ def test_every_model_is_trained_once_per_seed(two_seed_run):
     run_dir, checkpoints, output = two_seed_run
     per_seed = pd.read_csv(run_dir / "leaderboard_seeds.csv")
     assert sorted(zip(per_seed["model"], per_seed["seed"], strict=True)) == [
-        ("cnn", 0), ("cnn", 1), ("mfcc-logreg", 0), ("mfcc-logreg", 1)
-    ]  # fmt: skip
+        ("cnn", 0),
+        ("cnn", 1),
+        ("mfcc-logreg", 0),
+        ("mfcc-logreg", 1),
+    ]
     assert (per_seed["status"] == "ok").all()
     main, further = run_dir / "models" / "cnn", run_dir / "seeds" / "seed1" / "models" / "cnn"
     assert (main / "bundle").is_dir() and not (further / "bundle").exists()

@@ -67,8 +67,12 @@ def test_a_block_holds_the_stages_recorded_while_it_is_open():
     times.add("report", 1.0)
     rows = times.rows
     assert [r["stage"] for r in rows] == [
-        "features", "neural models", "data checks", "cnn: train", "report"
-    ]  # fmt: skip
+        "features",
+        "neural models",
+        "data checks",
+        "cnn: train",
+        "report",
+    ]
     assert [r.get("within") for r in rows] == [None, None, "neural models", "neural models", None]
     assert rows[1]["seconds"] < 1.0  # the block's own wall time, not the sum of its stages
     assert times.total == pytest.approx(2.0 + rows[1]["seconds"])

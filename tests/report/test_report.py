@@ -94,9 +94,13 @@ def _fake_run(run_dir, rng) -> None:
         model_dir.mkdir(parents=True)
         proba = skill * onehot + (1 - skill) * rng.dirichlet(np.ones(3), size=60)
         np.savez_compressed(
-            model_dir / "predictions_test.npz", keys=np.arange(60).astype(str), y_true=y,
-            classes=classes, proba=proba, proba_calibrated=0.5 * proba + 0.5 / 3,
-        )  # fmt: skip
+            model_dir / "predictions_test.npz",
+            keys=np.arange(60).astype(str),
+            y_true=y,
+            classes=classes,
+            proba=proba,
+            proba_calibrated=0.5 * proba + 0.5 / 3,
+        )
     sanity = [
         {"name": "init_loss", "passed": True, "value": 1.1, "expected": 1.0986, "detail": "ok"},
         {"name": "overfit_batch", "passed": False, "value": 0.9, "expected": "< 0.1", "detail": ""},

@@ -53,9 +53,13 @@ def test_silent_clips_are_neither_seen_nor_guessed():
     confident_pop = np.array([[5.0, -5.0], [5.0, -5.0]])
     logits = {"validation": (usable_keys(data, features, "validation"), confident_pop)}
     row, predictions = score_groups(
-        data, logits, classes=CLASSES, task="genre_top", calibrate=False,
+        data,
+        logits,
+        classes=CLASSES,
+        task="genre_top",
+        calibrate=False,
         no_signal={"validation": silent_keys(data, features, "validation")},
-    )  # fmt: skip
+    )
     val = predictions["validation"]
     assert val["keys"].tolist() == ["4", "5", "6"]  # the split's order, as for every model
     np.testing.assert_allclose(val["proba"][1], [0.25, 0.75])
@@ -70,9 +74,12 @@ def test_a_group_of_silent_clips_alone_is_still_predicted():
     data = _data()
     logits = {"validation": (pd.Index([4, 5, 6], dtype=object), np.zeros((3, 2)))}
     _, predictions = score_groups(
-        data, logits, classes=CLASSES, task="genre_top",
+        data,
+        logits,
+        classes=CLASSES,
+        task="genre_top",
         no_signal={"test": pd.Index([7, 8, 9], dtype=object)},
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(predictions["test"]["proba"], np.tile([0.25, 0.75], (3, 1)))
 
 
@@ -81,9 +88,12 @@ def test_multilabel_prior_is_the_tag_rate():
     np.testing.assert_allclose(training_prior(data), [0.25, 0.75])
     logits = {"validation": (pd.Index([4, 5], dtype=object), np.zeros((2, 2)))}
     _, predictions = score_groups(
-        data, logits, classes=CLASSES, task="genres_all",
+        data,
+        logits,
+        classes=CLASSES,
+        task="genres_all",
         no_signal={"validation": pd.Index([6], dtype=object)},
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(predictions["validation"]["proba"][2], [0.25, 0.75])
 
 
@@ -96,10 +106,15 @@ def _tagging_data(val_genres: str, test_genres: str) -> PreparedData:
     groups = ["training"] * 4 + ["validation"] * len(val_genres) + ["test"] * len(test_genres)
     labels = pd.get_dummies(pd.Series(genre, index=keys)).astype(np.int8)[CLASSES]
     return PreparedData(
-        layout=FmaLayout(Path(".")), subset="small", task="genres_all",
-        tracks=pd.DataFrame(index=keys), splits=pd.Series(groups, index=keys), labels=labels,
-        classes=CLASSES, clips=pd.DataFrame({"path": "", "group": groups}, index=keys),
-    )  # fmt: skip
+        layout=FmaLayout(Path(".")),
+        subset="small",
+        task="genres_all",
+        tracks=pd.DataFrame(index=keys),
+        splits=pd.Series(groups, index=keys),
+        labels=labels,
+        classes=CLASSES,
+        clips=pd.DataFrame({"path": "", "group": groups}, index=keys),
+    )
 
 
 def test_multilabel_row_has_every_tagging_metric_and_tuned_thresholds():
@@ -113,9 +128,17 @@ def test_multilabel_row_has_every_tagging_metric_and_tuned_thresholds():
     logits = {"validation": (val_keys, val), "test": (test_keys, test)}
     row, predictions = score_groups(data, logits, classes=CLASSES, task="genres_all")
     for prefix in ("val", "test"):
-        for name in ("roc_auc_macro", "roc_auc_micro", "pr_auc_macro", "f1_macro_at_0.5",
-                     "f1_micro_at_0.5", "f1_macro_tuned", "f1_micro_tuned", "bce",
-                     "bce_calibrated"):  # fmt: skip
+        for name in (
+            "roc_auc_macro",
+            "roc_auc_micro",
+            "pr_auc_macro",
+            "f1_macro_at_0.5",
+            "f1_micro_at_0.5",
+            "f1_macro_tuned",
+            "f1_micro_tuned",
+            "bce",
+            "bce_calibrated",
+        ):
             assert f"{prefix}_{name}" in row, (prefix, name)
     assert row["test_roc_auc_macro"] == 1.0 and row["test_pr_auc_macro"] == 1.0
     thresholds = predictions["test"]["thresholds"]

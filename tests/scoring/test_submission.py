@@ -141,37 +141,69 @@ def _halve_row(lines, line_no):
 
 BAD_FILES = {
     # name: (make content from the good lines, line, kind, words in the reason)
-    "wrong_header": (lambda ls: _join([ls[0].replace("Hip-Hop", "HipHop"), *ls[1:]]), 1,
-                     "header", "missing column(s) 'Hip-Hop'; unexpected column(s) 'HipHop'"),
+    "wrong_header": (
+        lambda ls: _join([ls[0].replace("Hip-Hop", "HipHop"), *ls[1:]]),
+        1,
+        "header",
+        "missing column(s) 'Hip-Hop'; unexpected column(s) 'HipHop'",
+    ),
     "semicolon": (lambda ls: _join([ln.replace(",", ";") for ln in ls]), 1, "separator", "';'"),
     "bom": (lambda ls: b"\xef\xbb\xbf" + _join(ls).encode(), 1, "bom", "byte order mark"),
     "missing_id": (lambda ls: _join([ls[0], ls[1], ls[3], ls[4]]), 0, "missing_id", "'id1'"),
     "duplicate_id": (lambda ls: _join([*ls, ls[2]]), 6, "duplicate_id", "'id1' (first on line 3)"),
-    "unknown_id": (lambda ls: _join([*ls[:3], ls[3].replace("id2", "zz9"), ls[4]]), 4,
-                   "unknown_id", "'zz9'"),
+    "unknown_id": (
+        lambda ls: _join([*ls[:3], ls[3].replace("id2", "zz9"), ls[4]]),
+        4,
+        "unknown_id",
+        "'zz9'",
+    ),
     "nan": (lambda ls: _join(_set_cell(ls, 3, "Rock", "nan")), 3, "not_finite", "Rock is 'nan'"),
     "inf": (lambda ls: _join(_set_cell(ls, 2, "Pop", "inf")), 2, "not_finite", "Pop is 'inf'"),
-    "negative": (lambda ls: _join(_set_cell(ls, 4, "Jazz", "-0.1")), 4, "out_of_range",
-                 "Jazz is -0.1, outside [0, 1]"),
-    "above_one": (lambda ls: _join(_set_cell(ls, 5, "Blues", "1.2")), 5, "out_of_range",
-                  "Blues is 1.2, outside [0, 1]"),
+    "negative": (
+        lambda ls: _join(_set_cell(ls, 4, "Jazz", "-0.1")),
+        4,
+        "out_of_range",
+        "Jazz is -0.1, outside [0, 1]",
+    ),
+    "above_one": (
+        lambda ls: _join(_set_cell(ls, 5, "Blues", "1.2")),
+        5,
+        "out_of_range",
+        "Blues is 1.2, outside [0, 1]",
+    ),
     "sum_half": (lambda ls: _join(_halve_row(ls, 3)), 3, "row_sum", "sums to 0.5"),
-    "extra_column": (lambda ls: _join([ls[0] + ",Other", *(ln + ",0" for ln in ls[1:])]), 1,
-                     "header", "unexpected column(s) 'Other'"),
+    "extra_column": (
+        lambda ls: _join([ls[0] + ",Other", *(ln + ",0" for ln in ls[1:])]),
+        1,
+        "header",
+        "unexpected column(s) 'Other'",
+    ),
     "missing_column": (lambda ls: _join(_drop_column(ls, 16)), 1, "header", "'Spoken'"),
     "empty_file": (lambda ls: "", 1, "empty", "empty"),
-    "non_numeric": (lambda ls: _join(_set_cell(ls, 2, "Folk", "abc")), 2, "not_number",
-                    "Folk is 'abc', not a number"),
-    "empty_cell": (lambda ls: _join(_set_cell(ls, 2, "Folk", "")), 2, "not_number",
-                   "Folk is empty"),
+    "non_numeric": (
+        lambda ls: _join(_set_cell(ls, 2, "Folk", "abc")),
+        2,
+        "not_number",
+        "Folk is 'abc', not a number",
+    ),
+    "empty_cell": (
+        lambda ls: _join(_set_cell(ls, 2, "Folk", "")),
+        2,
+        "not_number",
+        "Folk is empty",
+    ),
     "blank_line_in_middle": (lambda ls: _join([*ls[:2], "", *ls[2:]]), 3, "empty_line", "empty"),
     "short_row": (lambda ls: _join([*ls[:4], "id3,0.5,0.5"]), 5, "field_count", "3 fields"),
     "empty_id": (lambda ls: _join([*ls[:4], ls[4].replace("id3", "")]), 5, "empty_id", "empty"),
     "old_mac_line_endings": (lambda ls: "\r".join(ls) + "\r", 1, "line_ending", "carriage return"),
-    "not_utf8": (lambda ls: _join(ls).encode().replace(b"id2", b"id\xe92"), 4, "encoding",
-                 "0xe9 is not UTF-8"),
+    "not_utf8": (
+        lambda ls: _join(ls).encode().replace(b"id2", b"id\xe92"),
+        4,
+        "encoding",
+        "0xe9 is not UTF-8",
+    ),
     "header_only": (lambda ls: _join(ls[:1]), 0, "no_rows", "no rows"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
@@ -214,10 +246,12 @@ def test_without_expected_ids_only_the_format_is_checked(good, tmp_path):
         pytest.param(lambda t: t.rstrip("\n"), id="no_final_newline"),
         pytest.param(lambda t: t + "\n\n", id="trailing_blank_lines"),
         pytest.param(lambda t: t.replace(",0.", ", 0."), id="spaces_before_numbers"),
-        pytest.param(lambda t: t.replace("Old-Time / Historic", '"Old-Time / Historic"'),
-                     id="quoted_header_field"),
+        pytest.param(
+            lambda t: t.replace("Old-Time / Historic", '"Old-Time / Historic"'),
+            id="quoted_header_field",
+        ),
     ],
-)  # fmt: skip
+)
 def test_lenient_grader_accepts(good, tmp_path, transform):
     path = tmp_path / "lenient.csv"
     path.write_bytes(transform(good.read_text()).encode())
@@ -299,8 +333,11 @@ def test_answer_key_errors_say_what_is_wrong(good, tmp_path):
 def test_a_partial_answer_key_is_named_as_the_cause(good, tmp_path):
     key = tmp_path / "key.csv"
     key.write_text("file_id,genre\nid0,Rock\nid1,Pop\n")  # two of the four clips
-    with pytest.raises(SubmissionError, match=r"2 rows have a file_id the answer key .*key.csv "
-                       r"does not hold .*every clip of the key has a row"):  # fmt: skip
+    with pytest.raises(
+        SubmissionError,
+        match=r"2 rows have a file_id the answer key .*key.csv "
+        r"does not hold .*every clip of the key has a row",
+    ):
         score_submission(good, key)
 
 
@@ -310,8 +347,9 @@ def test_a_folder_or_an_odd_file_name_is_one_line(good, test_dir, tmp_path):
     with pytest.raises(DataError, match=r"challenge test folder not found \(is a file, not a"):
         ids_from_test_dir(good)
     (test_dir / "x,y.mp3").write_bytes(b"")
-    result = runner.invoke(app, ["submit", "--uniform", "--test-dir", str(test_dir), "--out",
-                                 str(tmp_path / "u.csv")])  # fmt: skip
+    result = runner.invoke(
+        app, ["submit", "--uniform", "--test-dir", str(test_dir), "--out", str(tmp_path / "u.csv")]
+    )
     assert result.exit_code == 1
     assert str(result.exception).startswith(f"{test_dir / 'x,y.mp3'}: its file id 'x,y' cannot")
 

@@ -45,12 +45,17 @@ def test_pip_settings_take_the_most_specific_scope(install):
 def test_uv_flags_split_space_separated_values(install):
     args = install.uv_source_args(install.pip_settings(CONFIG_LIST))
     assert args == [
-        "--index-url", "https://mirror.example/simple",
-        "--extra-index-url", "file:///opt/pypi/simple",
-        "--extra-index-url", "file:///opt/pypi-more/simple",
-        "--find-links", "/opt/wheels",
-        "--constraint", "/etc/xdg/pip/constraints.txt",
-    ]  # fmt: skip
+        "--index-url",
+        "https://mirror.example/simple",
+        "--extra-index-url",
+        "file:///opt/pypi/simple",
+        "--extra-index-url",
+        "file:///opt/pypi-more/simple",
+        "--find-links",
+        "/opt/wheels",
+        "--constraint",
+        "/etc/xdg/pip/constraints.txt",
+    ]
 
 
 def test_no_index_is_passed_on(install):
@@ -68,8 +73,16 @@ def test_pip_installs_when_uv_fails(install, monkeypatch):
     monkeypatch.setattr(install, "find_uv", lambda: "/bin/uv")
     monkeypatch.setattr(install.subprocess, "run", run)
     assert install.main(["-e", "."]) == 0
-    assert calls[-1] == [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-                         "-e", "."]  # fmt: skip
+    assert calls[-1] == [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        "-e",
+        ".",
+    ]
     assert any(c[0] == "/bin/uv" for c in calls)
 
 

@@ -27,14 +27,29 @@ def _train_rank(rank: int, out_dir: str) -> None:
     X, y = band_dataset(40, seed=0)
     Xv, yv = band_dataset(13, seed=1)
     ckpt = Path(out_dir) / f"ckpt{rank}"
-    clf = NeuralClassifier("cnn", model_params={"channels": (8, 8, 8, 8)}, chunk_frames=64,
-                           n_eval_chunks=2, batch_size=8, epochs=3, lr=1e-2, ddp=True,
-                           checkpoint_dir=ckpt, progress=False)  # fmt: skip
+    clf = NeuralClassifier(
+        "cnn",
+        model_params={"channels": (8, 8, 8, 8)},
+        chunk_frames=64,
+        n_eval_chunks=2,
+        batch_size=8,
+        epochs=3,
+        lr=1e-2,
+        ddp=True,
+        checkpoint_dir=ckpt,
+        progress=False,
+    )
     clf.fit(X, y, X_val=Xv, y_val=yv)
     info = hdist.current()
-    train = train_loader(ArraySource(X), np.zeros(40), chunk_frames=clf.chunk_frames_,
-                         batch_size=clf.batch_size, num_workers=0, random_state=clf.random_state,
-                         info=info)  # fmt: skip
+    train = train_loader(
+        ArraySource(X),
+        np.zeros(40),
+        chunk_frames=clf.chunk_frames_,
+        batch_size=clf.batch_size,
+        num_workers=0,
+        random_state=clf.random_state,
+        info=info,
+    )
     shards = []
     for epoch in (1, 2):
         train.set_epoch(epoch)

@@ -23,12 +23,20 @@ def fitted(task="single"):
         y = (y[:, None] == np.array(["blues", "jazz", "rock"])).astype(np.int8)
         yv = (yv[:, None] == np.array(["blues", "jazz", "rock"])).astype(np.int8)
     clf = NeuralClassifier(
-        "cnn", model_params={"channels": (8, 8, 8, 8)}, chunk_frames=64, n_eval_chunks=3,
-        batch_size=8, epochs=2, num_threads=1, progress=False, task=task,
+        "cnn",
+        model_params={"channels": (8, 8, 8, 8)},
+        chunk_frames=64,
+        n_eval_chunks=3,
+        batch_size=8,
+        epochs=2,
+        num_threads=1,
+        progress=False,
+        task=task,
         # the tests below apply the head to CPU tensors in float32, so the net runs that way
         # too: on the CPU (on a GPU machine as well) and without mixed precision (an AMX CPU)
-        device="cpu", amp=False,
-    )  # fmt: skip
+        device="cpu",
+        amp=False,
+    )
     return clf.fit(X, y, X_val=Xv, y_val=yv), Xv
 
 
@@ -94,14 +102,14 @@ def test_the_layer_is_found_without_a_head_and_refused_without_any():
     net = LastLinear()
     assert final_linear(net, n_classes=3) is net.out
     X, _ = band_dataset(4, seed=2, frames=120)
-    loader = loaders.eval_loader(X, chunk_frames=32, n_eval_chunks=2, batch_size=4,
-                                 num_workers=0)  # fmt: skip
+    loader = loaders.eval_loader(X, chunk_frames=32, n_eval_chunks=2, batch_size=4, num_workers=0)
     cpu = torch.device("cpu")
     out = chunk_embeddings(net, loader, n_classes=3, device=cpu, use_amp=False)
     assert out.shape == (4, 2, 5)
     logits = steps.predict_logits(net, loader, device=cpu, use_amp=False)
     with torch.no_grad():
-        np.testing.assert_allclose(net.out(torch.as_tensor(out.mean(axis=1))).numpy(), logits,
-                                   rtol=1e-5, atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            net.out(torch.as_tensor(out.mean(axis=1))).numpy(), logits, rtol=1e-5, atol=1e-6
+        )
     with pytest.raises(NoFinalLinearError, match="no final linear layer"):
         chunk_embeddings(NoHead(), loader, n_classes=3, device=cpu, use_amp=False)

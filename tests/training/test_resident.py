@@ -120,12 +120,23 @@ def test_when_the_log_mels_go_to_the_device(monkeypatch):
 def test_a_fit_on_resident_log_mels_is_the_dataloader_fit():
     X, y = band_dataset(20, seed=0)
     Xv, yv = band_dataset(9, seed=1)
-    params = dict(model="cnn", model_params={"channels": (8, 8, 8, 8)}, chunk_frames=64,
-                  n_eval_chunks=2, batch_size=8, epochs=2, lr=1e-2, num_threads=1,
-                  progress=False, spec_augment=True, device="cpu")  # fmt: skip
+    params = dict(
+        model="cnn",
+        model_params={"channels": (8, 8, 8, 8)},
+        chunk_frames=64,
+        n_eval_chunks=2,
+        batch_size=8,
+        epochs=2,
+        lr=1e-2,
+        num_threads=1,
+        progress=False,
+        spec_augment=True,
+        device="cpu",
+    )
     plain = NeuralClassifier(data_on_device=False, **params).fit(X, y, X_val=Xv, y_val=yv)
     cut = NeuralClassifier(data_on_device=True, **params).fit(X, y, X_val=Xv, y_val=yv)
-    pd.testing.assert_frame_equal(cut.history_.drop(columns="seconds"),
-                                  plain.history_.drop(columns="seconds"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        cut.history_.drop(columns="seconds"), plain.history_.drop(columns="seconds")
+    )
     np.testing.assert_array_equal(cut.predict_proba(Xv), plain.predict_proba(Xv))
     np.testing.assert_array_equal(cut.embed(Xv), plain.embed(Xv))

@@ -47,8 +47,17 @@ def order_dataset(n, *, seed, n_mels=24, frames=160):
 
 
 def tiny_clf(**kw):
-    params = dict(model="cnn", model_params=TINY, chunk_frames=64, n_eval_chunks=2,
-                  batch_size=8, epochs=3, lr=1e-2, num_threads=1, progress=False)  # fmt: skip
+    params = dict(
+        model="cnn",
+        model_params=TINY,
+        chunk_frames=64,
+        n_eval_chunks=2,
+        batch_size=8,
+        epochs=3,
+        lr=1e-2,
+        num_threads=1,
+        progress=False,
+    )
     params.update(kw)
     return NeuralClassifier(**params)
 
@@ -84,8 +93,9 @@ def test_same_seed_same_predictions_other_seed_differs(data):
     b = tiny_clf(random_state=3, spec_augment=True, mixup=0.4).fit(X, y, X_val=Xv, y_val=yv)
     c = tiny_clf(random_state=4, spec_augment=True, mixup=0.4).fit(X, y, X_val=Xv, y_val=yv)
     np.testing.assert_array_equal(a.predict_proba(Xv), b.predict_proba(Xv))
-    pd.testing.assert_frame_equal(a.history_.drop(columns="seconds"),
-                                  b.history_.drop(columns="seconds"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        a.history_.drop(columns="seconds"), b.history_.drop(columns="seconds")
+    )
     assert not np.array_equal(a.predict_proba(Xv), c.predict_proba(Xv))
 
 
@@ -134,8 +144,9 @@ def test_default_chunk_follows_the_model():
 def test_short_chunk_trains_on_its_own_3_7_s_chunks():
     X, y = band_dataset(24, seed=0, n_mels=96, frames=400)
     Xv, yv = band_dataset(12, seed=1, n_mels=96, frames=400)
-    clf = NeuralClassifier("short-chunk", n_eval_chunks=3, batch_size=8, epochs=12,
-                           progress=False).fit(X, y, X_val=Xv, y_val=yv)  # fmt: skip
+    clf = NeuralClassifier(
+        "short-chunk", n_eval_chunks=3, batch_size=8, epochs=12, progress=False
+    ).fit(X, y, X_val=Xv, y_val=yv)
     assert clf.chunk_frames_ == 160  # the model's chunk: 3.7 s at 22,050 Hz, hop 512
     assert (clf.predict(Xv) == yv).mean() == 1.0  # band classes: any working model gets them
 
@@ -189,17 +200,31 @@ def test_an_epoch_with_a_grad_scaler_skips_a_step_of_inf_gradients_and_averages_
     module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 6, 3))
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-2)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4)
-    settings = {"spec_augment": False, "freq_mask": 0, "time_mask": 0, "mixup": 0.0,
-                "grad_clip": None, "task": "single", "random_state": 0}  # fmt: skip
+    settings = {
+        "spec_augment": False,
+        "freq_mask": 0,
+        "time_mask": 0,
+        "mixup": 0.0,
+        "grad_clip": None,
+        "task": "single",
+        "random_state": 0,
+    }
     x, y = torch.randn(8, 4, 6), torch.arange(8) % 3
     bad = x.clone()
     bad[0, 0, 0] = float("inf")
 
     def epoch(batches):
         return steps.train_epoch(
-            module, batches, optimizer=optimizer, scaler=scaler, device=torch.device("cpu"),
-            settings=settings, lr_fn=lambda step: 1e-2, step0=0, loss_kw={"weight": None},
-        )  # fmt: skip
+            module,
+            batches,
+            optimizer=optimizer,
+            scaler=scaler,
+            device=torch.device("cpu"),
+            settings=settings,
+            lr_fn=lambda step: 1e-2,
+            step0=0,
+            loss_kw={"weight": None},
+        )
 
     before = [p.detach().clone() for p in module.parameters()]
     _, norm, _, done = epoch([(bad, y)])
@@ -263,20 +288,23 @@ def test_num_threads_holds_for_the_models_own_work_and_is_restored_after(data, m
 
 def test_loaders_seed_each_epoch_and_check_mel_bands():
     src = ArraySource(np.random.default_rng(0).normal(size=(10, 4, 50)).astype(np.float32))
-    train = loaders.train_loader(src, np.arange(10) % 2, chunk_frames=20, batch_size=4,
-                                 num_workers=0, random_state=1)  # fmt: skip
+    train = loaders.train_loader(
+        src, np.arange(10) % 2, chunk_frames=20, batch_size=4, num_workers=0, random_state=1
+    )
     orders = []
     for epoch in (1, 1, 2):
         train.set_epoch(epoch)
         orders.append([b[0].sum().item() for b in train.loader])
     assert orders[0] == orders[1] and orders[0] != orders[2]
     assert len(orders[0]) == 2  # drop_last: 10 clips in batches of 4
-    evaluation = loaders.eval_loader(src, chunk_frames=20, n_eval_chunks=3, batch_size=4,
-                                     num_workers=0, n_mels=4)  # fmt: skip
+    evaluation = loaders.eval_loader(
+        src, chunk_frames=20, n_eval_chunks=3, batch_size=4, num_workers=0, n_mels=4
+    )
     assert next(iter(evaluation)).shape == (2, 3, 4, 20)
     with pytest.raises(ParameterError, match="mel bands"):
-        loaders.eval_loader(src, chunk_frames=20, n_eval_chunks=3, batch_size=4, num_workers=0,
-                            n_mels=5)  # fmt: skip
+        loaders.eval_loader(
+            src, chunk_frames=20, n_eval_chunks=3, batch_size=4, num_workers=0, n_mels=5
+        )
 
 
 def test_class_weights():
@@ -285,8 +313,9 @@ def test_class_weights():
     assert steps.class_weights(targets, class_weight=None, **kw) is None
     balanced = steps.class_weights(targets, class_weight="balanced", **kw)
     np.testing.assert_allclose(balanced, [4 / 9, 4 / 3, 4 / 3])
-    np.testing.assert_allclose(steps.class_weights(targets, class_weight={"b": 2.0}, **kw),
-                               [1.0, 2.0, 1.0])  # fmt: skip
+    np.testing.assert_allclose(
+        steps.class_weights(targets, class_weight={"b": 2.0}, **kw), [1.0, 2.0, 1.0]
+    )
     multi = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32)
     pos = steps.class_weights(multi, task="multi", class_weight="balanced", classes=["a", "b"])
     np.testing.assert_allclose(pos, [1 / 3, 3.0])
@@ -444,9 +473,16 @@ def test_crnn_learns_temporal_order_that_frame_statistics_miss():
         return np.concatenate([a.mean(axis=2), a.std(axis=2)], axis=1)
 
     summary = LogisticRegression(max_iter=2000).fit(stats(X), y).score(stats(Xv), yv)
-    crnn = NeuralClassifier("crnn", model_params={"pools": ((2, 2), (2, 2), (2, 2), (3, 2))},
-                            chunk_frames=64, n_eval_chunks=2, batch_size=16, epochs=8,
-                            num_threads=1, progress=False)  # fmt: skip
+    crnn = NeuralClassifier(
+        "crnn",
+        model_params={"pools": ((2, 2), (2, 2), (2, 2), (3, 2))},
+        chunk_frames=64,
+        n_eval_chunks=2,
+        batch_size=16,
+        epochs=8,
+        num_threads=1,
+        progress=False,
+    )
     acc = (crnn.fit(X, y, X_val=Xv, y_val=yv).predict(Xv) == yv).mean()
     assert summary < 0.75  # the classes are (nearly) invisible to frame statistics
     assert acc >= 0.9
@@ -504,8 +540,9 @@ def test_progress_prints_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch
         for epoch in (1, 2):
             bar.step()
             bar.step()
-            bar.epoch_done({"epoch": epoch, "train_loss": 1.5, "val_log_loss": 0.9,
-                            "val_macro_f1": 0.5})  # fmt: skip
+            bar.epoch_done(
+                {"epoch": epoch, "train_loss": 1.5, "val_log_loss": 0.9, "val_macro_f1": 0.5}
+            )
     lines = capsys.readouterr().out.splitlines()
     assert "cnn epoch 1/2 step 1/2" in lines[0] and "s left" in lines[0]
     epoch_lines = [line for line in lines if "val ll 0.900" in line]
@@ -549,8 +586,9 @@ def test_a_checkpoint_with_other_layers_is_refused_with_one_line(data, tmp_path)
 
 def one_logit_short(*, n_classes, n_mels, preset="compact"):
     """A user's network whose head has one output too few."""
-    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(),
-                               torch.nn.Linear(n_mels, n_classes - 1))  # fmt: skip
+    return torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(), torch.nn.Linear(n_mels, n_classes - 1)
+    )
 
 
 def test_a_network_with_the_wrong_number_of_logits_is_refused_before_training(data):

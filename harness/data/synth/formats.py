@@ -113,9 +113,14 @@ def generate_format(
         shutil.rmtree(scratch, ignore_errors=True)
     truth = pd.concat([truth, copies], ignore_index=True)
     faults = truth["fault"].value_counts().sort_index().to_dict()
-    return dataclasses.replace(summary, root=root, n_audio=summary.n_audio + faults["duplicate"]
-                               - summary.faults.get("duplicate", 0), n_test=0,
-                               n_metadata_only=0, faults=faults)  # fmt: skip
+    return dataclasses.replace(
+        summary,
+        root=root,
+        n_audio=summary.n_audio + faults["duplicate"] - summary.faults.get("duplicate", 0),
+        n_test=0,
+        n_metadata_only=0,
+        faults=faults,
+    )
 
 
 def _write_clips(
@@ -174,8 +179,13 @@ def _shifted_copies(
         key = f"{Path(source).parent.as_posix()}/{next_id:06d}.flac"
         next_id += 1
         sf.write(root / key, copy, sr, format="FLAC")
-        rows.append({"track_id": key, "fault": "duplicate",
-                     "detail": f"duplicate_of={source};shifted={shift:.2f}"})  # fmt: skip
+        rows.append(
+            {
+                "track_id": key,
+                "fault": "duplicate",
+                "detail": f"duplicate_of={source};shifted={shift:.2f}",
+            }
+        )
     return pd.DataFrame(rows, columns=["track_id", "fault", "detail"])
 
 

@@ -158,9 +158,15 @@ def _render_voices(recipe: Recipe, *, n: int, sr: int, step_s: float, rng) -> np
     for voice in recipe.voices:
         gain = 10 ** ((voice.level_db + rng.uniform(-3, 3)) / 20)
         events = _voice_events(
-            voice, n_steps=n_steps, bar=bar, root=root, scale=scale, prog=prog,
-            accents=accents, rng=rng,
-        )  # fmt: skip
+            voice,
+            n_steps=n_steps,
+            bar=bar,
+            root=root,
+            scale=scale,
+            prog=prog,
+            accents=accents,
+            rng=rng,
+        )
         for step, length, midi, vel in events:
             start = int(round(step * step_s * sr))
             if start >= n:

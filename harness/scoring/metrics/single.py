@@ -307,8 +307,9 @@ def bootstrap_ci(
     p = np.asarray(proba)
     if len(y) != len(p) or len(y) == 0:
         raise ParameterError(f"y_true has {len(y)} rows but proba has {len(p)}; need equal, > 0")
-    values = _resampled(lambda idx: metric_fn(y[idx], p[idx], **kwargs), len(y),
-                        n_boot=n_boot, seed=seed)  # fmt: skip
+    values = _resampled(
+        lambda idx: metric_fn(y[idx], p[idx], **kwargs), len(y), n_boot=n_boot, seed=seed
+    )
     return _percentiles(values, confidence)
 
 

@@ -34,16 +34,22 @@ def read_answers(answers_csv: Path | str) -> dict[str, str]:
         if not row:
             continue
         if len(row) != 2:
-            raise DataError(f"{path} line {number}: expected two fields, file_id and genre, got "
-                            f"{','.join(row)!r}")  # fmt: skip
+            raise DataError(
+                f"{path} line {number}: expected two fields, file_id and genre, got "
+                f"{','.join(row)!r}"
+            )
         if row[0] in answers:
-            raise DataError(f"{path} line {number}: file_id {row[0]!r} repeats line "
-                            f"{line_of[row[0]]}; keep one answer per clip")  # fmt: skip
+            raise DataError(
+                f"{path} line {number}: file_id {row[0]!r} repeats line "
+                f"{line_of[row[0]]}; keep one answer per clip"
+            )
         if row[1] not in CHALLENGE_GENRES:
             close = difflib.get_close_matches(row[1], CHALLENGE_GENRES, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DataError(f"{path} line {number}: genre {row[1]!r} is not one of the 16 "
-                            f"challenge genres{hint}")  # fmt: skip
+            raise DataError(
+                f"{path} line {number}: genre {row[1]!r} is not one of the 16 "
+                f"challenge genres{hint}"
+            )
         answers[row[0]], line_of[row[0]] = row[1], number
     if not answers:
         raise DataError(f"answer key {path} has no rows")
