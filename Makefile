@@ -18,7 +18,7 @@ TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 # tools/install.py installs with uv, from the sources pip is configured with (a fresh install
 # here: 7 s against pip's 43 s), and with pip when uv cannot be had. Neither byte-compiles every
 # module of every package (torch alone has thousands; with pip that was a third of a fresh
-# install on two cores): harness.pipeline.bytecode then compiles only the modules a run imports.
+# install on two cores): tools/bytecode.py then compiles only the modules a run imports.
 # After uv's install these must import (they load C libraries that some wheels leave to the system).
 CHECK_IMPORTS := soundfile,lameenc
 INSTALL := $(PY) tools/install.py --check-import $(CHECK_IMPORTS)
@@ -32,12 +32,12 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	$(INSTALL) $(TORCH_PIP) "torch==$(TORCH_VERSION)" -e .
-	$(PY) -m harness.pipeline.bytecode
+	$(PY) tools/bytecode.py
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(INSTALL) $(TORCH_PIP) "torch==$(TORCH_VERSION)" -e ".[dev,dist]"
-	$(PY) -m harness.pipeline.bytecode
+	$(PY) tools/bytecode.py
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run

@@ -2,7 +2,7 @@
 
 For each pair of models, in one run: a fixed number of training steps of each model alone with
 every core's thread (one at a time, as a run trains without lanes), then the same steps of
-both at once in two processes of one thread each (as :mod:`harness.pipeline.lanes` trains).
+both at once in two processes of one thread each (as :mod:`harness.run.lanes` trains).
 Prints each model's ms per step in both settings and the combined throughput
 
     alone_a / side_a + alone_b / side_b      [> 1: side by side gets more done per second]

@@ -54,7 +54,7 @@ def decode_only(paths: list[Path], n_jobs: int) -> float:
 
 def predict_all(bundle: Path, folder: Path, n_jobs: int) -> float:
     """Seconds of one full predict of ``folder`` into a fresh output file."""
-    from harness.pipeline.predict import predict_files
+    from harness.bundles.predict import predict_files
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    from harness.pipeline.predict_inputs import find_audio
+    from harness.bundles.featurise import find_audio
 
     paths = find_audio([args.folder])
     print(f"{len(paths)} files, n_jobs={args.n_jobs}, load average {os.getloadavg()[0]:.2f}")

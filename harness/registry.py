@@ -195,3 +195,14 @@ def training_defaults(entry: ModelEntry, *, preset: str = "full") -> dict[str, A
     if preset != "full":
         settings.update(getattr(factory, "fast_defaults", None) or {})
     return settings
+
+
+QUICK_EPOCHS = 2  # --quick: a smoke run
+
+
+def neural_settings(entry: ModelEntry, *, preset: str, params: dict, quick: bool) -> dict:
+    """The settings a run trains a neural model with: its factory's training defaults for
+    ``preset`` (:data:`QUICK_EPOCHS` epochs when ``quick``), and the run's ``params`` over them,
+    as the README promises (``[params.cnn] epochs = 3`` trains 3 epochs under --quick too)."""
+    quick_epochs = {"epochs": QUICK_EPOCHS} if quick else {}
+    return {**training_defaults(entry, preset=preset), **quick_epochs, **params}

@@ -48,7 +48,7 @@ def test_user_error_is_one_line_and_exit_code_1():
 
 
 def test_config_file_rejects_unknown_keys(tmp_path):
-    from harness.pipeline.config import load_config_file
+    from harness.config.run_config import load_config_file
 
     path = tmp_path / "run.toml"
     path.write_text('subset = "medium"\nseeed = 3\n')

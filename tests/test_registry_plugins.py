@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from harness import registry
 from harness.checks import registry as check_registry
 from harness.cli import app
+from harness.config.run_config import RunConfig
 from harness.errors import ParameterError
-from harness.pipeline.config import RunConfig
-from harness.pipeline.run import run_pipeline
+from harness.run.pipeline import run_pipeline
 
 PLUGIN_MODELS = '''
 """A user's models: a feature-table estimator and a tiny log-mel network."""

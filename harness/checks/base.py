@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import DataError, ParameterError
+from harness.storage import write_text_atomic
 
 VERDICTS = ("PASS", "WARN", "FAIL", "SKIP")
 # Severity order used for summaries: the worst verdict of a group wins.
@@ -160,11 +161,8 @@ def _evidence_from_json(evidence: Any) -> Any:
 def save_checks(results: Iterable[CheckResult], path: Path) -> Path:
     """Write results to ``path`` (``checks.json``) as a JSON list; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = [r.to_dict() for r in results]
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(payload, indent=1))
     return path
 
 

@@ -59,7 +59,7 @@ class DataInputs:
         key -> group (split name or ``challenge``) for every key of ``status``; ``splits``
         when not given.
     hashes : pd.Series or None
-        key -> SHA-1 of the file (:func:`harness.checks.duplicates.file_hashes`).
+        key -> SHA-1 of the file (:func:`harness.checks.data.duplicates.file_hashes`).
     prints : pd.DataFrame or None
         key -> audio fingerprint (:func:`harness.checks.runner.clip_descriptors`).
     shifted : pd.DataFrame or None
@@ -68,7 +68,7 @@ class DataInputs:
     feature_table : pd.DataFrame or None
         MFCC-140 table indexed by track_id.
     rhythm : pd.DataFrame or None
-        Rhythm descriptors (:func:`harness.checks.rhythm.rhythm_descriptor`) by track_id.
+        Rhythm descriptors (:func:`harness.checks.data.rhythm.rhythm_descriptor`) by track_id.
     genres : pd.DataFrame or None
         Genre tree (None: the packaged genres.csv).
     target_sr : int
@@ -136,25 +136,25 @@ class CheckEntry:
 
 
 BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
-    CheckEntry("audio", "harness.checks.audio:from_inputs", DATA),
-    CheckEntry("duplicates", "harness.checks.duplicates:from_inputs", DATA),
-    CheckEntry("leakage", "harness.checks.leakage:from_inputs", DATA),
-    CheckEntry("labels", "harness.checks.labels:from_inputs", DATA),
-    CheckEntry("mislabels", "harness.checks.mislabels:from_inputs", DATA),
-    CheckEntry("features", "harness.checks.features:from_inputs", DATA),
-    CheckEntry("failures", "harness.checks.failures:failure_checks", RUN),
-    CheckEntry("model_sanity", "harness.checks.model_sanity:model_sanity_checks", RUN),
-    CheckEntry("results", "harness.checks.results:results_checks", RUN),
-    CheckEntry("seeds", "harness.checks.seeds:seed_checks", RUN),
-    CheckEntry("tagging", "harness.checks.tagging:tagging_checks", RUN),
-    CheckEntry("artist_errors", "harness.checks.artists:artist_errors", RUN),
-    CheckEntry("style_map", "harness.checks.style_map:style_map_checks", RUN),
+    CheckEntry("audio", "harness.checks.data.audio:from_inputs", DATA),
+    CheckEntry("duplicates", "harness.checks.data.duplicates:from_inputs", DATA),
+    CheckEntry("leakage", "harness.checks.data.leakage:from_inputs", DATA),
+    CheckEntry("labels", "harness.checks.data.labels:from_inputs", DATA),
+    CheckEntry("mislabels", "harness.checks.data.mislabels:from_inputs", DATA),
+    CheckEntry("features", "harness.checks.data.features:from_inputs", DATA),
+    CheckEntry("failures", "harness.checks.runs.failures:failure_checks", RUN),
+    CheckEntry("model_sanity", "harness.checks.runs.model_sanity:model_sanity_checks", RUN),
+    CheckEntry("results", "harness.checks.runs.results:results_checks", RUN),
+    CheckEntry("seeds", "harness.checks.runs.seeds:seed_checks", RUN),
+    CheckEntry("tagging", "harness.checks.runs.tagging:tagging_checks", RUN),
+    CheckEntry("artist_errors", "harness.checks.runs.artists:artist_errors", RUN),
+    CheckEntry("style_map", "harness.checks.runs.style_map:style_map_checks", RUN),
     CheckEntry(
-        "embedding_duplicates", "harness.checks.embedding_duplicates:embedding_duplicates", RUN
+        "embedding_duplicates", "harness.checks.runs.embedding_duplicates:embedding_duplicates", RUN
     ),
-    CheckEntry("robustness", "harness.checks.robustness:robustness_checks", RUN),
-    CheckEntry("preparation", "harness.checks.preparation:preparation_notes", RUN),
-    CheckEntry("stage_times", "harness.checks.timing:stage_times", RUN),
+    CheckEntry("robustness", "harness.checks.runs.robustness:robustness_checks", RUN),
+    CheckEntry("preparation", "harness.checks.runs.preparation:preparation_notes", RUN),
+    CheckEntry("stage_times", "harness.checks.runs.timing:stage_times", RUN),
 )
 
 

@@ -11,7 +11,7 @@ Two entry points:
 
 No model is trained here except the mislabel detector's cross-validated logistic regression
 (every MFCC-140 statistic plus a rhythm descriptor of the log-mel spectrogram, see
-:mod:`harness.checks.mislabels`). Fingerprints and rhythm descriptors are computed from the
+:mod:`harness.checks.data.mislabels`). Fingerprints and rhythm descriptors are computed from the
 cached log-mel spectrograms, or by decoding the clips when the run cached none.
 """
 
@@ -26,10 +26,10 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from harness import features as feats
-from harness.checks import duplicates
 from harness.checks.base import CheckResult
+from harness.checks.data import duplicates
+from harness.checks.data.rhythm import rhythm_descriptor
 from harness.checks.registry import DATA, DataInputs, run_checks
-from harness.checks.rhythm import rhythm_descriptor
 from harness.data.audio import DecodeConfig
 from harness.data.audio import decode as decode_clip
 from harness.data.fingerprints import logmel_envelope, matching_pairs
@@ -66,13 +66,13 @@ def data_checks(
         key -> group (split name or ``challenge``) for every key of ``status``; defaults to
         ``splits``.
     hashes : pd.Series, optional
-        key -> SHA-1 of the file (:func:`harness.checks.duplicates.file_hashes`).
+        key -> SHA-1 of the file (:func:`harness.checks.data.duplicates.file_hashes`).
     prints : pd.DataFrame, optional
         key -> audio fingerprint (from :func:`clip_descriptors`).
     feature_table : pd.DataFrame, optional
         MFCC-140 table indexed by track_id.
     rhythm : pd.DataFrame, optional
-        Rhythm descriptors (:func:`harness.checks.rhythm.rhythm_descriptor`) by track_id,
+        Rhythm descriptors (:func:`harness.checks.data.rhythm.rhythm_descriptor`) by track_id,
         added to the mislabel detector's inputs.
     genres : pd.DataFrame, optional
         The dataset's genre tree (its genres.csv); None skips the hierarchy check.
@@ -121,9 +121,9 @@ def clip_descriptors(
     Returns
     -------
     prints : pd.DataFrame
-        key -> :func:`harness.checks.duplicates.fingerprint`.
+        key -> :func:`harness.checks.data.duplicates.fingerprint`.
     rhythm : pd.DataFrame
-        key -> :func:`harness.checks.rhythm.rhythm_descriptor`.
+        key -> :func:`harness.checks.data.rhythm.rhythm_descriptor`.
     """
     keys, prints, rhythm = [], [], []
     for key, S in S_by_key:
@@ -181,7 +181,7 @@ def run_data_checks(
     ----------
     data : harness.data.prepared.PreparedData
         Tracks, splits, labels and clips (key -> path, group).
-    features : harness.pipeline.model_run.FeatureStore
+    features : harness.run.model_run.FeatureStore
         ``status`` (the extraction status table), ``cache_dir``, ``logmel`` (LogMelConfig) and
         optionally ``decode`` (the DecodeConfig the cache was built with).
     n_jobs : int

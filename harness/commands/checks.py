@@ -65,7 +65,7 @@ def check(
     """
     import sys
 
-    from harness.pipeline.check import check_dataset
+    from harness.run.check import check_dataset
 
     out = out or DEFAULT_RUNS_DIR / f"checks-{root.resolve().name}"
     console = _console()

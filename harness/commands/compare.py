@@ -83,10 +83,10 @@ def compare(
     ] = None,
 ) -> None:
     """Compare models over several runs: mean and std of every score, and wins over a reference."""
+    from harness.config.run_config import check_writable
     from harness.errors import ParameterError
-    from harness.pipeline.comparison import compare_runs
-    from harness.pipeline.config import check_writable
-    from harness.pipeline.manifest import write_csv_atomic
+    from harness.run.comparison import compare_runs
+    from harness.run.manifest import write_csv_atomic
 
     if out is not None:
         if out.is_dir():

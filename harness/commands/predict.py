@@ -74,7 +74,7 @@ def predict(
     ] = None,
 ) -> None:
     """Predict genres of audio files with a trained model bundle."""
-    from harness.pipeline.predict import parse_duration, predict_files
+    from harness.bundles.predict import parse_duration, predict_files
 
     seconds = parse_duration(budget) if budget is not None else None
     summary = predict_files(
@@ -107,7 +107,7 @@ def export(
     model: Annotated[str, typer.Option("--model", help="Model of the run to export.")],
 ) -> None:
     """Export a run's model as a portable bundle with the round-2 run.sh."""
-    from harness.pipeline.export import export_bundle
+    from harness.bundles.export import export_bundle
 
     folder = export_bundle(run_dir, model, dest)
     typer.echo(

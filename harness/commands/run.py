@@ -1,7 +1,7 @@
 """`fma-harness run` (the whole job), `train MODEL` (one model, same pipeline) and `models`.
 
 Every option defaults to None so that a ``--config run.toml`` value is used unless the command
-line gives one; :class:`harness.pipeline.config.RunConfig` holds the real defaults.
+line gives one; :class:`harness.config.run_config.RunConfig` holds the real defaults.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ RunIdOpt = Annotated[
 
 
 def _config(config_file: Path | None, **cli: object):
-    from harness.pipeline.config import RunConfig, load_config_file
+    from harness.config.run_config import RunConfig, load_config_file
 
     values = load_config_file(config_file) if config_file else {}
     if cli.get("quick") is False:  # --full: over a run.toml's quick = true too
@@ -211,7 +211,7 @@ def run(
     run_id: RunIdOpt = None,
 ) -> None:
     """Run everything: data, splits, features, all models, submissions and the report."""
-    from harness.pipeline.run import run_pipeline
+    from harness.run.pipeline import run_pipeline
 
     # `--models ''` is an empty list (refused by the checks), not "every model"
     model_list = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
@@ -272,7 +272,7 @@ def train(
     from harness.registry import get_entry
 
     get_entry(model)  # an unknown name fails before anything heavy is imported
-    from harness.pipeline.run import run_pipeline
+    from harness.run.pipeline import run_pipeline
 
     cfg = _config(
         config,
@@ -313,7 +313,7 @@ def seed_list(text: str | None) -> list[int | str] | None:
 def exit_if_models_failed(run_dir: Path | None) -> None:
     """End with a line naming the failed models and exit code 3 when any model failed
     (None, from a stand-in for the pipeline, is a run that reports nothing)."""
-    from harness.pipeline.status import failure_summary
+    from harness.run.status import failure_summary
 
     summary = failure_summary(run_dir) if run_dir is not None else None
     if summary:

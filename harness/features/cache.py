@@ -55,6 +55,7 @@ from harness.features.integrity import (
     read_index,
     repair_notice,
 )
+from harness.storage import write_text_atomic
 
 #: A cached row is valid while these equal the current file's.
 FINGERPRINT: tuple[str, ...] = ("path", "size", "mtime_ns")
@@ -99,15 +100,6 @@ def parse_key(kind: str, text: str) -> Hashable:
     return int(text) if kind == "i" else str(text)
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def is_stale(path: str | Path, *, now: float | None = None) -> bool:
     """Whether ``path`` was last modified :data:`STALE_SECONDS` ago or more (False when it
     is gone)."""
@@ -116,17 +108,6 @@ def is_stale(path: str | Path, *, now: float | None = None) -> bool:
     except OSError:
         return False
     return (time.time() if now is None else now) - mtime >= STALE_SECONDS
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, fsync and rename."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 @dataclass
@@ -172,7 +153,9 @@ class FeatureStore:
         self.groups_dir.mkdir(parents=True, exist_ok=True)
         spec_path = self.root / "spec.json"
         if not spec_path.exists():
-            atomic_write_text(spec_path, json.dumps(spec, indent=2, sort_keys=True, default=str))
+            write_text_atomic(
+                spec_path, json.dumps(spec, indent=2, sort_keys=True, default=str), durable=True
+            )
         return self
 
     def exists(self) -> bool:
@@ -335,8 +318,8 @@ class FeatureStore:
         table.insert(0, "row", np.arange(n))
         table.insert(0, "kind", [key_kind(k) for k in keys])
         table.insert(0, "key", [str(k) for k in keys])
-        atomic_write_text(data_path.with_suffix(".csv"), table.to_csv(index=False))
-        atomic_write_text(self.groups_dir / f"{safe}.current", token)
+        write_text_atomic(data_path.with_suffix(".csv"), table.to_csv(index=False), durable=True)
+        write_text_atomic(self.groups_dir / f"{safe}.current", token, durable=True)
         self._remove_superseded(safe, keep=token, previous=previous)
         return metas
 

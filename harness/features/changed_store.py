@@ -21,7 +21,6 @@ one, never half of one. A file that cannot be read counts as absent and is compu
 from __future__ import annotations
 
 import contextlib
-import os
 import zipfile
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import pandas as pd
 
 from harness import log
 from harness.features.cache import FINGERPRINT, key_kind, key_token, parse_key
+from harness.storage import atomic_target
 
 JOURNAL_DIR = "journal"
 META_ARRAYS = ("kind", "key", "path", "size", "mtime_ns", "error")
@@ -81,13 +81,8 @@ def row_record(key: Hashable, fp: dict, *, error: str, mfcc, logmel, padded: boo
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez`` to a temporary file, then rename onto ``path`` (atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_target(path, durable=True) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def journal_path(folder: Path, change: str, key: Hashable) -> Path:

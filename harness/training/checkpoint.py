@@ -6,12 +6,12 @@ it with ``weights_only=True`` never runs code from the file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from harness.errors import DataError
+from harness.storage import atomic_target
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -26,10 +26,8 @@ def save_atomic(obj: dict, path: Path) -> None:
     path : Path
         Destination; its folder is created when missing.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:

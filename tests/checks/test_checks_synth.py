@@ -13,7 +13,7 @@ import pytest
 
 from harness.checks.base import load_checks
 from harness.checks.truth import acceptance_problems, load_truth, score_against_truth
-from harness.pipeline.check import check_dataset
+from harness.run.check import check_dataset
 
 pytestmark = pytest.mark.slow  # generating and checking the tiny set takes ~15 s of CPU
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checks.truth import acceptance_problems
-from harness.pipeline.check import check_dataset
+from harness.run.check import check_dataset
 
 LARGER_SET = {
     "n_tracks": 160,

@@ -89,10 +89,10 @@ def test_version_prints_name_and_version():
 
 @pytest.fixture
 def captured_config(monkeypatch):
-    """Replace harness.pipeline.run by a stub that records the RunConfig instead of running."""
+    """Replace harness.run.pipeline by a stub that records the RunConfig instead of running."""
     seen = []
     stub = types.SimpleNamespace(run_pipeline=seen.append)
-    monkeypatch.setitem(sys.modules, "harness.pipeline.run", stub)
+    monkeypatch.setitem(sys.modules, "harness.run.pipeline", stub)
     return seen
 
 
@@ -147,7 +147,7 @@ def test_check_takes_the_root_alias_and_old_resplit_spelling(monkeypatch, tmp_pa
         return [], None
 
     stub = types.SimpleNamespace(check_dataset=check_dataset)
-    monkeypatch.setitem(sys.modules, "harness.pipeline.check", stub)
+    monkeypatch.setitem(sys.modules, "harness.run.check", stub)
     args = ["check", "--fma-root", str(tmp_path), "--out", str(tmp_path / "out"), resplit]
     result = CliRunner().invoke(app, [*args, "--n-jobs", "1", "--seed", "2"])
     assert result.exit_code == 0, result.output

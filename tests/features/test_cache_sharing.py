@@ -119,9 +119,9 @@ def test_the_features_command_fills_the_cache_a_run_of_an_own_collection_reads(t
     from typer.testing import CliRunner
 
     from harness.cli import app
+    from harness.config.run_config import RunConfig
     from harness.data.formats import load_dataset
-    from harness.pipeline.config import RunConfig
-    from harness.pipeline.extraction import extract_features
+    from harness.run.extraction import extract_features
 
     rng = np.random.default_rng(0)
     for label, freq in (("low", 220.0), ("high", 880.0)):

@@ -1,0 +1,84 @@
+"""``fma-harness export``: a run's model as a portable folder for the challenge's round 2.
+
+Round 2 runs the team's code on new clips with no network: a container runs ``run.sh`` with
+``TEST_DIRECTORY`` (the folder of clips) and ``OUTPUT_PATH`` (the submission CSV to write) in
+its environment. :func:`export_bundle` writes ``DEST/bundle/`` (a verified copy of the model's
+bundle) and ``DEST/run.sh``, which calls ``fma-harness predict`` in the challenge format within
+a time budget (``PREDICT_BUDGET``, default 9h30m of the 10 h limit) and treats "some clips got
+the prior" (exit 4, 5) as success, since the CSV is then complete and valid.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.bundles.bundle import BUNDLE_DIR, verify_bundle
+from harness.bundles.predict import EXIT_BUDGET, EXIT_FILES_FAILED, output_format
+from harness.errors import DataError
+
+DEFAULT_BUDGET = "9h30m"  # the round's 10 h, less time to start the container and load
+
+RUN_SH = """#!/bin/sh
+# WWW 2018 challenge, round 2: predict every clip of $TEST_DIRECTORY into $OUTPUT_PATH
+# with the model bundle beside this script (model: {name}).
+# Optional: PREDICT_BUDGET (default {budget}), PREDICT_JOBS (decode workers, default 5),
+# PREDICT_DEVICE (default auto), FMA_HARNESS (the command, default fma-harness).
+set -u
+HERE="$(cd "$(dirname "$0")" && pwd)"
+: "${{TEST_DIRECTORY:?set TEST_DIRECTORY to the folder of clips}}"
+: "${{OUTPUT_PATH:?set OUTPUT_PATH to the submission CSV to write}}"
+${{FMA_HARNESS:-fma-harness}} predict "$HERE/{bundle}" "$TEST_DIRECTORY" \\
+    --out "$OUTPUT_PATH" --format challenge --budget "${{PREDICT_BUDGET:-{budget}}}" \\
+    --n-jobs "${{PREDICT_JOBS:-5}}" --device "${{PREDICT_DEVICE:-auto}}"
+rc=$?
+# {failed}: some clips did not decode, {budget_rc}: the budget ran out; their rows hold the
+# training prior and the submission is complete and valid.
+if [ "$rc" -eq {failed} ] || [ "$rc" -eq {budget_rc} ]; then exit 0; fi
+exit "$rc"
+"""
+
+
+def export_bundle(run_dir: Path, model: str, dest: Path) -> Path:
+    """Copy ``<run_dir>/models/<model>/bundle`` to ``dest/bundle`` and write ``dest/run.sh``.
+
+    Raises
+    ------
+    DataError
+        No such run or model bundle, a bundle that fails verification or whose classes cannot
+        make a challenge CSV, ``dest`` not empty or its parent missing.
+    """
+    run_dir, dest = Path(run_dir), Path(dest)
+    source = run_dir / "models" / model / BUNDLE_DIR
+    if not source.is_dir():
+        models = sorted(p.parent.name for p in run_dir.glob(f"models/*/{BUNDLE_DIR}"))
+        known = ", ".join(models) if models else "none"
+        raise DataError(
+            f"{source}: no bundle of model {model!r} in this run (models with a bundle: "
+            f"{known}); pass a run directory and one of its models"
+        )
+    spec = verify_bundle(source)
+    output_format("challenge", Path("x.csv"), spec)
+    if not dest.parent.is_dir():
+        raise DataError(f"{dest.parent}: folder does not exist; create it first")
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest}: exists and is not a folder; pass a new folder")
+    if dest.exists() and any(dest.iterdir()):
+        raise DataError(f"{dest}: exists and is not empty; pass a new folder")
+    dest.mkdir(exist_ok=True)
+    shutil.copytree(source, dest / BUNDLE_DIR)
+    verify_bundle(dest / BUNDLE_DIR)
+    script = dest / "run.sh"
+    script.write_text(
+        RUN_SH.format(
+            name=spec["name"],
+            budget=DEFAULT_BUDGET,
+            bundle=BUNDLE_DIR,
+            failed=EXIT_FILES_FAILED,
+            budget_rc=EXIT_BUDGET,
+        ),
+        "utf-8",
+        newline="\n",
+    )
+    script.chmod(0o755)
+    return dest
