@@ -72,8 +72,17 @@ def out(help: str) -> Any:
 
 
 def seed(help: str) -> Any:
-    """``--seed``: the seed (its help says of what)."""
-    return typer.Option("--seed", help=help)
+    """``--seed``: the seed (its help says of what); outside 0 <= seed < 2**32 it is one line
+    and exit 1 before any work, in every command (numpy's own error was a traceback)."""
+    return typer.Option("--seed", help=help, callback=_seed_in_range)
+
+
+def _seed_in_range(value: int | None) -> int | None:
+    if value is not None:
+        from harness.config.run_config import check_seed
+
+        check_seed(value)
+    return value
 
 
 def n_jobs(help: str = N_JOBS_HELP) -> Any:

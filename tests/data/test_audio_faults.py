@@ -124,7 +124,7 @@ def test_status_table_records_statuses_and_warnings(faults):
 
 
 def test_audio_checks_report_non_finite_and_warnings():
-    from harness.checks import audio as audio_checks
+    from harness.checks.data import audio as audio_checks
 
     status = pd.DataFrame(
         {

@@ -23,7 +23,7 @@ def test_bytecode_is_written_even_where_writing_is_off(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "byte-compiled the" in result.stdout
     written = {p.name.split(".")[0] for p in prefix.rglob("*.pyc")}
-    # the pipeline, a feature worker, a check target, a model factory and the libraries
-    assert {"run", "worker", "mislabels", "cnn", "logistic", "pyplot"} <= written
+    # the run's pipeline, a feature worker, a check target, a model factory and the libraries
+    assert {"pipeline", "worker", "mislabels", "cnn", "logistic", "pyplot"} <= written
     assert {"convert_frame", "rank"} <= written  # torch's optimisers and cleanlab, loaded lazily
-    assert any(p.parent.name == "pipeline" for p in prefix.rglob("run.*.pyc"))
+    assert any(p.parent.name == "run" for p in prefix.rglob("pipeline.*.pyc"))

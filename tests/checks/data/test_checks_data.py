@@ -282,7 +282,7 @@ def test_the_hierarchy_is_judged_by_the_datasets_own_genres_csv(tmp_path):
     from harness.data.fma import load_genres, load_tracks
     from harness.data.splits import get_splits
 
-    metadata = Path(__file__).parents[1] / "fixtures" / "fma_tiny" / "fma_metadata"
+    metadata = Path(__file__).parents[2] / "fixtures" / "fma_tiny" / "fma_metadata"
     tracks = load_tracks(metadata / "tracks.csv")
     splits = get_splits(tracks)
     status = pd.DataFrame({"status": "ok"}, index=tracks.index)
