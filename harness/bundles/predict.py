@@ -46,7 +46,7 @@ from harness.bundles.featurise import (
 )
 from harness.bundles.inputs import FeatureTableModel, LogMelModel
 from harness.bundles.output import BUDGET, FORMATS, PredictedRow, PredictionFile
-from harness.config.run_config import check_device
+from harness.config.model_settings import check_device
 from harness.data.challenge import fits_in_csv
 from harness.errors import DataError, ParameterError
 from harness.scoring.calibration import GenreTemperatureScaler, TemperatureScaler
