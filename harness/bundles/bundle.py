@@ -112,6 +112,12 @@ def sha256_file(path: Path) -> str:
     return file_digest(path, "sha256")
 
 
+def bundle_checksum(folder: Path) -> str:
+    """What identifies a bundle: the sha256 of its ``manifest.json`` (which lists the sha256 of
+    every other file; an exported copy has the same)."""
+    return sha256_file(Path(folder) / MANIFEST_FILE)
+
+
 def bundle_versions() -> dict[str, str]:
     """The versions a bundle records: the feature libraries', torch's, scikit-learn's, ours."""
     import sklearn

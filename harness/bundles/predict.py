@@ -25,13 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.bundles.bundle import (
-    ENSEMBLE_KIND,
-    MANIFEST_FILE,
-    ModelBundle,
-    load_bundle,
-    sha256_file,
-)
+from harness.bundles.bundle import ENSEMBLE_KIND, ModelBundle, bundle_checksum, load_bundle
 from harness.bundles.ensemble import (
     ensemble_logits,
     ensemble_recipe,
@@ -226,12 +220,6 @@ def check_options(out: Path, *, top_k: int, n_jobs: int, batch_size: int, device
     if batch_size < 1:
         raise ParameterError(f"--batch-size must be >= 1, got {batch_size}")
     check_device(device)
-
-
-def bundle_checksum(folder: Path) -> str:
-    """What identifies a bundle: the sha256 of its ``manifest.json`` (which lists the sha256 of
-    every other file; an exported copy has the same)."""
-    return sha256_file(Path(folder) / MANIFEST_FILE)
 
 
 def recipe_of(bundle: ModelBundle, *, middle: bool = False) -> FeatureRecipe:
