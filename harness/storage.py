@@ -1,10 +1,12 @@
 """Writing files so that nothing is half-written, and the digests that name their contents.
 
-Every writer of the harness (the feature cache, manifests, checkpoints, predictions, bundles)
-goes through :func:`atomic_target`: the content goes to a temporary file beside the
-destination, which ``os.replace`` then moves into place, so a crash leaves either the old file
-or the new one, never a torn one. :func:`file_digest` is the one checksum helper (SHA-256 for
-bundles and checkpoints, SHA-1 where FMA's own checksums and the cache keys use it).
+Manifests, checkpoints, predictions, checks.json, the feature cache's index files and the
+changed-audio arrays go through :func:`atomic_target`: the content goes to a temporary file
+beside the destination, which ``os.replace`` then moves into place, so a crash leaves either
+the old file or the new one, never a torn one. (The cache's journal and memmap writes, the
+synthetic set's writers and the submission writer still write their own temporary file.)
+:func:`file_digest` is the one checksum helper (SHA-256 for bundles and checkpoints, SHA-1
+where FMA's own checksums and the cache keys use it).
 """
 
 from __future__ import annotations
