@@ -22,6 +22,9 @@ TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 # After uv's install these must import (they load C libraries that some wheels leave to the system).
 CHECK_IMPORTS := soundfile,lameenc
 INSTALL := $(PY) tools/install.py --check-import $(CHECK_IMPORTS)
+# The pretrained musicnn checkpoints (harness/pretrained) come in the musicnn wheel (ISC), whose
+# metadata asks for TensorFlow: it is installed without its dependencies, for its weights only.
+MUSICNN := "musicnn==0.1.0"
 
 .PHONY: run test lint format bench clean
 
@@ -32,11 +35,13 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	$(INSTALL) $(TORCH_PIP) "torch==$(TORCH_VERSION)" -e .
+	$(PY) tools/install.py --no-deps $(MUSICNN)
 	$(PY) tools/bytecode.py
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(INSTALL) $(TORCH_PIP) "torch==$(TORCH_VERSION)" -e ".[dev,dist]"
+	$(PY) tools/install.py --no-deps $(MUSICNN)
 	$(PY) tools/bytecode.py
 	touch $@ $(VENV)/.installed-run
 

@@ -31,7 +31,16 @@ import typer
 from harness import __version__, log
 from harness.errors import HarnessError
 
-COMMAND_MODULES = ("data", "features", "scoring", "checks", "run", "predict", "compare")
+COMMAND_MODULES = (
+    "data",
+    "features",
+    "scoring",
+    "checks",
+    "run",
+    "predict",
+    "pretrained",
+    "compare",
+)
 
 APP_EPILOG = """Examples:
 

@@ -9,7 +9,12 @@ the model consumes:
   table of shape (n_tracks, n_features), MFCC-140 by default;
 - ``consumes = "logmel"``: ``factory(*, n_classes, n_mels, preset, **model_params)`` returns a
   ``torch.nn.Module`` mapping log-mel chunks (batch, 1, n_mels, frames) to logits (batch,
-  n_classes); the harness trains it with its one training loop.
+  n_classes); the harness trains it with its one training loop;
+- ``consumes = "embeddings"``: ``factory(random_state=..., **params)`` returns a scikit-learn
+  style estimator fitted on clip-level representations of frozen pretrained networks (a table
+  with columns (source, representation, feature), :mod:`harness.pretrained.tables`); the
+  factory's ``pretrained`` lists the (source, representation) pairs it reads by default, and
+  ``[params.NAME] candidates`` overrides them. ``fit`` may take ``X_val=, y_val=``.
 
 Three ways to register a model, all resolved by :func:`get_entry`:
 
@@ -38,7 +43,8 @@ from harness.errors import ParameterError
 
 FEATURES = "features"  # the model consumes a feature table (n_tracks, n_features)
 LOGMEL = "logmel"  # the model consumes log-mel spectrograms (n_tracks, n_mels, frames)
-CONSUMES = (FEATURES, LOGMEL)
+EMBEDDINGS = "embeddings"  # the model consumes pretrained embeddings (n_tracks, n_columns)
+CONSUMES = (FEATURES, LOGMEL, EMBEDDINGS)
 MODELS_ENTRY_POINT_GROUP = "fma_harness.models"
 
 
@@ -76,6 +82,18 @@ BUILTIN_MODELS: tuple[ModelEntry, ...] = (
         "models.short_chunk:build_short_chunk",
         LOGMEL,
         "7-layer CNN on 3.7 s chunks (Won 2020)",
+    ),
+    ModelEntry(
+        "musicnn-probe",
+        "baselines.probe:make_probe",
+        EMBEDDINGS,
+        "logistic probe on frozen musicnn embeddings (Pons 2019)",
+    ),
+    ModelEntry(
+        "musicnn-zeroshot",
+        "baselines.zeroshot:make_zeroshot",
+        EMBEDDINGS,
+        "musicnn's MSD tags mapped to genres, no training",
     ),
 )
 # Reference rows: predict without looking at the input, reported as they are, never calibrated.
@@ -195,6 +213,25 @@ def training_defaults(entry: ModelEntry, *, preset: str = "full") -> dict[str, A
     if preset != "full":
         settings.update(getattr(factory, "fast_defaults", None) or {})
     return settings
+
+
+def pretrained_inputs(entry: ModelEntry, params: dict | None = None) -> list[tuple[str, str]]:
+    """The (source, representation) pairs an embeddings model reads: ``params["candidates"]``
+    when given (run.toml lists of two strings), else its factory's ``pretrained``."""
+    if entry.consumes != EMBEDDINGS:
+        return []
+    listed = (params or {}).get("candidates")
+    if listed is None:
+        listed = getattr(load_target(entry.target), "pretrained", ())
+    pairs = []
+    for pair in listed:
+        if isinstance(pair, str) or len(pair) != 2 or not all(isinstance(p, str) for p in pair):
+            raise ParameterError(
+                f"[params.{entry.name}] candidates: {pair!r} is not a [source, representation] "
+                'pair; e.g. candidates = [["musicnn-msd", "penultimate"]]'
+            )
+        pairs.append((pair[0], pair[1]))
+    return pairs
 
 
 QUICK_EPOCHS = 2  # --quick: a smoke run

@@ -28,7 +28,6 @@ was written), another bundle format version, and a bundle made for another task.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import platform
@@ -43,18 +42,23 @@ from harness import __version__
 from harness.data.audio import DecodeConfig
 from harness.data.prepared import PreparedData, training_prior
 from harness.errors import DataError
-from harness.features.config import LogMelConfig, library_versions, set_spec
+from harness.features.config import LogMelConfig, library_versions, musicnn_logmel, set_spec
+from harness.run_layout import IN_RUN, ModelFolder, RunLayout
 from harness.storage import file_digest
 
 #: Bump when a change makes older bundles unreadable (or their numbers different).
 BUNDLE_FORMAT = 1
-BUNDLE_DIR = "bundle"  # <run_dir>/models/<name>/bundle
 SPEC_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
 ENSEMBLE_KIND = "ensemble"  # a bundle of bundles (see the module docstring)
 MEMBERS_FILE = "members.json"  # an ensemble's "weights": its members
 MEMBERS_DIR = "members"  # an ensemble's member bundles: members/<i>-<name>/
-WEIGHTS = {"logmel": "model.pt", "features": "model.joblib", ENSEMBLE_KIND: MEMBERS_FILE}
+WEIGHTS = {
+    "logmel": "model.pt",
+    "features": "model.joblib",
+    "embeddings": "model.joblib",
+    ENSEMBLE_KIND: MEMBERS_FILE,
+}
 REEXPORT = "re-export it from its run (fma-harness export RUN_DIR --model NAME DEST)"
 
 
@@ -71,11 +75,14 @@ class ModelBundle:
     estimator : object
         The fitted estimator (a ``NeuralClassifier`` or a scikit-learn style estimator), or an
         ensemble's :class:`EnsembleMembers`.
+    device : str
+        Where it predicts (a neural model, or the pretrained network of an embeddings model).
     """
 
     path: Path
     spec: dict
     estimator: Any
+    device: str = "auto"
 
     @property
     def kind(self) -> str:
@@ -168,12 +175,19 @@ def bundle_spec(
     }
     if kind == "logmel":
         logmel = logmel or LogMelConfig()
-        spec["features"] = {"feature_set": "logmel", "logmel": dataclasses.asdict(logmel)}
+        spec["features"] = {"feature_set": "logmel", "logmel": logmel.to_dict()}
         spec["estimator"] = estimator.settings()
         spec["chunking"] = {
             "chunk_frames": int(estimator.chunk_frames_),
             "n_eval_chunks": int(estimator.n_eval_chunks),
             "n_mels": int(estimator.n_mels_),
+        }
+    elif kind == "embeddings":
+        mel = musicnn_logmel((logmel or LogMelConfig()).duration)
+        spec["features"] = {
+            "feature_set": "musicnn-mel",
+            "logmel": mel.to_dict(),
+            "pretrained": [list(pair) for pair in estimator.required_inputs()],
         }
     else:
         recipe = set_spec("mfcc", logmel=LogMelConfig())["recipe"]
@@ -211,17 +225,19 @@ def bundle_folder(path: Path | str) -> Path:
     path = Path(path)
     if not path.is_dir():
         raise DataError(
-            f"{path}: no such bundle folder; pass <run_dir>/models/<name>/bundle or a folder "
-            "written by fma-harness export"
+            f"{path}: no such bundle folder; pass <run_dir>/{IN_RUN.model('<name>').bundle} or a "
+            "folder written by fma-harness export"
         )
-    if not (path / MANIFEST_FILE).exists() and (path / BUNDLE_DIR / MANIFEST_FILE).exists():
-        return path / BUNDLE_DIR
-    if not (path / SPEC_FILE).exists() and (path / "models").is_dir():  # a run's folder
-        bundles = (path / "models").glob(f"*/{BUNDLE_DIR}/{MANIFEST_FILE}")
-        names = sorted(p.parent.parent.name for p in bundles)
+    inner = ModelFolder(path).bundle  # path is a model's folder
+    if not (path / MANIFEST_FILE).exists() and (inner / MANIFEST_FILE).exists():
+        return inner
+    run = RunLayout(path)
+    if not (path / SPEC_FILE).exists() and run.models_dir.is_dir():  # a run's folder
+        folders = run.model_folders()
+        names = sorted(m.name for m in folders if (m.bundle / MANIFEST_FILE).exists())
         raise DataError(
             f"{path}: a run's folder, not a model bundle; pass one of its models, "
-            f"{path / 'models' / '<name>'} ({', '.join(names) or 'it has none with a bundle'})"
+            f"{run.model('<name>').root} ({', '.join(names) or 'it has none with a bundle'})"
         )
     return path
 
@@ -392,4 +408,4 @@ def load_bundle(
                 f"{weights}: cannot be loaded ({type(exc).__name__}: {exc}); the bundle was made "
                 f"with {spec.get('versions', {}).get('scikit-learn')} of scikit-learn"
             ) from None
-    return ModelBundle(path=folder, spec=spec, estimator=estimator)
+    return ModelBundle(path=folder, spec=spec, estimator=estimator, device=device)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.bundles.bundle import BUNDLE_DIR, verify_bundle
+from harness.bundles.bundle import verify_bundle
 from harness.bundles.predict import EXIT_BUDGET, EXIT_FILES_FAILED, output_format
 from harness.errors import DataError
+from harness.run_layout import RunLayout
 
 DEFAULT_BUDGET = "9h30m"  # the round's 10 h, less time to start the container and load
+BUNDLE_DIR = "bundle"  # DEST/bundle/, beside DEST/run.sh
 
 RUN_SH = """#!/bin/sh
 # WWW 2018 challenge, round 2: predict every clip of $TEST_DIRECTORY into $OUTPUT_PATH
@@ -49,9 +51,10 @@ def export_bundle(run_dir: Path, model: str, dest: Path) -> Path:
         make a challenge CSV, ``dest`` not empty or its parent missing.
     """
     run_dir, dest = Path(run_dir), Path(dest)
-    source = run_dir / "models" / model / BUNDLE_DIR
+    layout = RunLayout(run_dir)
+    source = layout.model(model).bundle
     if not source.is_dir():
-        models = sorted(p.parent.name for p in run_dir.glob(f"models/*/{BUNDLE_DIR}"))
+        models = sorted(m.name for m in layout.model_folders() if m.bundle.exists())
         known = ", ".join(models) if models else "none"
         raise DataError(
             f"{source}: no bundle of model {model!r} in this run (models with a bundle: "

@@ -10,6 +10,8 @@ One file's features (:func:`featurise`, run by every decode worker): decode with
   a *long track*: its log-mel covers the whole track and the model averages enough evaluation
   chunks to cover it end to end (:func:`long_track_chunks`). With ``middle``, a track is first
   cut to its middle ``MIDDLE_SECONDS`` (how FMA made its clips) and then treated as a clip.
+- pretrained-embedding models: the musicnn spectrogram (the bundle's ``LogMelConfig``) of the
+  whole file, however long (or of its middle); the embedder cuts it into 3 s patches.
 - feature-table models: MFCC-140 over the whole decoded file (or its middle), as in training.
 
 BLAS is held to one thread per file, as in the feature workers, so the values are those the
@@ -56,6 +58,8 @@ AUDIO_EXTENSIONS = frozenset(
 )
 #: A file with one of these extensions lists audio paths, one per line (# comments allowed).
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list", ".m3u"})
+#: Bundle kinds whose input is a spectrogram (the others read MFCC-140).
+SPECTROGRAM_KINDS = ("logmel", "embeddings")
 #: ``--middle`` keeps this many seconds from the middle of each track (FMA's clips).
 MIDDLE_SECONDS = 30.0
 #: Seconds beyond the training duration a clip may run and still be read as in training
@@ -70,9 +74,9 @@ class FeatureRecipe:
     Attributes
     ----------
     kind : str
-        ``logmel`` or ``features`` (MFCC-140).
+        ``logmel``, ``embeddings`` (a musicnn spectrogram) or ``features`` (MFCC-140).
     logmel : LogMelConfig or None
-        The training log-mel settings (``logmel`` models).
+        The training log-mel settings (``logmel`` and ``embeddings`` models).
     silence_rms : float
         A file whose RMS is below this is digital silence.
     predict_silent : bool
@@ -200,11 +204,13 @@ def _featurise(path: Path, recipe: FeatureRecipe) -> FileFeatures:
 
 def features_of(y: np.ndarray, *, sr: int, recipe: FeatureRecipe) -> tuple[np.ndarray, bool]:
     """The model input of mono samples ``y`` at ``sr`` and whether it covers a long track."""
-    if recipe.kind != "logmel":
+    if recipe.kind not in SPECTROGRAM_KINDS:
         return np.asarray(mfcc_stats(y, sr=sr, magnitude=stft_magnitude(y)), np.float32), False
     config = recipe.logmel or LogMelConfig()
     seconds = y.shape[0] / sr
     long = not recipe.middle and seconds > config.duration + LONG_TRACK_SLACK
+    if recipe.kind == "embeddings" and seconds > config.duration:  # every patch of the file
+        long = True
     if long:
         config = dataclasses.replace(config, duration=seconds)
     spec, _ = logmel_spectrogram(y, sr=sr, config=config)

@@ -15,6 +15,7 @@ logits are then per-genre log-odds.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from harness import features as feats
 from harness.data.prepared import PreparedData
 from harness.errors import DataError, ParameterError
 from harness.features.extracted import ExtractedFeatures
+from harness.pretrained.inputs import pretrained_table
 from harness.registry import (
+    EMBEDDINGS,
     FEATURES,
     LOGMEL,
     ModelEntry,
@@ -113,6 +116,10 @@ class FeatureTableModel:
         """Fit on the training rows (validation is for calibration and scoring only); a
         single-label estimator's ``classes_`` must be the training labels."""
         estimator.fit(X, y)
+        self.check_classes(estimator, y)
+
+    def check_classes(self, estimator: Any, y: np.ndarray) -> None:
+        """A single-label estimator's ``classes_`` are the training labels (one line if not)."""
         if y.ndim == 1:
             classes = getattr(estimator, "classes_", None)
             labels = sorted({str(label) for label in y})
@@ -288,7 +295,51 @@ class OneVsRestTagger(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X) >= 0.5).astype(np.int8)
 
 
-MODEL_INPUTS = {FEATURES: FeatureTableModel(), LOGMEL: LogMelModel()}
+class PretrainedModel(FeatureTableModel):
+    """A scikit-learn style estimator fitted on frozen pretrained embeddings (a probe, the
+    zero-shot tagger): its input is a table of clip-level representations, columns (source,
+    representation, feature), of the sources the run embedded (:mod:`harness.pretrained`)."""
+
+    feature_sets = ("mfcc", "musicnn-mel")
+
+    def inputs(
+        self, data: PreparedData, features: ExtractedFeatures, group: str, keys: pd.Index
+    ) -> pd.DataFrame:
+        """The representations of ``keys``: float32 table (len(keys), n_columns); its
+        ``attrs["genres"]`` names the task's classes (a multi-hot target's columns)."""
+        table = pretrained_table(features, group, keys)
+        table.attrs["genres"] = list(data.classes)
+        return table
+
+    def trainable(self, keys: pd.Index, X: pd.DataFrame) -> tuple[pd.Index, pd.DataFrame]:
+        """Training rows with every value finite."""
+        finite = np.isfinite(X.to_numpy()).all(axis=1)
+        return keys[finite], X[finite]
+
+    def build(self, entry: ModelEntry, *, task: str, options: Any) -> Any:
+        """The factory's estimator with the run's seed and settings (it takes a multi-hot
+        target itself, or is fitted one-vs-rest)."""
+        params = {**training_defaults(entry, preset=options.preset), **options.params}
+        factory = load_target(entry.target)
+        estimator = construct_estimator(entry.name, factory, random_state=options.seed, **params)
+        if is_multilabel(task) and not takes_multi_hot(estimator):
+            return OneVsRestTagger(estimator)
+        return estimator
+
+    def fit(self, estimator: Any, X: Any, y: np.ndarray, X_val: Any, y_val: np.ndarray) -> None:
+        """Fit with the validation rows when the estimator takes them (a probe chooses its
+        input on them); the genre names of a multi-hot target when it takes ``genres``."""
+        accepted = inspect.signature(estimator.fit).parameters
+        extra: dict[str, Any] = {}
+        if "X_val" in accepted:
+            extra.update(X_val=X_val, y_val=y_val)
+        if "genres" in accepted and y.ndim == 2:
+            extra["genres"] = list(X.attrs.get("genres", []))
+        estimator.fit(X, y, **extra)
+        super().check_classes(estimator, y)
+
+
+MODEL_INPUTS = {FEATURES: FeatureTableModel(), LOGMEL: LogMelModel(), EMBEDDINGS: PretrainedModel()}
 
 
 def model_input(entry: ModelEntry) -> FeatureTableModel | LogMelModel:

@@ -42,7 +42,9 @@ from harness.bundles.inputs import FeatureTableModel, LogMelModel
 from harness.bundles.output import BUDGET, FORMATS, PredictedRow, PredictionFile
 from harness.config.model_settings import check_device
 from harness.data.challenge import fits_in_csv
+from harness.data.layout import DEFAULT_CACHE_DIR
 from harness.errors import DataError, ParameterError
+from harness.pretrained.files import representation_rows
 from harness.scoring.calibration import GenreTemperatureScaler, TemperatureScaler
 from harness.scoring.groups import expand_columns
 
@@ -351,6 +353,12 @@ def probabilities(bundle: ModelBundle, feats: list[FileFeatures]) -> np.ndarray:
 def model_logits(bundle: ModelBundle, feats: list[FileFeatures]) -> np.ndarray:
     """The model's logits (n, len(model_classes)), float64, as the run computes them."""
     estimator = bundle.estimator
+    if bundle.kind == "embeddings":
+        pairs = [tuple(pair) for pair in bundle.spec["features"]["pretrained"]]
+        X = representation_rows(
+            [f.values for f in feats], pairs, cache_dir=DEFAULT_CACHE_DIR, device=bundle.device
+        )
+        return FeatureTableModel().logits(estimator, X, task=bundle.task)
     if bundle.kind != "logmel":
         X = np.stack([f.values for f in feats]).astype(np.float64)
         return FeatureTableModel().logits(estimator, X, task=bundle.task)

@@ -9,6 +9,7 @@ import typer
 
 from harness.commands import options
 from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SYNTH_ROOT
+from harness.run_layout import RunLayout
 
 CHECK_EPILOG = """Examples:
 
@@ -85,7 +86,8 @@ def check(
     if scores is not None:
         console.print("Against the planted faults (synthetic_truth.csv):")
         console.print(scores.round(3).to_string(index=False))
-    console.print(f"Report: {out / 'report.html'}  ({out / 'report.md'}, {out / 'checks.json'})")
+    layout = RunLayout(out)
+    console.print(f"Report: {layout.report_html}  ({layout.report_md}, {layout.checks})")
 
 
 def report(

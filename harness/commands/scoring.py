@@ -176,13 +176,14 @@ def submit(
     from harness.data.challenge import challenge_mp3s, check_challenge_names
     from harness.data.layout import DEFAULT_SUBMISSIONS_DIR
     from harness.errors import ParameterError
+    from harness.run_layout import SubmissionLayout
     from harness.scoring.submission.write import uniform_submission
 
     if not uniform:
         raise ParameterError(
             "only --uniform is available here; model submissions are written by `fma-harness run`"
         )
-    path = out if out is not None else DEFAULT_SUBMISSIONS_DIR / "uniform.csv"
+    path = out if out is not None else SubmissionLayout(DEFAULT_SUBMISSIONS_DIR).uniform_csv
     clips = challenge_mp3s(test_dir)
     check_challenge_names(clips)
     ids = [clip.stem for clip in clips]

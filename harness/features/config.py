@@ -7,6 +7,9 @@ Feature sets (:data:`FEATURE_SETS`):
 - ``"all"``: the paper's full 518-column set (11 librosa features x 7 statistics), opt-in since
   the constant-Q transform makes it about 10x slower than ``"mfcc"``.
 - ``"logmel"``: log-mel spectrograms for the neural models, set by :class:`LogMelConfig`.
+- ``"musicnn-mel"``: the input of the pretrained musicnn models (:func:`musicnn_logmel`: 16 kHz,
+  96 bands, ``log10(1 + 10000 x)``), read by the pretrained-embedding stage
+  (:mod:`harness.pretrained`).
 
 The cache directory of a feature set is named by a hash of everything that changes its values:
 the recipe (``RECIPE_VERSION`` and the constants below), the :class:`LogMelConfig`, and the
@@ -31,7 +34,9 @@ import pandas as pd
 from harness.data.taxonomy import packaged_header
 from harness.errors import ParameterError
 
-FEATURE_SETS: tuple[str, ...] = ("mfcc", "all", "logmel")
+FEATURE_SETS: tuple[str, ...] = ("mfcc", "all", "logmel", "musicnn-mel")
+#: Feature sets stored as one spectrogram per clip (n_mels, n_frames), float16.
+SPECTROGRAM_SETS: tuple[str, ...] = ("logmel", "musicnn-mel")
 TABLE_SETS: tuple[str, ...] = ("mfcc", "all")  # feature sets stored as one row of statistics
 
 #: Bump when a change in this package changes any stored value.
@@ -85,6 +90,10 @@ class LogMelConfig:
         below 1 kHz, logarithmic above) when False.
     top_db : float
         Floor in dB below each clip's maximum (``librosa.power_to_db(S, ref=1.0, top_db=...)``).
+        Unused with ``compression="log10"``.
+    compression : str
+        ``"db"``: ``librosa.power_to_db`` as above; ``"log10"``: ``log10(1 + 10000 S)`` of the
+        mel power ``S`` (musicnn's input, no floor).
     duration : float
         Seconds kept from the start of each clip; shorter clips are zero-padded and flagged.
 
@@ -103,6 +112,7 @@ class LogMelConfig:
     htk: bool = False
     top_db: float = 80.0
     duration: float = 29.0
+    compression: str = "db"
 
     def __post_init__(self) -> None:
         for name in ("sr", "n_fft", "hop_length", "n_mels"):
@@ -118,6 +128,19 @@ class LogMelConfig:
             )
         if not self.top_db > 0 or not self.duration > 0:
             raise ParameterError("LogMelConfig.top_db and duration must be > 0")
+        if self.compression not in COMPRESSIONS:
+            raise ParameterError(
+                f"LogMelConfig.compression {self.compression!r}: expected one of "
+                f"{', '.join(COMPRESSIONS)}"
+            )
+
+    def to_dict(self) -> dict:
+        """The settings as JSON-ready values; ``compression`` only when it is not the default
+        (so the cache keys and bundles of dB spectrograms are those written before it existed)."""
+        values = dataclasses.asdict(self)
+        if values["compression"] == "db":
+            del values["compression"]
+        return values
 
     @property
     def n_samples(self) -> int:
@@ -133,6 +156,30 @@ class LogMelConfig:
     def shape(self) -> tuple[int, int]:
         """Shape of one stored spectrogram: (n_mels, n_frames)."""
         return (self.n_mels, self.n_frames)
+
+
+COMPRESSIONS = ("db", "log10")
+
+#: The musicnn models' input (Pons & Serra 2019): 16 kHz, STFT 512 / hop 256, 96 Slaney mel
+#: bands, ``log10(1 + 10000 S)``; patches of 187 frames (3 s) are cut from it by the embedder.
+MUSICNN_MEL = {"sr": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96, "compression": "log10"}
+
+
+def musicnn_logmel(duration: float) -> LogMelConfig:
+    """The musicnn input spectrogram of the first ``duration`` seconds of each clip.
+
+    Examples
+    --------
+    >>> musicnn_logmel(9.5).shape
+    (96, 594)
+    """
+    return LogMelConfig(**MUSICNN_MEL, duration=float(duration))
+
+
+def set_logmel(feature_set: str, logmel: LogMelConfig) -> LogMelConfig:
+    """The spectrogram settings of ``feature_set``: the run's ``logmel`` for ``"logmel"``, the
+    musicnn input of the same duration for ``"musicnn-mel"``."""
+    return musicnn_logmel(logmel.duration) if feature_set == "musicnn-mel" else logmel
 
 
 def logmel_for_clips(min_duration: float) -> LogMelConfig:
@@ -227,8 +274,8 @@ def set_spec(feature_set: str, *, logmel: LogMelConfig) -> dict:
         "decode": "native rate, mono (mean of channels), soundfile",
         "versions": library_versions(),
     }
-    if feature_set == "logmel":
-        spec["logmel"] = dataclasses.asdict(logmel)
+    if feature_set in SPECTROGRAM_SETS:
+        spec["logmel"] = set_logmel(feature_set, logmel).to_dict()
     else:
         spec["recipe"] = {
             "n_fft": MFCC_N_FFT,

@@ -8,7 +8,7 @@ functions below say which clips of a group a model may see.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +46,11 @@ class ExtractedFeatures:
         The feature table the feature-table models read (``mfcc``: MFCC-140).
     table : pd.DataFrame or None
         A feature table given directly (official features.csv), index track_id.
+    pretrained : dict
+        source -> group -> :class:`harness.pretrained.store.EmbeddingSet`: the pretrained
+        embeddings of every clip, for the models that consume them (empty when none do).
+    representations : tuple
+        The (source, representation) pairs those models read.
     """
 
     status: pd.DataFrame
@@ -54,6 +59,8 @@ class ExtractedFeatures:
     decode: DecodeConfig | None = None
     feature_set: str = "mfcc"
     table: pd.DataFrame | None = None
+    pretrained: dict = field(default_factory=dict)
+    representations: tuple = ()
 
 
 def usable_keys(

@@ -8,7 +8,11 @@ Recipe, for a clip decoded once at its native rate:
 3. power mel spectrogram: Hann-windowed centred STFT (``n_fft``, ``hop_length``), squared
    magnitude, ``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk)``;
 4. ``librosa.power_to_db(S, ref=1.0, top_db=top_db)``: absolute dB (comparable across clips),
-   floored ``top_db`` below the clip's own maximum.
+   floored ``top_db`` below the clip's own maximum; or, with ``compression="log10"`` (the
+   musicnn input), ``log10(1 + 10000 S)`` computed in float32 from the float32 power. The
+   original musicnn code casts ``S`` to float16 first: under numpy 1 (its environment) the
+   product is then float32 and nothing overflows, under numpy 2's promotion rules it stays
+   float16 and every bin above 6.55 becomes inf (NaN tags). Here it is finite either way.
 
 The result equals ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, ...))`` to
 float32 rounding and is stored as float16 (about 0.03 dB resolution at 60 dB).
@@ -56,7 +60,7 @@ def logmel_spectrogram(y: np.ndarray, *, sr: int, config: LogMelConfig = LogMelC
     Returns
     -------
     spec : np.ndarray, shape (config.n_mels, config.n_frames), float16
-        dB values.
+        dB values (``compression="log10"``: ``log10(1 + 10000 S)``).
     padded : bool
         True when the clip was shorter than ``config.duration`` and zero-padded.
     """
@@ -79,8 +83,11 @@ def logmel_spectrogram(y: np.ndarray, *, sr: int, config: LogMelConfig = LogMelC
         htk=config.htk,
     )
     mel = power @ basis  # (n_frames, n_mels)
-    db = librosa.power_to_db(mel, ref=1.0, top_db=config.top_db)
-    spec = np.ascontiguousarray(db.T, dtype=np.float16)
+    if config.compression == "log10":
+        values = np.log10(1.0 + 10000.0 * mel)
+    else:
+        values = librosa.power_to_db(mel, ref=1.0, top_db=config.top_db)
+    spec = np.ascontiguousarray(values.T, dtype=np.float16)
     if spec.shape != config.shape:  # pragma: no cover - guarded by fit_length
         raise ValueError(f"log-mel shape {spec.shape}, expected {config.shape}")
     return spec, padded

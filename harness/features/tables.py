@@ -83,24 +83,30 @@ def _with_keys(index: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_logmel(
-    cache_dir: str | Path, *, group: str, logmel: LogMelConfig = LogMelConfig(), decode=None
+    cache_dir: str | Path,
+    *,
+    group: str,
+    logmel: LogMelConfig = LogMelConfig(),
+    decode=None,
+    feature_set: str = "logmel",
 ) -> LogMelSet:
     """Memory-map the log-mel array of one group written by :func:`extract`.
 
     ``decode`` is accepted for symmetry with :func:`extract` and not needed: rows are found
-    whatever decode thresholds filled them.
+    whatever decode thresholds filled them. ``feature_set="musicnn-mel"`` reads the musicnn
+    input of the same clips instead (its settings follow from ``logmel.duration``).
 
     Raises
     ------
     DataError
         Nothing cached for this group, config and library versions.
     """
-    plan = open_store(cache_dir, "logmel", logmel=logmel, create=False)
+    plan = open_store(cache_dir, feature_set, logmel=logmel, create=False)
     found = plan.store().read_group(group)
     if found is None:
-        raise _missing_cache(cache_dir, f"log-mel spectrograms of group {group!r}")
+        raise _missing_cache(cache_dir, f"{feature_set} spectrograms of group {group!r}")
     index = _with_keys(found.index)[list(INDEX_COLUMNS)]
-    return LogMelSet(data=found.data, index=index, config=logmel)
+    return LogMelSet(data=found.data, index=index, config=plan.logmel)
 
 
 def load_feature_table(

@@ -21,7 +21,14 @@ import numpy as np
 
 from harness.data.audio import decode
 from harness.features.cache import FeatureStore
-from harness.features.config import LogMelConfig, feature_columns, set_dirname, set_spec
+from harness.features.config import (
+    SPECTROGRAM_SETS,
+    LogMelConfig,
+    feature_columns,
+    set_dirname,
+    set_logmel,
+    set_spec,
+)
 from harness.features.integrity import FAILED
 from harness.features.logmel import logmel_spectrogram
 from harness.features.mfcc import all_stats, mfcc_stats, stft_magnitude
@@ -62,7 +69,8 @@ def open_store(cache_dir, name: str, *, logmel: LogMelConfig, create: bool) -> S
     """The :class:`SetPlan` (and directory) of feature set ``name`` under ``cache_dir``."""
     spec = set_spec(name, logmel=logmel)
     root = Path(cache_dir).absolute() / set_dirname(spec)
-    if name == "logmel":
+    logmel = set_logmel(name, logmel)
+    if name in SPECTROGRAM_SETS:
         row_shape, dtype = logmel.shape, "float16"
     else:
         row_shape, dtype = (len(feature_columns(name)),), "float32"
@@ -74,7 +82,7 @@ def open_store(cache_dir, name: str, *, logmel: LogMelConfig, create: bool) -> S
 
 def _compute(plan: SetPlan, y: np.ndarray, sr: int, shared: dict) -> tuple[np.ndarray, bool]:
     """Values of one feature set for one decoded clip; ``shared`` caches the native STFT."""
-    if plan.name == "logmel":
+    if plan.name in SPECTROGRAM_SETS:
         return logmel_spectrogram(y, sr=sr, config=plan.logmel)
     if "all" in shared:  # the 518 set contains the 140 MFCC columns
         return shared["all"][_mfcc_positions()], False

@@ -22,6 +22,7 @@ from harness.checks.base import (
     verdict_counts,
     worst_verdict,
 )
+from harness.run_layout import IN_RUN
 
 CSS = """
 :root { --pass: #1a7f37; --warn: #9a6700; --fail: #cf222e; --skip: #6e7781; --line: #d0d7de; }
@@ -113,7 +114,7 @@ def _check_section(result: CheckResult, *, max_rows: int) -> str:
     if len(frame.columns):
         parts.append(html_table(frame))
         if hidden:
-            parts.append(f'<p class="note">... {hidden} more rows in report.json</p>')
+            parts.append(f'<p class="note">... {hidden} more rows in {IN_RUN.report_json}</p>')
     if result.action:
         parts.append(f'<p class="action"><strong>Action:</strong> {_esc(result.action)}</p>')
     for i, png in enumerate(result.figures):

@@ -34,6 +34,7 @@ from harness.checks.base import (
 from harness.checks.registry import RUN, run_checks
 from harness.errors import DataError
 from harness.report.html import render_html
+from harness.run_layout import IN_RUN, RunLayout
 
 
 def _md_escape(text: str) -> str:
@@ -106,7 +107,7 @@ def _markdown_check(
     if len(frame.columns):
         lines += [markdown_table(frame), ""]
         if hidden:
-            lines += [f"*... {hidden} more rows in report.json*", ""]
+            lines += [f"*... {hidden} more rows in {IN_RUN.report_json}*", ""]
     if result.action:
         lines += [f"**Action:** {result.action}", ""]
     for path in figure_paths.get(result.key, []):
@@ -130,26 +131,27 @@ def write_report(
     (Path, Path)
         Paths of report.md and report.html.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    layout = RunLayout(Path(out_dir))
+    layout.root.mkdir(parents=True, exist_ok=True)
     results = order_results(results)
     figure_paths: dict[str, list[str]] = {}
     if any(r.figures for r in results):
-        (out_dir / "figures").mkdir(exist_ok=True)
+        layout.figures_dir.mkdir(exist_ok=True)
     for result in results:
         for i, png in enumerate(result.figures):
-            rel = f"figures/{anchor(result)}-{i + 1}.png"
-            (out_dir / rel).write_bytes(png)
+            path = layout.figure(anchor(result), i + 1)
+            path.write_bytes(png)
+            rel = path.relative_to(layout.root).as_posix()
             figure_paths.setdefault(result.key, []).append(rel)
     md = render_markdown(
         results, title=title, meta=meta, figure_paths=figure_paths, max_rows=max_rows
     )
     html = render_html(results, title=title, meta=meta, max_rows=max_rows)
-    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path, html_path = layout.report_md, layout.report_html
     md_path.write_text(md, encoding="utf-8")
     html_path.write_text(html, encoding="utf-8")
     records = [{**r.to_dict(), "figures": figure_paths.get(r.key, [])} for r in results]
-    (out_dir / "report.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    layout.report_json.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
     return md_path, html_path
 
 
@@ -169,9 +171,6 @@ def render_run(
     )
 
 
-RUN_FILES = ("manifest.json", "leaderboard.csv", "checks.json")  # a run writes at least one
-
-
 def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], dict[str, Any]]:
     """Every result a run directory holds, and the report's header facts from its manifest.
 
@@ -180,18 +179,18 @@ def collect_run(run_dir: Path, *, n_jobs: int = 1) -> tuple[list[CheckResult], d
     processes) on ``run_dir``.
     """
     run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run directory not found; pass a folder under runs/")
-    if not any((run_dir / name).exists() for name in RUN_FILES):
-        raise DataError(
-            f"{run_dir}: not a run directory (no {', '.join(RUN_FILES)}); pass a folder under runs/"
-        )
+    if not any(path.exists() for path in layout.markers):
+        names = ", ".join(path.name for path in layout.markers)
+        raise DataError(f"{run_dir}: not a run directory (no {names}); pass a folder under runs/")
     results: list[CheckResult] = []
-    if (run_dir / "checks.json").exists():
-        results += load_checks(run_dir / "checks.json")
+    if layout.checks.exists():
+        results += load_checks(layout.checks)
     results += run_checks(RUN, run_dir, n_jobs=n_jobs)
     meta: dict[str, Any] = {"run directory": str(run_dir)}
-    manifest_path = run_dir / "manifest.json"
+    manifest_path = layout.manifest
     if manifest_path.exists():
         try:
             manifest = json.loads(manifest_path.read_text("utf-8"))

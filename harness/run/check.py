@@ -21,6 +21,7 @@ from harness.checks.truth import load_truth, score_against_truth, truth_result
 from harness.data.formats import detect_format, load_dataset
 from harness.data.prepared import decode_config_for, default_test_dir
 from harness.report.markdown import write_report
+from harness.run_layout import RunLayout
 
 
 def check_dataset(
@@ -93,7 +94,7 @@ def check_dataset(
     results = run_data_checks(data=data, features=store, seed=seed, n_jobs=n_jobs)
     results += unusable_user_checks()  # whatever their stage: a run's report shows them too
     out = Path(out)
-    save_checks(results, out / "checks.json")
+    save_checks(results, RunLayout(out).checks)
     scores = None
     shown = list(results)
     if data.layout.truth_csv.exists():

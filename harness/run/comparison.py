@@ -28,6 +28,7 @@ from harness import log
 from harness.checks.runs.failures import read_leaderboard
 from harness.errors import DataError, ParameterError
 from harness.run.seeds import aggregate_seeds
+from harness.run_layout import IN_RUN, RunLayout
 
 # per task: the two test measures a model must both beat the reference on, each with True where
 # higher is better
@@ -67,7 +68,7 @@ def board_task(board: pd.DataFrame, path: Path) -> str:
             return task
     if "status" in board.columns and not (board["status"] == "ok").any():
         raise DataError(
-            f"{path}: every model of this run failed (see its models/*/error.txt), "
+            f"{path}: every model of this run failed (see its {IN_RUN.model('*').error}), "
             "so it has no scores to compare; leave it out"
         )
     raise DataError(
@@ -79,17 +80,18 @@ def board_task(board: pd.DataFrame, path: Path) -> str:
 def read_run(run_dir: Path | str) -> RunBoard:
     """A run's leaderboard (``<run_dir>/leaderboard.csv``) and its manifest's root and seed."""
     run_dir = Path(run_dir)
-    path = run_dir / "leaderboard.csv"
+    layout = RunLayout(run_dir)
+    path = layout.leaderboard
     board = read_leaderboard(run_dir)
     if board is None:
         raise DataError(
-            f"{run_dir}: no leaderboard.csv; pass run directories that `fma-harness run` finished "
+            f"{run_dir}: no {path.name}; pass run directories that `fma-harness run` finished "
             "(runs/<run-id>)"
         )
     if not {"model", "status"} <= set(board.columns):
         raise DataError(f"{path}: no model and status columns; expected a run's leaderboard")
     config = {}
-    manifest = run_dir / "manifest.json"
+    manifest = layout.manifest
     if manifest.is_file():
         config = json.loads(manifest.read_text()).get("config", {})
     return RunBoard(

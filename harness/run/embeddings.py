@@ -56,9 +56,7 @@ from harness.bundles.inputs import FeatureTableModel, LogMelModel
 from harness.checks.runs.style_map import (
     MFCC_SOURCE,
     MIN_MAP_CLIPS,
-    embeddings_dir,
     one_thread_below,
-    skipped_path,
     standardised,
 )
 from harness.config.run_config import RunConfig
@@ -69,6 +67,7 @@ from harness.features.extracted import ExtractedFeatures
 from harness.registry import get_entry
 from harness.run.model_run import ModelOutcome, model_inputs_of
 from harness.run.timing import StageTimes
+from harness.run_layout import RunLayout
 from harness.storage import write_json_atomic
 
 GROUPS = (*SPLITS, CHALLENGE_GROUP)
@@ -192,7 +191,7 @@ def write_source(
     }
     if xy is not None:
         out["map"] = xy
-    path = embeddings_dir(run_dir) / f"{source}.npz"
+    path = RunLayout(Path(run_dir)).embedding(source)
     save_arrays(path, out)
     log.detail(f"  {source}: embeddings {embedding.shape} -> {path}")
     return path
@@ -253,4 +252,4 @@ def tsne_map(embedding: np.ndarray, *, seed: int) -> tuple[np.ndarray | None, st
 
 def record_skip(run_dir: Path, source: str, reason: str) -> None:
     """Write why ``source`` has no embeddings file (the style map's SKIP line)."""
-    write_json_atomic(skipped_path(run_dir, source), {"reason": reason[:300]})
+    write_json_atomic(RunLayout(Path(run_dir)).embedding_skipped(source), {"reason": reason[:300]})

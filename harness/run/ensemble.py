@@ -36,13 +36,14 @@ import numpy as np
 import pandas as pd
 
 from harness import log
-from harness.bundles.bundle import BUNDLE_DIR, verify_bundle
+from harness.bundles.bundle import verify_bundle
 from harness.bundles.ensemble import ensemble_logits, ensemble_spec, write_ensemble_bundle
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, training_prior
 from harness.features.extracted import ExtractedFeatures, silent_keys
 from harness.registry import REFERENCE_MODELS
 from harness.run.model_run import ModelOutcome
 from harness.run.timing import StageTimes
+from harness.run_layout import RunLayout
 from harness.scoring import metrics
 from harness.scoring.groups import score_groups
 from harness.scoring.metrics import DegenerateInputWarning
@@ -202,12 +203,12 @@ def run_ensemble(
     data: PreparedData, features: ExtractedFeatures, ranked: Ranked, *, run_dir: Path
 ) -> ModelOutcome:
     """Build, score and save the ensemble; a failure is caught and reported in its row."""
-    out_dir = Path(run_dir) / "models" / ENSEMBLE_NAME
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = RunLayout(Path(run_dir)).model(ENSEMBLE_NAME)
+    folder.root.mkdir(parents=True, exist_ok=True)
     try:
         return build_ensemble(data, features, ranked, run_dir=run_dir)
     except Exception as exc:  # the models' rows and submissions must still follow
-        (out_dir / "error.txt").write_text(traceback.format_exc(), "utf-8")
+        folder.error.write_text(traceback.format_exc(), "utf-8")
         row = {"model": ENSEMBLE_NAME, "status": f"failed: {type(exc).__name__}: {exc}"[:200]}
         return ModelOutcome(name=ENSEMBLE_NAME, row=row, error=str(exc))
 
@@ -232,9 +233,10 @@ def build_ensemble(
         "notes": f"mean of the calibrated probabilities of {', '.join(names)} (best {k} of "
         f"{len(ranked)} by {CRITERION})",
     }
-    out_dir = Path(run_dir) / "models" / ENSEMBLE_NAME
+    layout = RunLayout(Path(run_dir))
+    folder = layout.model(ENSEMBLE_NAME)
     for group, arrays in predictions.items():
-        np.savez_compressed(out_dir / f"predictions_{group}.npz", **arrays)
+        np.savez_compressed(folder.predictions(group), **arrays)
     selection = {
         "criterion": CRITERION,
         "ranked": [{"name": o.name, "val_log_loss": loss} for o, loss in ranked],
@@ -245,7 +247,7 @@ def build_ensemble(
         {"name": o.name, "weight": w, "val_log_loss": loss}
         for (o, loss), w in zip(ranked[:k], weights, strict=True)
     ]
-    sources = [Path(run_dir) / "models" / name / BUNDLE_DIR for name in names]
+    sources = [layout.model(name).bundle for name in names]
     spec = ensemble_spec(
         name=ENSEMBLE_NAME,
         data=data,
@@ -254,5 +256,5 @@ def build_ensemble(
         temperature=float(predictions["validation"]["temperature"]),
         selection=selection,
     )
-    write_ensemble_bundle(out_dir / BUNDLE_DIR, spec=spec, sources=sources)
+    write_ensemble_bundle(folder.bundle, spec=spec, sources=sources)
     return ModelOutcome(name=ENSEMBLE_NAME, row=row, predictions=predictions)

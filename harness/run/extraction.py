@@ -14,7 +14,8 @@ from harness.config.run_config import RunConfig
 from harness.data.prepared import PreparedData, decode_config_for
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures
-from harness.registry import get_entry
+from harness.pretrained.inputs import embed_clips
+from harness.registry import get_entry, pretrained_inputs
 
 
 def official_features(data: PreparedData) -> ExtractedFeatures:
@@ -34,10 +35,21 @@ def official_features(data: PreparedData) -> ExtractedFeatures:
     return ExtractedFeatures(status=status, cache_dir=Path("."), logmel=None, table=table)
 
 
+SPECTROGRAM_ORDER = ("mfcc", "logmel", "musicnn-mel")
+
+
 def feature_sets_for(config: RunConfig) -> tuple[str, ...]:
-    """The cached feature sets the run's models read: some of ("mfcc", "logmel")."""
+    """The cached feature sets the run's models read: some of :data:`SPECTROGRAM_ORDER`."""
     wanted = {s for name in config.models for s in model_input(get_entry(name)).feature_sets}
-    return tuple(s for s in ("mfcc", "logmel") if s in wanted)
+    return tuple(s for s in SPECTROGRAM_ORDER if s in wanted)
+
+
+def pretrained_pairs(config: RunConfig) -> list[tuple[str, str]]:
+    """The (source, representation) pairs the run's embeddings models read, each once."""
+    pairs = []
+    for name in config.models:
+        pairs += pretrained_inputs(get_entry(name), config.params.get(name))
+    return list(dict.fromkeys(pairs))
 
 
 def extract_features(config: RunConfig, data: PreparedData) -> ExtractedFeatures:
@@ -56,9 +68,14 @@ def extract_features(config: RunConfig, data: PreparedData) -> ExtractedFeatures
         n_jobs=config.n_jobs,
         scheduler=config.scheduler,
     )
-    return ExtractedFeatures(
+    features = ExtractedFeatures(
         status=status, cache_dir=Path(config.cache_dir), logmel=logmel, decode=decode
     )
+    pairs = pretrained_pairs(config)
+    if pairs:
+        groups = list(dict.fromkeys(data.clips["group"].astype(str)))
+        embed_clips(features, pairs, groups=groups, device=config.device)
+    return features
 
 
 def cache_keys(features: ExtractedFeatures) -> dict[str, str]:

@@ -48,6 +48,7 @@ from harness.registry import get_entry, neural_settings
 from harness.run.model_run import ModelOutcome
 from harness.run.model_training import save_sanity, train_one, untrained_sanity
 from harness.run.timing import StageTimes
+from harness.run_layout import RunLayout
 from harness.training import progress, resident
 from harness.training.estimator import NeuralClassifier
 from harness.training.runtime import resolve_device
@@ -188,7 +189,8 @@ class Lanes:
             if outcome.error is None:  # a model that failed gets no sanity checks, as before
                 results, sanity_times = sanity[name].result()
                 rows += sanity_times.rows
-                save_sanity(run_dir / "models" / name, [*results, check_finite(outcome.estimator)])
+                model_dir = RunLayout(run_dir).model(name).root
+                save_sanity(model_dir, [*results, check_finite(outcome.estimator)])
             for row in rows:
                 times.add(row["stage"], row["seconds"])
         self._pool.shutdown(wait=True)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.bundles.bundle import BUNDLE_DIR, bundle_spec, calibration_of, write_bundle
+from harness.bundles.bundle import bundle_spec, calibration_of, write_bundle
 from harness.bundles.inputs import (
     FeatureTableModel,
     LogMelModel,
@@ -31,6 +31,7 @@ from harness.data.prepared import CHALLENGE_GROUP, PreparedData, targets
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures, silent_keys, usable_keys
 from harness.registry import REFERENCE_MODELS, get_entry
+from harness.run_layout import ModelFolder
 from harness.scoring.groups import score_groups
 
 
@@ -95,7 +96,7 @@ def run_model(
     except Exception as exc:  # one failing model must not stop the others
         if options.ddp:  # ... except under DDP: the other ranks would wait for it forever
             raise
-        (out_dir / "error.txt").write_text(traceback.format_exc(), "utf-8")
+        ModelFolder(out_dir).error.write_text(traceback.format_exc(), "utf-8")
         row = {"model": name, "status": f"failed: {type(exc).__name__}: {exc}"[:200]}
         return ModelOutcome(name=name, row=row, error=str(exc))
 
@@ -191,7 +192,7 @@ def _run_model(
         row["notes"] = "; ".join([row.pop("notes"), *fallback_notes(estimator, data.classes)])
     kind.save(estimator, out_dir)
     for group, arrays in predictions.items():
-        np.savez_compressed(out_dir / f"predictions_{group}.npz", **arrays)
+        np.savez_compressed(ModelFolder(out_dir).predictions(group), **arrays)
     if bundle:
         save_model_bundle(name, estimator, data, features, predictions, out_dir=out_dir)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
@@ -227,7 +228,7 @@ def save_model_bundle(
         def save(path: Path) -> None:
             joblib.dump(estimator, path)
 
-    return write_bundle(out_dir / BUNDLE_DIR, spec=spec, save_weights=save)
+    return write_bundle(ModelFolder(out_dir).bundle, spec=spec, save_weights=save)
 
 
 def fallback_notes(estimator: Any, classes: list[str]) -> list[str]:

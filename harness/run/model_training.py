@@ -27,6 +27,7 @@ from harness.run.model_run import (
     run_model,
 )
 from harness.run.timing import StageTimes
+from harness.run_layout import ModelFolder, RunLayout
 from harness.storage import write_json_atomic
 from harness.training.checkpoint import CHECKPOINT_NAME
 from harness.training.sanity import run_sanity_checks
@@ -102,14 +103,15 @@ def train_one(
         data,
         features,
         name,
-        out_dir=run_dir / "models" / name,
+        out_dir=RunLayout(run_dir).model(name).root,
         times=times,
         shown=name,
         stage=name,
     )
     if sanity and outcome.error is None and get_entry(name).is_neural:
         with times.stage(f"{name}: sanity"):
-            write_model_sanity(run_dir / "models" / name, config, outcome.estimator, data, features)
+            model_dir = RunLayout(run_dir).model(name).root
+            write_model_sanity(model_dir, config, outcome.estimator, data, features)
     model_embedding_stage(config, run_dir, name, outcome, data, features, times)
     log.info(f"  {name}: {outcome.row.get('status')}  {_validation_headline(outcome.row)}")
     return outcome
@@ -209,4 +211,4 @@ def write_model_sanity(
 
 def save_sanity(model_dir: Path, results: list[dict]) -> None:
     """``<model_dir>/sanity.json``: model-sanity results (:func:`sanity_results`)."""
-    write_json_atomic(model_dir / "sanity.json", results)
+    write_json_atomic(ModelFolder(model_dir).sanity, results)

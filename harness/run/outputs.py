@@ -27,6 +27,7 @@ from rich.table import Table
 from harness.data.prepared import CHALLENGE_GROUP, OWN_FORMATS, PreparedData, training_prior
 from harness.report.markdown import markdown_table, render_run
 from harness.run.manifest import sha1_file
+from harness.run_layout import RunLayout, SubmissionLayout
 from harness.scoring.metrics import DegenerateInputWarning
 from harness.scoring.submission.score import score_submission
 from harness.scoring.submission.write import write_submission
@@ -155,7 +156,7 @@ def write_submissions(
             continue
         try:
             file_ids, proba = challenge_probabilities(data, arrays)
-            path = submission_dir / f"{outcome.name}.csv"
+            path = SubmissionLayout(submission_dir).model_csv(outcome.name)
             write_submission(file_ids, proba, list(data.classes), path)
             if answers is None:
                 outcome.row["submission_note"] = "not scored: no answer key (--answers)"
@@ -196,8 +197,9 @@ def write_splits(data: PreparedData, path: Path) -> None:
     )  # NaN where the dataset names no artist (a folder per label)
     frame.index.name = "track_id"
     frame.to_csv(path)
+    layout = RunLayout(Path(path).parent)
     write_json_atomic(
-        Path(path).parent / "preparation.json",
+        layout.preparation,
         {
             "format": data.subset if data.subset in OWN_FORMATS else "fma",
             "subset": data.subset,
@@ -207,7 +209,7 @@ def write_splits(data: PreparedData, path: Path) -> None:
         },
     )  # shown in the report (harness.checks.runs.preparation)
     if data.task == "genres_all":
-        write_tagging_labels(data, Path(path).parent)
+        write_tagging_labels(data, layout.root)
 
 
 def write_tagging_labels(data: PreparedData, run_dir: Path) -> None:
@@ -216,9 +218,10 @@ def write_tagging_labels(data: PreparedData, run_dir: Path) -> None:
     labels = data.labels.copy()
     labels.insert(0, "split", data.splits.reindex(labels.index).to_numpy())
     labels.index.name = "track_id"
-    labels.to_csv(run_dir / "genres_all.csv")
+    layout = RunLayout(run_dir)
+    labels.to_csv(layout.tagging_labels)
     write_json_atomic(
-        run_dir / "tagging.json",
+        layout.tagging_info,
         {
             "min_genre_count": data.min_genre_count,
             "genres": list(data.classes),
@@ -231,15 +234,16 @@ def write_tagging_labels(data: PreparedData, run_dir: Path) -> None:
 
 def write_leaderboard(run_dir: Path, outcomes: list[Any]) -> pd.DataFrame:
     """Write ``leaderboard.csv`` and ``leaderboard.md`` and return the table."""
+    layout = RunLayout(run_dir)
     frame = leaderboard_frame(outcomes)
     if "n_seeds" in frame.columns:  # the ensemble's is blank: the others' stay whole numbers
         frame["n_seeds"] = frame["n_seeds"].astype("Int64")
-    frame.to_csv(run_dir / "leaderboard.csv", index=False)
+    frame.to_csv(layout.leaderboard, index=False)
     blanked = frame.astype(object).where(frame.notna(), "")  # a missing score shows as empty
     text = markdown_table(blanked) + "\n"
     if is_tagging(frame):
         text += tagging_notes(run_dir)
-    (run_dir / "leaderboard.md").write_text(text, "utf-8")
+    layout.leaderboard_md.write_text(text, "utf-8")
     return frame
 
 
@@ -251,7 +255,7 @@ def tagging_notes(run_dir: Path) -> str:
         f"Sorted by {TAGGING_SORT} (descending). F1 tuned: per-genre thresholds tuned on "
         "validation (val_f1_*_tuned is optimistic), applied unchanged to test.",
     ]
-    path = run_dir / "tagging.json"
+    path = RunLayout(run_dir).tagging_info
     if path.exists():
         lines += [f"- {note}" for note in json.loads(path.read_text("utf-8"))["notes"]]
     return "\n".join(lines) + "\n"
@@ -263,15 +267,12 @@ def data_checksums(data: PreparedData, run_dir: Path) -> dict[str, str]:
     sums = {}
     if data.index_file is not None:
         sums[Path(data.index_file).name] = sha1_file(Path(data.index_file))
-    for name, path in (
-        ("tracks.csv", data.layout.tracks_csv),
-        ("genres.csv", data.layout.genres_csv),
-        ("features.csv", data.layout.features_csv),
-    ):
+    for path in (data.layout.tracks_csv, data.layout.genres_csv, data.layout.features_csv):
         if path.exists():
-            sums[name] = sha1_file(path)
-    if (run_dir / "splits.csv").exists():
-        sums["splits.csv"] = sha1_file(run_dir / "splits.csv")
+            sums[path.name] = sha1_file(path)
+    splits = RunLayout(run_dir).splits
+    if splits.exists():
+        sums[splits.name] = sha1_file(splits)
     return sums
 
 
@@ -309,7 +310,9 @@ def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Pat
     spread = seed_spread_columns(frame)
     if spread:
         order += " of the main seed; mean ± std over the training seeds"
-    table = Table(title=f"Leaderboard (sorted by {order}; all columns in leaderboard.csv)")
+    layout = RunLayout(run_dir)
+    every = f"all columns in {layout.leaderboard.name}"
+    table = Table(title=f"Leaderboard (sorted by {order}; {every})")
     for column in [*shown, *spread]:
         label = names.get(column, column)
         table.add_column(label, justify="left" if column == "model" else "right")
@@ -317,6 +320,6 @@ def print_leaderboard(frame: pd.DataFrame, *, run_dir: Path, submission_dir: Pat
         table.add_row(*["" if pd.isna(v) else str(v) for v in row])
     console = Console(width=200)
     console.print(table)
-    console.print(f"Run directory: {run_dir}  (report: {run_dir / 'report.html'})")
+    console.print(f"Run directory: {run_dir}  (report: {layout.report_html})")
     if submission_dir.exists():
         console.print(f"Submissions: {submission_dir}")

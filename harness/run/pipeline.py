@@ -44,6 +44,7 @@ from harness.run.outputs import (
 from harness.run.robustness import robustness_stage
 from harness.run.seeds import main_seed_config, seed_record, train_further_seeds
 from harness.run.timing import StageTimes, format_table
+from harness.run_layout import RunLayout, SubmissionLayout
 from harness.storage import write_json_atomic
 from harness.training import distributed as hdist
 
@@ -160,8 +161,9 @@ def _run_stages(
     log.info(f"Run directory: {run_dir}")
     log.detail(f"Configuration: {config.to_dict()}")
     log.detail(f"Feature cache: {cache_keys(features)}")
-    write_splits(data, run_dir / "splits.csv")
-    features.status.to_csv(run_dir / "decode_status.csv")
+    layout = RunLayout(run_dir)
+    write_splits(data, layout.splits)
+    features.status.to_csv(layout.decode_status)
     if lanes is not None:  # the neural models train meanwhile
         lanes.start(main, data, features, run_dir)
     with lanes.alongside(times) if lanes is not None else contextlib.nullcontext():
@@ -175,7 +177,7 @@ def _run_stages(
     if config.robustness:
         with times.stage("robustness"):
             robustness_stage(config, run_dir, data, features, outcomes)
-    submission_dir = Path(config.submissions_dir) / run_dir.name
+    submission_dir = SubmissionLayout(Path(config.submissions_dir)).run(run_dir.name).root
     answers = answer_key(config, root, test_dir)
     with times.stage("submissions and leaderboard"):
         if len(data.keys(CHALLENGE_GROUP)) and config.task == "genre_top":
@@ -205,7 +207,7 @@ def _run_stages(
         render_report(run_dir, n_jobs=config.n_jobs)
     manifest()  # and now with the report's own time
     print_leaderboard(leaderboard, run_dir=run_dir, submission_dir=submission_dir)
-    log.info("Where the time went (wall clock; also in manifest.json and the report):")
+    log.info(f"Where the time went (wall clock; also in {layout.manifest.name} and the report):")
     log.info(format_table(times.table()))
     return run_dir
 
@@ -228,7 +230,8 @@ def write_manifest(
         cache_keys=cache_keys(features),
         started=started,
     )
-    write_json_atomic(run_dir / "manifest.json", manifest | {"stage_seconds": stage_seconds or []})
+    stages = {"stage_seconds": stage_seconds or []}
+    write_json_atomic(RunLayout(run_dir).manifest, manifest | stages)
 
 
 def answer_key(config: RunConfig, root: Path, test_dir: Path | None) -> Path | None:
@@ -269,4 +272,4 @@ def run_data_checks_into(
 ) -> None:
     """Run the data families of the checklist and store them as ``checks.json``."""
     results = run_data_checks(data=data, features=features, seed=seed)
-    write_json_atomic(run_dir / "checks.json", [r.to_dict() for r in results])
+    write_json_atomic(RunLayout(run_dir).checks, [r.to_dict() for r in results])

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from harness import log
-from harness.bundles.bundle import BUNDLE_DIR, verify_bundle
+from harness.bundles.bundle import verify_bundle
 from harness.bundles.ensemble import ensemble_logits
 from harness.bundles.inputs import SINGLE_LABEL, LogMelModel, model_input
 from harness.config.run_config import RunConfig
@@ -52,16 +52,13 @@ from harness.registry import REFERENCE_MODELS, get_entry
 from harness.run.ensemble import ENSEMBLE_NAME
 from harness.run.manifest import write_csv_atomic
 from harness.run.model_run import ModelOutcome
+from harness.run_layout import IN_RUN, RunLayout
 from harness.scoring import metrics
 from harness.scoring.calibration import TemperatureScaler
 from harness.scoring.groups import expand_columns
 from harness.scoring.metrics import DegenerateInputWarning
 from harness.storage import write_json_atomic
 
-ROBUSTNESS_CSV = "robustness.csv"
-FAILURES_CSV = "robustness_failures.csv"
-INFO_JSON = "robustness.json"
-ERROR_FILE = "robustness_error.txt"
 COLUMNS = (
     "model",
     "change",
@@ -87,6 +84,7 @@ def robustness_stage(
     """Score every model of the run on the changed test clips; the path of robustness.csv, or
     None when the stage skipped (the reason is logged and kept in robustness.json)."""
     run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
     models = [o for o in outcomes if scorable(o)]
     reason = skip_reason(data, features, models)
     keys = usable_keys(data, features, "test") if reason is None else pd.Index([])
@@ -95,16 +93,16 @@ def robustness_stage(
     info = change_names()
     if reason:
         log.info(f"Robustness: skipped ({reason})")
-        write_json_atomic(run_dir / INFO_JSON, info | {"skipped": reason})
+        write_json_atomic(layout.robustness_info, info | {"skipped": reason})
         return None
     log.info(f"Robustness: {len(keys)} test clips x {len(perturb.CHANGES)} audio changes ...")
     try:
         return score_changes(config, run_dir, data, features, models, keys)
     except Exception as exc:  # an optional stage: the leaderboard and the report still follow
-        (run_dir / ERROR_FILE).write_text(traceback.format_exc(), "utf-8")
+        layout.robustness_error.write_text(traceback.format_exc(), "utf-8")
         failed = f"{type(exc).__name__}: {exc}"[:300]
-        log.warning(f"Robustness failed ({failed}); traceback in {run_dir / ERROR_FILE}")
-        write_json_atomic(run_dir / INFO_JSON, info | {"failed": failed, "skipped": None})
+        log.warning(f"Robustness failed ({failed}); traceback in {layout.robustness_error}")
+        write_json_atomic(layout.robustness_info, info | {"failed": failed, "skipped": None})
         return None
 
 
@@ -138,12 +136,14 @@ def score_changes(
         failures += [(k, change, e) for k, e in changed.failures["error"].items()]
         rows += score_change(run_dir, data, changed, models)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    write_csv_atomic(table, run_dir / ROBUSTNESS_CSV)
-    write_csv_atomic(pd.DataFrame(failures, columns=list(FAILURE_COLUMNS)), run_dir / FAILURES_CSV)
-    write_json_atomic(run_dir / INFO_JSON, info | {"n_test_clips": len(keys), "skipped": None})
+    layout = RunLayout(run_dir)
+    write_csv_atomic(table, layout.robustness_table)
+    failed = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS))
+    write_csv_atomic(failed, layout.robustness_failures)
+    write_json_atomic(layout.robustness_info, info | {"n_test_clips": len(keys), "skipped": None})
     if failures:
-        log.info(f"  {len(failures)} (clip, change) pairs failed: see {FAILURES_CSV}")
-    return run_dir / ROBUSTNESS_CSV
+        log.info(f"  {len(failures)} (clip, change) pairs failed: see {IN_RUN.robustness_failures}")
+    return layout.robustness_table
 
 
 def scorable(outcome: ModelOutcome) -> bool:
@@ -222,7 +222,7 @@ def ensemble_probabilities(
 ) -> np.ndarray | None:
     """The ensemble's calibrated probabilities from its members' (weights and temperature from
     its bundle, ``models/ensemble/bundle``); None when a member was not scored."""
-    spec = verify_bundle(Path(run_dir) / "models" / ENSEMBLE_NAME / BUNDLE_DIR)
+    spec = verify_bundle(RunLayout(Path(run_dir)).model(ENSEMBLE_NAME).bundle)
     members = spec["members"]
     missing = [m["name"] for m in members if m["name"] not in probas]
     if missing:

@@ -29,7 +29,6 @@ from typing import Any
 import pandas as pd
 
 from harness import log
-from harness.checks.runs.seeds import SEED_TABLE, seed_folder
 from harness.config.run_config import RunConfig
 from harness.data.prepared import PreparedData
 from harness.features.extracted import ExtractedFeatures
@@ -37,6 +36,7 @@ from harness.run.manifest import write_csv_atomic
 from harness.run.model_run import ModelOutcome
 from harness.run.model_training import fit_resumable
 from harness.run.timing import StageTimes
+from harness.run_layout import RunLayout
 
 METRIC_PREFIXES = ("val_", "test_")  # the leaderboard columns that are scores
 
@@ -80,13 +80,13 @@ def train_further_seeds(
     rows = {seeds[0]: [outcome.row for outcome in outcomes]}
     for seed in seeds[1:]:
         seed_config = dataclasses.replace(config, seed=seed)
-        models_dir = seed_folder(run_dir, seed) / "models"
+        models_dir = RunLayout(Path(run_dir)).seed_run(seed).models_dir
         rows[seed] = [
             train_seed_model(seed_config, data, features, models_dir, name, times).row
             for name in config.models
         ]
     table = seed_table(rows)
-    write_csv_atomic(table, run_dir / SEED_TABLE)
+    write_csv_atomic(table, RunLayout(Path(run_dir)).seed_table)
     aggregated = aggregate_seeds(table)
     for outcome in outcomes:
         if outcome.name in aggregated.index:

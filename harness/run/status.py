@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.checks.runs import failures
+from harness.run_layout import RunLayout
 
 
 def failed_models(run_dir: Path) -> list[str]:
@@ -21,7 +22,7 @@ def failure_summary(run_dir: Path) -> str | None:
     failed = failed_models(run_dir)
     if not failed:
         return None
-    traceback = failures.error_file(run_dir, "<model>")
+    traceback = RunLayout(Path(run_dir)).model("<model>").error
     return (
         f"FAILED: {len(failed)} model(s) failed: {', '.join(failed)}; tracebacks in "
         f"{traceback}; leaderboard and report written to {run_dir}"

@@ -20,6 +20,7 @@ from scipy.stats import binom
 from harness.checks.base import CheckResult
 from harness.checks.runs.results import FAMILY, load_predictions
 from harness.registry import REFERENCE_MODELS
+from harness.run_layout import IN_RUN, RunLayout
 
 MIN_CLIPS = 3  # an artist needs this many clips in a split to be judged
 ALPHA = 0.05  # family-wise: divided by the number of artists judged for a model and split
@@ -31,7 +32,7 @@ COLUMNS = ["split", "model", "artist", "genre", "clips", "wrong", "predicted as"
 
 def run_artists(run_dir: Path) -> pd.Series | None:
     """track id (str) -> artist id from the run's ``splits.csv``; None for a run without it."""
-    path = Path(run_dir, "splits.csv")
+    path = RunLayout(Path(run_dir)).splits
     if not path.exists():
         return None
     frame = pd.read_csv(path, dtype={"track_id": str})
@@ -110,7 +111,7 @@ def artist_errors(run_dir: Path) -> CheckResult:
     artists = run_artists(run_dir)
     if artists is None:
         return CheckResult(
-            FAMILY, "artist_errors", "SKIP", "the run's splits.csv has no artist_id column"
+            FAMILY, "artist_errors", "SKIP", f"the run's {IN_RUN.splits} has no artist_id column"
         )
     tables = []
     for split in SPLITS:

@@ -45,13 +45,13 @@ from sklearn.neighbors import NearestNeighbors
 from harness.checks.base import CheckResult, skip
 from harness.checks.runs.style_map import (
     MFCC_SOURCE,
-    embeddings_dir,
     load_embedding,
     one_thread_below,
     run_config,
 )
 from harness.checks.truth import load_truth
 from harness.data.layout import FmaLayout
+from harness.run_layout import RunLayout
 
 FAMILY = "duplicates"
 NAME = "embedding_near_duplicates"
@@ -70,15 +70,15 @@ COLUMNS = [
 
 def best_neural_model(run_dir: Path) -> str | None:
     """The model with the lowest validation log loss among those with an embeddings file."""
-    folder = embeddings_dir(run_dir)
-    board_path = Path(run_dir, "leaderboard.csv")
+    layout = RunLayout(Path(run_dir))
+    board_path = layout.leaderboard
     if not board_path.exists():
         return None
     board = pd.read_csv(board_path)
     if "val_log_loss" in board.columns:
         board = board.sort_values("val_log_loss", kind="stable", na_position="last")
     for name in board["model"].astype(str):
-        if name != MFCC_SOURCE and (folder / f"{name}.npz").exists():
+        if name != MFCC_SOURCE and layout.embedding(name).exists():
             return name
     return None
 
@@ -201,7 +201,7 @@ def embedding_duplicates(run_dir: Path) -> CheckResult:
             "no neural model's embeddings in the run (no neural model, "
             "--no-style-map, or none had a final linear layer)",
         )
-    arrays = load_embedding(embeddings_dir(run_dir) / f"{model}.npz")
+    arrays = load_embedding(RunLayout(run_dir).embedding(model))
     threshold = float("nan")
     if "chunks" in arrays and arrays["chunks"].shape[1] >= 2 and len(arrays["keys"]) >= 2:
         tracks, chunks = standardise_with(arrays["embedding"], arrays["chunks"])

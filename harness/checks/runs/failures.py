@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.checks.base import CheckResult
+from harness.run_layout import IN_RUN, RunLayout
 
 FAMILY = "failures"
 FAILED = "failed"  # prefix of the status (and submission note) of what failed
@@ -23,7 +24,7 @@ MAX_ERROR_CHARS = 160  # an error quoted in a finding; the table and error.txt h
 
 def read_leaderboard(run_dir: Path) -> pd.DataFrame | None:
     """``leaderboard.csv`` of a run (None when the run wrote none)."""
-    path = Path(run_dir) / "leaderboard.csv"
+    path = RunLayout(Path(run_dir)).leaderboard
     if not path.is_file():
         return None
     return pd.read_csv(path, dtype={"model": str, "status": str})
@@ -43,16 +44,12 @@ def failed_models(run_dir: Path) -> dict[str, str]:
     return dict(zip(rows["model"], errors, strict=True))
 
 
-def error_file(run_dir: Path, model: str) -> Path:
-    """Where a failed model's traceback is: ``<run_dir>/models/<model>/error.txt``."""
-    return Path(run_dir) / "models" / model / "error.txt"
-
-
 def failure_checks(run_dir: Path) -> list[CheckResult]:
     """The failed models (one FAIL, or a PASS when every model trained) and failed submissions."""
     board = read_leaderboard(run_dir)
     if board is None:
-        return [CheckResult(FAMILY, "models", "SKIP", "no leaderboard.csv in the run directory")]
+        finding = f"no {IN_RUN.leaderboard} in the run directory"
+        return [CheckResult(FAMILY, "models", "SKIP", finding)]
     failed = failed_models(run_dir)
     results = [models_result(run_dir, failed, n_models=len(board))]
     if "submission_note" in board.columns:
@@ -66,15 +63,16 @@ def models_result(run_dir: Path, failed: dict[str, str], *, n_models: int) -> Ch
     """FAIL naming each failed model, its error and traceback file; PASS when none failed."""
     if not failed:
         return CheckResult(FAMILY, "models", "PASS", f"all {n_models} models trained and scored")
+    layout = RunLayout(Path(run_dir))
     quoted = "; ".join(
-        f"{model}: {_short(error)} (traceback: {error_file(run_dir, model)})"
+        f"{model}: {_short(error)} (traceback: {layout.model(model).error})"
         for model, error in failed.items()
     )
     table = pd.DataFrame(
         {
             "model": list(failed),
             "error": list(failed.values()),
-            "traceback": [str(error_file(run_dir, m)) for m in failed],
+            "traceback": [str(layout.model(m).error) for m in failed],
         }
     )
     return CheckResult(
@@ -83,7 +81,7 @@ def models_result(run_dir: Path, failed: dict[str, str], *, n_models: int) -> Ch
         "FAIL",
         f"{len(failed)} of {n_models} models failed: {quoted}",
         evidence=table,
-        action="read each traceback (models/<name>/error.txt), fix the model's settings "
+        action=f"read each traceback ({IN_RUN.model('<name>').error}), fix the model's settings "
         "([params.NAME] in run.toml) or its code, and rerun; a failed model has no scores, no "
         "submission and no place in the results below",
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.checks.base import CheckResult
+from harness.run_layout import RunLayout
 
 FAMILY = "model sanity"
 # A final validation loss more than this many times the training loss suggests overfitting.
@@ -109,14 +110,12 @@ def gap_result(model: str, history: pd.DataFrame) -> CheckResult | None:
 def model_sanity_checks(run_dir: Path) -> list[CheckResult]:
     """Results for every ``models/<name>/sanity.json`` (and history gap) under a run directory."""
     results = []
-    for model_dir in sorted(Path(run_dir, "models").glob("*/")):
-        sanity_path = model_dir / "sanity.json"
-        if sanity_path.exists():
-            checks = json.loads(sanity_path.read_text("utf-8"))
-            results.append(sanity_result(model_dir.name, list(checks)))
-        history_path = model_dir / "history.csv"
-        if history_path.exists():
-            gap = gap_result(model_dir.name, pd.read_csv(history_path))
+    for folder in RunLayout(Path(run_dir)).model_folders():
+        if folder.sanity.exists():
+            checks = json.loads(folder.sanity.read_text("utf-8"))
+            results.append(sanity_result(folder.name, list(checks)))
+        if folder.history.exists():
+            gap = gap_result(folder.name, pd.read_csv(folder.history))
             if gap is not None:
                 results.append(gap)
     return results

@@ -13,16 +13,17 @@ import json
 from pathlib import Path
 
 from harness.checks.base import CheckResult
+from harness.run_layout import IN_RUN, RunLayout
 
 FAMILY = "data preparation"
-FILE = "preparation.json"
 
 
 def preparation_notes(run_dir: Path) -> CheckResult:
     """PASS listing the notes (or saying there are none); SKIP for a run without the file."""
-    path = Path(run_dir, FILE)
+    path = RunLayout(Path(run_dir)).preparation
     if not path.exists():
-        return CheckResult(FAMILY, "notes", "SKIP", f"no {FILE} in the run (an older run)")
+        finding = f"no {IN_RUN.preparation} in the run (an older run)"
+        return CheckResult(FAMILY, "notes", "SKIP", finding)
     facts = json.loads(path.read_text("utf-8"))
     notes = list(facts.get("notes") or [])
     unlabelled = int(facts.get("n_unlabelled") or 0)

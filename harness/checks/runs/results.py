@@ -30,6 +30,7 @@ from harness.checks.figures import (
 )
 from harness.errors import DataError
 from harness.registry import REFERENCE_MODELS
+from harness.run_layout import IN_RUN, RunLayout
 from harness.scoring import metrics
 from harness.scoring.metrics.single import DegenerateInputWarning
 
@@ -48,7 +49,7 @@ def load_predictions(run_dir: Path, *, split: str) -> dict[str, dict[str, np.nda
     for all of them; models that scored a different set of tracks are refused.
     """
     out: dict[str, dict[str, np.ndarray]] = {}
-    for path in sorted(Path(run_dir, "models").glob(f"*/predictions_{split}.npz")):
+    for path in RunLayout(Path(run_dir)).prediction_files(split):
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
@@ -307,7 +308,7 @@ def calibration(preds: dict[str, dict[str, np.ndarray]]) -> CheckResult:
 def learning_curves(run_dir: Path) -> CheckResult:
     """Learning curves from every ``models/<name>/history.csv``."""
     figures, rows = [], []
-    for path in sorted(Path(run_dir, "models").glob("*/history.csv")):
+    for path in RunLayout(Path(run_dir)).history_files():
         history = pd.read_csv(path)
         if history.empty:
             continue
@@ -372,7 +373,7 @@ def comparison_part(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> li
         return [CheckResult(FAMILY, "comparison", "SKIP", "no model predictions in the run")]
     if not _single_label(preds):
         reason = (
-            "multi-label run: the tagging metrics are in leaderboard.md and the tagging "
+            f"multi-label run: the tagging metrics are in {IN_RUN.leaderboard_md} and the tagging "
             "section (per-genre ROC-AUC and PR-AUC)"
         )
         return [CheckResult(FAMILY, "comparison", "SKIP", reason)]

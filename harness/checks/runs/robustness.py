@@ -32,12 +32,9 @@ import pandas as pd
 from harness.checks.base import CheckResult, skip
 from harness.checks.runs.robustness_figures import accuracy_change_figure
 from harness.features.perturb import MILD_CHANGES
+from harness.run_layout import IN_RUN, RunLayout
 
 FAMILY = "robustness"
-TABLE_FILE = "robustness.csv"
-FAILURES_FILE = "robustness_failures.csv"
-INFO_FILE = "robustness.json"
-ERROR_FILE = "robustness_error.txt"
 MILD_ACCURACY_DROP = 0.10  # a fraction of the test clips: 10 percentage points
 ACTION = (
     "the model leans on the recording's level, codec or noise floor: train with those changes "
@@ -48,8 +45,8 @@ ACTION = (
 
 def robustness_checks(run_dir: Path) -> list[CheckResult]:
     """``degradation`` and ``failed_clips`` of a run's robustness stage; SKIPs without one."""
-    run_dir = Path(run_dir)
-    info = _info(run_dir)
+    layout = RunLayout(Path(run_dir))
+    info = _info(layout)
     if info.get("failed"):
         return [
             CheckResult(
@@ -57,21 +54,21 @@ def robustness_checks(run_dir: Path) -> list[CheckResult]:
                 "degradation",
                 "FAIL",
                 f"the robustness stage failed: {info['failed']}",
-                action=f"read the traceback in {run_dir / ERROR_FILE}",
+                action=f"read the traceback in {layout.robustness_error}",
             )
         ]
-    if not (run_dir / TABLE_FILE).is_file():
-        reason = info.get("skipped") or "no robustness.csv in the run: run with --robustness"
-        return [skip(FAMILY, "degradation", reason)]
-    table = pd.read_csv(run_dir / TABLE_FILE)
+    if not layout.robustness_table.is_file():
+        missing = f"no {IN_RUN.robustness_table} in the run: run with --robustness"
+        return [skip(FAMILY, "degradation", info.get("skipped") or missing)]
+    table = pd.read_csv(layout.robustness_table)
     mild = list(info.get("mild") or MILD_CHANGES)
-    failures_path = run_dir / FAILURES_FILE
+    failures_path = layout.robustness_failures
     failures = pd.read_csv(failures_path, dtype={"key": str}) if failures_path.is_file() else None
     return [degradation(table, mild=mild), failed_clips(failures, table)]
 
 
-def _info(run_dir: Path) -> dict:
-    path = run_dir / INFO_FILE
+def _info(layout: RunLayout) -> dict:
+    path = layout.robustness_info
     return json.loads(path.read_text("utf-8")) if path.is_file() else {}
 
 
@@ -94,7 +91,8 @@ def change_table(table: pd.DataFrame, *, mild: list[str]) -> pd.DataFrame:
 def degradation(table: pd.DataFrame, *, mild: list[str]) -> CheckResult:
     """WARN when a model loses more than MILD_ACCURACY_DROP accuracy under a mild change."""
     if table.empty:
-        return skip(FAMILY, "degradation", "robustness.csv has no rows (no model was scored)")
+        finding = f"{IN_RUN.robustness_table} has no rows (no model was scored)"
+        return skip(FAMILY, "degradation", finding)
     scored = table.dropna(subset=["delta_accuracy"])
     worst = scored.loc[scored["delta_accuracy"].idxmin()] if len(scored) else None
     mild_rows = scored[scored["change"].isin(mild)]
@@ -137,7 +135,7 @@ def _describe(row: pd.Series) -> str:
 def failed_clips(failures: pd.DataFrame | None, table: pd.DataFrame) -> CheckResult:
     """Every (clip, change) the change or a feature failed on; WARN when there is one."""
     if failures is None:
-        return skip(FAMILY, "failed_clips", f"no {FAILURES_FILE} in the run")
+        return skip(FAMILY, "failed_clips", f"no {IN_RUN.robustness_failures} in the run")
     if failures.empty:
         return CheckResult(
             FAMILY, "failed_clips", "PASS", "every change succeeded on every test clip"

@@ -29,24 +29,18 @@ import pandas as pd
 from harness.checks.base import CheckResult
 from harness.checks.runs.results import CLEAR_WIN, N_BOOT, load_predictions, paired_comparison
 from harness.registry import REFERENCE_MODELS
+from harness.run_layout import IN_RUN, RunLayout
 from harness.scoring import metrics
 from harness.scoring.metrics.single import DegenerateInputWarning
 
 FAMILY = "results"
-SEED_TABLE = "leaderboard_seeds.csv"
-SEEDS_DIR = "seeds"  # <run_dir>/seeds/seed<k>/models/<name>/ for every seed but the main one
 SEED_HINT = "run with --seeds 0,1,2 to see the spread"
 SPLIT_NAMES = {"test": "test", "val": "validation"}  # leaderboard prefix -> predictions split
 
 
-def seed_folder(run_dir: Path, seed: int) -> Path:
-    """The folder whose ``models/`` holds a further seed's models."""
-    return Path(run_dir) / SEEDS_DIR / f"seed{seed}"
-
-
 def read_seed_table(run_dir: Path) -> pd.DataFrame | None:
     """``leaderboard_seeds.csv`` of a run, or None when the run trained one seed."""
-    path = Path(run_dir) / SEED_TABLE
+    path = RunLayout(Path(run_dir)).seed_table
     return pd.read_csv(path) if path.is_file() else None
 
 
@@ -118,8 +112,8 @@ def seed_checks(run_dir: Path) -> list[CheckResult]:
     prefix = _scored_prefix(table)
     if prefix is None:
         reason = (
-            "multi-label run: the tagging metrics of every seed are in leaderboard_seeds.csv, "
-            "their mean and std over the seeds in leaderboard.csv"
+            f"multi-label run: the tagging metrics of every seed are in {IN_RUN.seed_table}, "
+            f"their mean and std over the seeds in {IN_RUN.leaderboard}"
         )
         return [CheckResult(FAMILY, "seed_spread", "SKIP", reason)]
     with warnings.catch_warnings():  # a class absent from a small split: see results checks
@@ -177,7 +171,8 @@ def seed_spread(run_dir: Path, table: pd.DataFrame, prefix: str) -> CheckResult:
         finding,
         evidence=frame,
         action=(
-            f"see the failed seeds' error.txt under {SEEDS_DIR}/seed<k>/models/<name>/"
+            f"see the failed seeds' {IN_RUN.model('<name>').error.name} under "
+            f"{IN_RUN.seed_run('<k>').model('<name>').root}/"
             if len(failed)
             else "the interval is the evaluated tracks' noise, the std the training seed's: "
             "a difference between models smaller than either is not a result"
@@ -216,7 +211,8 @@ def seed_paired_comparison(run_dir: Path, table: pd.DataFrame, prefix: str) -> C
     split, main = SPLIT_NAMES[prefix], pivot.columns[0]
     rows = []
     for seed in pivot.columns:
-        folder = Path(run_dir) if seed == main else seed_folder(run_dir, seed)
+        layout = RunLayout(Path(run_dir))
+        folder = layout.root if seed == main else layout.seed_run(seed).root
         preds = load_predictions(folder, split=split)
         if best not in preds or second not in preds:
             continue
@@ -293,7 +289,7 @@ def seed_ranking(table: pd.DataFrame, prefix: str) -> CheckResult:
         finding,
         evidence=evidence,
         action="the seeds disagree on the best model: compare the mean ± std over the seeds "
-        "(leaderboard.csv), train more seeds or evaluate on more tracks before choosing"
+        f"({IN_RUN.leaderboard}), train more seeds or evaluate on more tracks before choosing"
         if changes.winner_changes
         else "",
     )

@@ -53,15 +53,13 @@ from harness.checks.base import CheckResult, skip
 from harness.checks.runs.style_figures import style_map_figure
 from harness.errors import DataError, HarnessError
 from harness.registry import get_entry
+from harness.run_layout import IN_RUN, RunLayout
 from harness.scoring.submission.score import read_answers
 
 FAMILY = "style map"
-EMBEDDINGS_DIR = "embeddings"
 MFCC_SOURCE = "mfcc-140"  # the baselines' input, standardised
-# embeddings/<source>.skipped.json: {"reason": why that source has no embeddings file}; one
-# file per source, as models trained side by side may skip at the same moment
-SKIPPED_SUFFIX = ".skipped.json"
-NEIGHBOURS_FILE = "unlabelled_neighbours.csv"
+# embeddings/<source>.skipped.json (RunLayout.embedding_skipped): {"reason": why that source has
+# no embeddings file}; one file per source, as models trained side by side may skip at once
 K_NEIGHBOURS = 10
 MIN_LIFT = 0.2  # purity must close this share of the gap between chance and 1 to PASS
 MIN_MAP_CLIPS = 10  # fewer clips: no t-SNE map, and a SKIP
@@ -88,11 +86,6 @@ def one_thread_below(n: int) -> threadpool_limits:
     return threadpool_limits(limits=1 if n <= SERIAL_CLIPS else None)
 
 
-def embeddings_dir(run_dir: Path) -> Path:
-    """``<run_dir>/embeddings``."""
-    return Path(run_dir) / EMBEDDINGS_DIR
-
-
 def load_embedding(path: Path) -> dict[str, np.ndarray | str]:
     """The arrays of one ``<source>.npz``; the scalar entries (``SCALARS``) as str."""
     with np.load(path, allow_pickle=False) as npz:
@@ -105,7 +98,7 @@ def load_embedding(path: Path) -> dict[str, np.ndarray | str]:
 
 def run_config(run_dir: Path) -> dict:
     """The ``config`` of the run's ``manifest.json`` (empty when there is none)."""
-    path = Path(run_dir, "manifest.json")
+    path = RunLayout(Path(run_dir)).manifest
     if not path.exists():
         return {}
     try:
@@ -129,20 +122,15 @@ def expected_sources(config: dict) -> list[str]:
     return [*neural, MFCC_SOURCE]
 
 
-def skipped_path(run_dir: Path, source: str) -> Path:
-    """Where the run records why ``source`` has no embeddings file."""
-    return embeddings_dir(run_dir) / f"{source}{SKIPPED_SUFFIX}"
-
-
 def missing_reason(run_dir: Path, source: str, config: dict) -> str:
     """Why ``source`` has no embeddings file, as a SKIP finding."""
     if config.get("style_map") is False:
         return f"{source}: style map off for this run (--no-style-map or style_map = false)"
-    path = skipped_path(run_dir, source)
+    path = RunLayout(Path(run_dir)).embedding_skipped(source)
     if path.exists():
         return f"{source}: no embeddings ({json.loads(path.read_text('utf-8'))['reason']})"
     return (
-        f"{source}: no embeddings file {EMBEDDINGS_DIR}/{source}.npz (the model failed, or the "
+        f"{source}: no embeddings file {IN_RUN.embedding(source)} (the model failed, or the "
         "run predates the style map)"
     )
 
@@ -343,7 +331,7 @@ def style_map_checks(run_dir: Path) -> list[CheckResult]:
     seed = int(config.get("seed", 0))
     results, loaded = [], {}
     for source in expected_sources(config):
-        path = embeddings_dir(run_dir) / f"{source}.npz"
+        path = RunLayout(run_dir).embedding(source)
         if not path.exists():
             results.append(skip(FAMILY, source, missing_reason(run_dir, source, config)))
             continue
@@ -386,8 +374,8 @@ def unlabelled_result(run_dir: Path, loaded: dict[str, dict], answers: dict) -> 
         )
     if answers:
         table["answer"] = table["key"].map(answers).fillna("")
-    path = embeddings_dir(run_dir) / NEIGHBOURS_FILE
-    tmp = path.with_suffix(".csv.tmp")
+    path = RunLayout(Path(run_dir)).unlabelled_neighbours
+    tmp = path.with_name(path.name + ".tmp")
     table.round(3).to_csv(tmp, index=False)
     tmp.replace(path)
     table["nearest genres"] = [
@@ -411,6 +399,6 @@ def unlabelled_result(run_dir: Path, loaded: dict[str, dict], answers: dict) -> 
             if sentences
             else ""
         )
-        + f"; every row in {EMBEDDINGS_DIR}/{NEIGHBOURS_FILE}"
+        + f"; every row in {IN_RUN.unlabelled_neighbours}"
     )
     return CheckResult(FAMILY, "unlabelled_neighbours", "PASS", finding, evidence=wide)

@@ -36,12 +36,11 @@ from harness.checks.base import CheckResult, skip
 from harness.checks.data.labels import genres_all_checks
 from harness.checks.runs.results import load_predictions
 from harness.registry import REFERENCE_MODELS
+from harness.run_layout import IN_RUN, RunLayout
 from harness.scoring.metrics import DegenerateInputWarning
 from harness.scoring.metrics.multilabel import average_precision_per_class, roc_auc_per_class
 
 FAMILY = "tagging"
-LABELS_FILE = "genres_all.csv"
-TAGGING_FILE = "tagging.json"
 TOP_PAIRS = 15
 
 
@@ -54,7 +53,7 @@ def tagging_checks(run_dir: Path) -> list[CheckResult]:
         if preds:
             break
     multi = bool(preds) and next(iter(preds.values()))["y_true"].ndim == 2
-    labels_path = run_dir / LABELS_FILE
+    labels_path = RunLayout(run_dir).tagging_labels
     if not multi and not labels_path.exists():
         reason = "no model predictions in the run" if not preds else "single-label run"
         return [skip(FAMILY, "per_genre_scores", f"{reason}: no tagging metrics to show")]
@@ -72,7 +71,7 @@ def tagging_checks(run_dir: Path) -> list[CheckResult]:
 
 
 def _tagging_info(run_dir: Path) -> dict:
-    path = run_dir / TAGGING_FILE
+    path = RunLayout(run_dir).tagging_info
     return json.loads(path.read_text("utf-8")) if path.exists() else {}
 
 
@@ -143,7 +142,7 @@ def thresholds(preds: dict[str, dict[str, np.ndarray]], run_dir: Path) -> CheckR
     """Per model: the genres calibrated, the spread of the thresholds tuned on validation, and
     the leaderboard's note (calibration, genres at their training frequency)."""
     notes = {}
-    board = Path(run_dir) / "leaderboard.csv"
+    board = RunLayout(Path(run_dir)).leaderboard
     if board.exists():
         frame = pd.read_csv(board)
         if "notes" in frame.columns:
@@ -274,7 +273,7 @@ def hierarchy(labels: pd.DataFrame, parents: dict[str, str | None]) -> CheckResu
             FAMILY,
             "hierarchy",
             "SKIP",
-            "no kept genre has its parent kept too (or tagging.json has no genre tree)",
+            f"no kept genre has its parent kept too (or {IN_RUN.tagging_info} has no genre tree)",
         )
     table = pd.DataFrame(rows)
     with_parent, child_tracks = int(table["with parent"].sum()), int(table["child tracks"].sum())

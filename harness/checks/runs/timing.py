@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.checks.base import CheckResult
+from harness.run_layout import IN_RUN, RunLayout
 
 FAMILY = "run time"
 NEURAL_STAGE_HINT = (
@@ -25,10 +26,11 @@ NEURAL_STAGE_HINT = (
 
 def stage_times(run_dir: Path) -> CheckResult:
     """PASS with the stage table; SKIP when the manifest has none (an older run)."""
-    path = Path(run_dir, "manifest.json")
+    path = RunLayout(Path(run_dir)).manifest
     rows = json.loads(path.read_text("utf-8")).get("stage_seconds") if path.exists() else None
     if not rows:
-        return CheckResult(FAMILY, "stage_times", "SKIP", "no stage timing in manifest.json")
+        finding = f"no stage timing in {IN_RUN.manifest}"
+        return CheckResult(FAMILY, "stage_times", "SKIP", finding)
     table = pd.DataFrame(rows)
     stages = table[table["stage"] != "total"]
     if "within" in stages:  # a model's stages run side by side, counted in their block

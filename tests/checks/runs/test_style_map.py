@@ -11,7 +11,6 @@ import pytest
 
 from harness.checks.runs.style_map import (
     MIN_LIFT,
-    NEIGHBOURS_FILE,
     style_map_checks,
     style_scores,
 )
@@ -101,7 +100,7 @@ def test_unlabelled_clips_get_their_nearest_genres_and_the_answer_key(tmp_path):
     result = by_name(style_map_checks(run))["unlabelled_neighbours"]
     assert result.verdict == "PASS"
     assert "the nearest genre is the answer key's for cnn 2/3" in result.finding
-    table = pd.read_csv(run / "embeddings" / NEIGHBOURS_FILE)
+    table = pd.read_csv(run / "embeddings" / "unlabelled_neighbours.csv")
     assert list(table["key"]) == ["k80", "k81", "k82"]
     assert (table["genre_1"] == "Rock").all() and (table["share_1"] == 1.0).all()
     assert result.evidence.loc[("k80", "test"), "cnn"] == "Rock 1.0"
