@@ -338,6 +338,19 @@ class PretrainedModel(FeatureTableModel):
         estimator.fit(X, y, **extra)
         super().check_classes(estimator, y)
 
+    def save(self, estimator: Any, out_dir: Path) -> None:
+        """``model.joblib``, and ``selection.csv`` when the estimator chose its input on
+        validation (a probe: each candidate's validation log loss, the chosen one marked)."""
+        super().save(estimator, out_dir)
+        selection = getattr(estimator, "selection_", None)
+        if selection:
+            table = pd.DataFrame(selection)
+            table["chosen"] = [
+                (row["source"], row["representation"]) == tuple(estimator.selected_)
+                for row in selection
+            ]
+            table.to_csv(out_dir / "selection.csv", index=False)
+
 
 MODEL_INPUTS = {FEATURES: FeatureTableModel(), LOGMEL: LogMelModel(), EMBEDDINGS: PretrainedModel()}
 

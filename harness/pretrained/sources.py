@@ -27,6 +27,8 @@ from harness.errors import ParameterError
 
 #: ``load(checkpoint, cache_dir=...)`` returns the eval-mode torch module of a checkpoint.
 LOADER = "models.musicnn.weights:load_pretrained"
+#: ``check(checkpoint)`` raises one line when a checkpoint is missing or altered.
+CHECKER = "models.musicnn.weights:checkpoint_files"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,13 @@ def get_source(name: str) -> PretrainedSource:
         raise ParameterError(
             f"unknown pretrained source {name!r}; expected one of {', '.join(SOURCES)}"
         ) from None
+
+
+def check_installed(source: PretrainedSource) -> None:
+    """The source's checkpoint is installed and unaltered (one line saying what to install)."""
+    from harness.registry import load_target
+
+    load_target(CHECKER)(source.checkpoint)
 
 
 def source_tags(source: PretrainedSource) -> list[str]:
