@@ -69,6 +69,9 @@ class DataInputs:
         MFCC-140 table indexed by track_id.
     rhythm : pd.DataFrame or None
         Rhythm descriptors (:func:`harness.checks.data.rhythm.rhythm_descriptor`) by track_id.
+    pretrained : pd.DataFrame or None
+        Pretrained embeddings by track_id (columns (source, representation, feature)), when
+        the run computed them: the mislabel detector then reads them instead of MFCC + rhythm.
     genres : pd.DataFrame or None
         Genre tree (None: the packaged genres.csv).
     target_sr : int
@@ -85,6 +88,7 @@ class DataInputs:
     prints: pd.DataFrame | None = None
     feature_table: pd.DataFrame | None = None
     rhythm: pd.DataFrame | None = None
+    pretrained: pd.DataFrame | None = None
     genres: pd.DataFrame | None = None
     target_sr: int = 22050
     seed: int = 0

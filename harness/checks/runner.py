@@ -35,6 +35,7 @@ from harness.data.audio import decode as decode_clip
 from harness.data.fingerprints import logmel_envelope, matching_pairs
 from harness.data.fma import load_genres
 from harness.errors import DataError
+from harness.pretrained.tables import representation_table
 
 
 def data_checks(
@@ -51,6 +52,7 @@ def data_checks(
     target_sr: int = 22050,
     seed: int = 0,
     shifted: pd.DataFrame | None = None,
+    pretrained: pd.DataFrame | None = None,
 ) -> list[CheckResult]:
     """Every registered ``"data"`` check on plain inputs, in registry order.
 
@@ -82,6 +84,9 @@ def data_checks(
         Seed of the mislabel detector's folds.
     shifted : pd.DataFrame, optional
         Shifted-excerpt pairs (:func:`harness.data.fingerprints.matching_pairs`).
+    pretrained : pd.DataFrame, optional
+        Pretrained embeddings by track_id (:func:`detector_embeddings`): the mislabel
+        detector's inputs instead of MFCC + rhythm.
     """
     inputs = DataInputs(
         tracks=tracks,
@@ -96,6 +101,7 @@ def data_checks(
         target_sr=target_sr,
         seed=seed,
         shifted=shifted,
+        pretrained=pretrained,
     )
     return run_checks(DATA, inputs)
 
@@ -230,7 +236,27 @@ def run_data_checks(
         target_sr=int(getattr(features.logmel, "sr", 22050)),
         seed=seed,
         shifted=shifted,
+        pretrained=detector_embeddings(features, track_keys),
     )
+
+
+#: The pretrained representation the mislabel detector reads when the run embedded its clips.
+DETECTOR_EMBEDDING = ("musicnn-msd", "penultimate")
+
+
+def detector_embeddings(features: Any, keys: list) -> pd.DataFrame | None:
+    """:data:`DETECTOR_EMBEDDING` of the tracks ``keys`` (every group the run embedded), or
+    None when the run computed no such embeddings."""
+    source, representation = DETECTOR_EMBEDDING
+    groups = (getattr(features, "pretrained", None) or {}).get(source)
+    if not groups:
+        return None
+    tables = []
+    for embeddings in groups.values():
+        present = pd.Index([k for k in keys if k in embeddings.index.index])
+        if len(present):
+            tables.append(representation_table(embeddings, present, representation))
+    return pd.concat(tables) if tables else None
 
 
 def dataset_genres(genres_csv: Path) -> pd.DataFrame | None:

@@ -5,7 +5,10 @@ the classifier behind them.
 every MFCC-140 statistic plus a tempo-robust rhythm descriptor of the log-mel spectrogram
 (:func:`harness.checks.data.rhythm.rhythm_descriptor`: MFCC summaries see which sounds occur, not
 in which order), folds grouped by artist (no artist's other tracks vouch for its labels) and
-stratified by genre. Its strength is the one of :data:`C_GRID` with the lowest out-of-fold log
+stratified by genre. When the run embedded its clips with the pretrained musicnn (MSD)
+network, the detector reads those embeddings instead (its penultimate layer, the clip's mean
+over 3 s patches: a cross-validated probe), which hear genre far better than MFCC statistics
+on real music; the finding names the inputs it used. Its strength is the one of :data:`C_GRID` with the lowest out-of-fold log
 loss: the best calibrated, since the flags read probabilities.
 
 **Flags.** Tracks ranked by cleanlab's label quality (self-confidence), lowest first; a track is
@@ -201,7 +204,11 @@ def detector_features(mfcc: pd.DataFrame, rhythm: pd.DataFrame | None) -> pd.Dat
 
 def describe_features(columns: pd.Index) -> str:
     """``"140 MFCC statistics + 832 rhythm descriptors"`` for :func:`detector_features`
-    columns, ``"<n> features"`` for others."""
+    columns, ``"musicnn-msd penultimate embeddings (200)"`` for pretrained ones (columns
+    (source, representation, feature)), ``"<n> features"`` for others."""
+    if isinstance(columns, pd.MultiIndex) and columns.nlevels == 3:
+        blocks = pd.Series([c[:2] for c in columns]).value_counts(sort=False)
+        return " + ".join(f"{s} {r} embeddings ({n})" for (s, r), n in blocks.items())
     prefixes = pd.Series([str(c).split("_", 1)[0] for c in columns]).value_counts()
     words = {"mfcc": "MFCC statistics", "rhythm": "rhythm descriptors"}
     if len(columns) and set(prefixes.index) <= set(words):
@@ -398,12 +405,16 @@ def mislabel_result(table: pd.DataFrame, *, base: BaseClassifier, wrong: int) ->
 
 def from_inputs(inputs: DataInputs) -> list[CheckResult]:
     """The mislabel detector as a registered ``"data"`` check (:func:`suspected_mislabels` on
-    the MFCC-140 and rhythm inputs of the usable clips)."""
-    if inputs.feature_table is None:
+    the usable clips' pretrained embeddings when the run computed them, else on their MFCC-140
+    and rhythm inputs)."""
+    if inputs.feature_table is None and inputs.pretrained is None:
         return [skip(FAMILY, NAME, "no feature table")]
     status = inputs.status
     usable = status.index[status["status"].isin(USABLE).to_numpy()]
-    features = detector_features(inputs.feature_table, inputs.rhythm)
+    if inputs.pretrained is not None:
+        features = inputs.pretrained
+    else:
+        features = detector_features(inputs.feature_table, inputs.rhythm)
     result = suspected_mislabels(
         features=features[features.index.isin(usable)],
         labels=given_labels(inputs),
