@@ -11,7 +11,8 @@ inside a model bundle: :mod:`harness.bundles.bundle`)::
     RUN/genres_all.csv, tagging.json  multi-label runs
     RUN/report.md, report.html, report.json, figures/<check>-<i>.png
     RUN/models/<name>/                predictions_<group>.npz, history.csv, sanity.json,
-                                      error.txt, model.pt or model.joblib, bundle/
+                                      error.txt, model.pt or model.joblib, selection.csv,
+                                      bundle/
     RUN/embeddings/                   <source>.npz, <source>.skipped.json,
                                       unlabelled_neighbours.csv
     RUN/robustness.csv, robustness_failures.csv, robustness.json, robustness_error.txt
@@ -66,6 +67,11 @@ class ModelFolder:
     def sklearn_weights(self) -> Path:
         """A feature-table model's fitted estimator (a pickle)."""
         return self.root / "model.joblib"
+
+    @property
+    def selection(self) -> Path:
+        """A probe's input candidates with their validation log loss, the chosen one marked."""
+        return self.root / "selection.csv"
 
     @property
     def bundle(self) -> Path:

@@ -41,7 +41,8 @@ def test_user_error_is_one_line_and_exit_code_1():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: Unknown model 'crn'. Did you mean: crnn, cnn? "
-        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn, short-chunk "
+        "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn, short-chunk, "
+        "musicnn-probe, musicnn-zeroshot "
         "(or a 'package.module:factory' target)."
     ]
     assert "Traceback" not in result.stderr

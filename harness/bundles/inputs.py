@@ -38,6 +38,7 @@ from harness.registry import (
     neural_settings,
     training_defaults,
 )
+from harness.run_layout import ModelFolder
 from harness.scoring.metrics import EPS
 from harness.training.chunks import RowSubset
 from harness.training.estimator import NeuralClassifier
@@ -153,7 +154,7 @@ class FeatureTableModel:
 
     def save(self, estimator: Any, out_dir: Path) -> None:
         """``model.joblib`` (a pickle: load it only from a source you trust)."""
-        joblib.dump(estimator, out_dir / "model.joblib")
+        joblib.dump(estimator, ModelFolder(out_dir).sklearn_weights)
 
 
 class LogMelModel:
@@ -201,9 +202,9 @@ class LogMelModel:
 
     def save(self, estimator: Any, out_dir: Path) -> None:
         """``model.pt`` (settings, classes, best weights) and ``history.csv``."""
-        estimator.save(out_dir / "model.pt")
+        estimator.save(ModelFolder(out_dir).torch_weights)
         if getattr(estimator, "history_", None) is not None:
-            estimator.history_.to_csv(out_dir / "history.csv", index=False)
+            estimator.history_.to_csv(ModelFolder(out_dir).history, index=False)
 
 
 def takes_multi_hot(estimator: Any) -> bool:
@@ -349,7 +350,7 @@ class PretrainedModel(FeatureTableModel):
                 (row["source"], row["representation"]) == tuple(estimator.selected_)
                 for row in selection
             ]
-            table.to_csv(out_dir / "selection.csv", index=False)
+            table.to_csv(ModelFolder(out_dir).selection, index=False)
 
 
 MODEL_INPUTS = {FEATURES: FeatureTableModel(), LOGMEL: LogMelModel(), EMBEDDINGS: PretrainedModel()}
