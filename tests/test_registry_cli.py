@@ -21,7 +21,8 @@ def test_every_target_is_a_module_colon_attribute():
         assert module and attr, entry
         assert entry.consumes in CONSUMES
     neural = {name for name, entry in entries.items() if entry.is_neural}
-    assert neural == {"cnn", "crnn", "short-chunk"}
+    assert neural == {"cnn", "crnn", "short-chunk", "musicnn-finetune"}
+    assert "musicnn-finetune" not in names()  # opt-in: not in the default run
     assert set(names()) <= set(entries)
 
 
@@ -42,7 +43,7 @@ def test_user_error_is_one_line_and_exit_code_1():
     assert result.stderr.strip().splitlines() == [
         "error: Unknown model 'crn'. Did you mean: crnn, cnn? "
         "Known: uniform, prior, mfcc-logreg, svm, knn, mlp, cnn, crnn, short-chunk, "
-        "musicnn-probe, musicnn-zeroshot "
+        "musicnn-probe, musicnn-zeroshot, musicnn-finetune "
         "(or a 'package.module:factory' target)."
     ]
     assert "Traceback" not in result.stderr

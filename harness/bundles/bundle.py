@@ -42,7 +42,13 @@ from harness import __version__
 from harness.data.audio import DecodeConfig
 from harness.data.prepared import PreparedData, training_prior
 from harness.errors import DataError
-from harness.features.config import LogMelConfig, library_versions, musicnn_logmel, set_spec
+from harness.features.config import (
+    LogMelConfig,
+    library_versions,
+    musicnn_logmel,
+    set_logmel,
+    set_spec,
+)
 from harness.run_layout import IN_RUN, ModelFolder, RunLayout
 from harness.storage import file_digest
 
@@ -149,8 +155,11 @@ def bundle_spec(
     logmel: LogMelConfig | None,
     calibration: dict[str, Any],
     reference: bool,
+    feature_set: str = "logmel",
 ) -> dict:
-    """The ``bundle.json`` of a fitted model (see the module docstring)."""
+    """The ``bundle.json`` of a fitted model (see the module docstring); ``feature_set``: the
+    spectrograms a log-mel model reads (``logmel``, or ``musicnn-mel`` for the fine-tuned
+    musicnn)."""
     multi = data.task != "genre_top"
     decode = decode or DecodeConfig()
     spec: dict[str, Any] = {
@@ -174,8 +183,8 @@ def bundle_spec(
         "trained_on": {"root": str(data.layout.root), "subset": data.subset},
     }
     if kind == "logmel":
-        logmel = logmel or LogMelConfig()
-        spec["features"] = {"feature_set": "logmel", "logmel": logmel.to_dict()}
+        logmel = set_logmel(feature_set, logmel or LogMelConfig())
+        spec["features"] = {"feature_set": feature_set, "logmel": logmel.to_dict()}
         spec["estimator"] = estimator.settings()
         spec["chunking"] = {
             "chunk_frames": int(estimator.chunk_frames_),

@@ -158,16 +158,22 @@ class FeatureTableModel:
 
 
 class LogMelModel:
-    """A torch module trained by :class:`NeuralClassifier` on log-mel spectrograms."""
+    """A torch module trained by :class:`NeuralClassifier` on log-mel spectrograms: the run's
+    (``logmel``), or the musicnn input (``musicnn-mel``) for a factory whose ``feature_set``
+    says so (the fine-tuned musicnn)."""
 
-    feature_sets = ("mfcc", "logmel")
+    def __init__(self, feature_set: str = "logmel") -> None:
+        self.feature_set = feature_set
+        self.feature_sets = ("mfcc", feature_set)
 
     def inputs(
         self, data: PreparedData, features: ExtractedFeatures, group: str, keys: pd.Index
     ) -> Any:
         """A lazy view of ``keys``' rows of the memory-mapped log-mel cache: shape
         (len(keys), n_mels, n_frames), float16 dB, read on access."""
-        logmel = feats.load_logmel(features.cache_dir, group=group, logmel=features.logmel)
+        logmel = feats.load_logmel(
+            features.cache_dir, group=group, logmel=features.logmel, feature_set=self.feature_set
+        )
         return RowSubset(logmel.data, logmel.rows(keys, group=group))
 
     def trainable(self, keys: pd.Index, X: Any) -> tuple[pd.Index, Any]:
@@ -357,5 +363,10 @@ MODEL_INPUTS = {FEATURES: FeatureTableModel(), LOGMEL: LogMelModel(), EMBEDDINGS
 
 
 def model_input(entry: ModelEntry) -> FeatureTableModel | LogMelModel:
-    """The input kind of a registered model (from its ``consumes``)."""
+    """The input kind of a registered model (from its ``consumes``; a log-mel model's
+    spectrogram set from its factory's ``feature_set``)."""
+    if entry.is_neural:
+        feature_set = getattr(load_target(entry.target), "feature_set", "logmel")
+        if feature_set != "logmel":
+            return LogMelModel(feature_set)
     return MODEL_INPUTS[entry.consumes]

@@ -27,23 +27,20 @@ from typing import Any
 
 import typer
 
-ROOT_HELP = (
-    "Dataset root: FMA (fma_metadata/, fma_<subset>/), a folder per label (GTZAN's genres/), "
-    "or a CSV manifest (path,label[,artist,album,split,labels,duration]) or its folder."
+from harness.config.schema import (  # the run's schema holds the help its fields share
+    CACHE_DIR_HELP,
+    DEVICE_HELP,
+    FORMAT_HELP,
+    MIN_DURATION_HELP,
+    RESPLIT_HELP,
+    ROOT_HELP,
+    SCHEDULER_HELP,
+    SUBSET_HELP,
+    TEST_DIR_HELP,
 )
-FORMAT_HELP = "fma | folders | manifest (default: detected from --root)."
-SUBSET_HELP = "small | medium | large | full"
-CACHE_DIR_HELP = "Feature cache (shared by every command and worker)."
+
 N_JOBS_HELP = "Parallel workers (-1 = all cores)."
 N_JOBS_ZERO = "0 workers; expected 1 or more, or -1 for every core (-2: all but one)"
-DEVICE_HELP = "auto | cpu | cuda | cuda:N"
-TEST_DIR_HELP = "Challenge test folder of <file_id>.mp3."
-RESPLIT_HELP = "Ignore set.split; re-split grouped by artist."
-SCHEDULER_HELP = "Dask scheduler for features: tcp://host:8786 or 'local'."
-MIN_DURATION_HELP = (
-    "Shorter clips are 'short' (s); default 29 (FMA), the synthetic set's, or 90% of an own "
-    "collection's typical clip length."
-)
 
 
 def root(help: str = ROOT_HELP) -> Any:
@@ -79,7 +76,7 @@ def seed(help: str) -> Any:
 
 def _seed_in_range(value: int | None) -> int | None:
     if value is not None:
-        from harness.config.run_config import check_seed
+        from harness.config.validation import check_seed
 
         check_seed(value)
     return value

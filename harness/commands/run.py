@@ -1,7 +1,8 @@
 """`fma-harness run` (the whole job), `train MODEL` (one model, same pipeline) and `models`.
 
 Every option defaults to None so that a ``--config run.toml`` value is used unless the command
-line gives one; :class:`harness.config.run_config.RunConfig` holds the real defaults.
+line gives one; :class:`harness.config.schema.RunConfig` holds the real defaults and each
+option's help, and the options reach it by field name, in one call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 
 from harness.commands import options
+from harness.config.schema import help_of
 
 EXIT_MODELS_FAILED = 3  # the run finished, its leaderboard and report exist, a model failed
 
@@ -69,118 +71,54 @@ pyproject.toml (\\[project.entry-points."fma_harness.models"] my-model =
 "my_pkg.tagger:build_model"), or pass a package.module:factory target to --models.
 """
 
-RootOpt = Annotated[
-    Path | None, options.root(f"{options.ROOT_HELP} Default: data/synthetic, made if absent.")
-]
+RootOpt = Annotated[Path | None, options.root(help_of("root"))]
 SubsetOpt = Annotated[str | None, options.subset()]
 FormatOpt = Annotated[str | None, options.data_format()]
-TaskOpt = Annotated[
-    str | None, typer.Option("--task", help="genre_top (single-label) | genres_all")
-]
+TaskOpt = Annotated[str | None, typer.Option("--task", help=help_of("task"))]
 TestDirOpt = Annotated[Path | None, options.test_dir()]
 MinDurationOpt = Annotated[float | None, options.min_duration()]
 MinGenreCountOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--min-genre-count",
-        help="genres_all: drop genres with fewer training tracks than this (default 5).",
-    ),
+    int | None, typer.Option("--min-genre-count", help=help_of("min_genre_count"))
 ]
-AnswersOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--answers",
-        help="Answer key (file_id,genre) of the test folder: submissions are scored against it. "
-        "Default: the root's crowdai_fma_test_answers.csv for its own crowdai_fma_test/; "
-        "otherwise submissions are validated, not scored.",
-    ),
-]
-SeedOpt = Annotated[int | None, options.seed("Seed for splits, models and bootstrap.")]
-SeedsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--seeds",
-        help="Training seeds, comma-separated (e.g. 0,1,2): every model is trained once per "
-        "seed on the same data; leaderboard.csv gets the mean and std over them. The first is "
-        "the main seed (bundles, submissions, ensemble); --seed stays the data seed.",
-    ),
-]
-OutOpt = Annotated[Path | None, options.out("Parent folder of run directories.")]
+AnswersOpt = Annotated[Path | None, typer.Option("--answers", help=help_of("answers"))]
+SeedOpt = Annotated[int | None, options.seed(help_of("seed"))]
+SeedsOpt = Annotated[str | None, typer.Option("--seeds", help=help_of("seeds"))]
+OutOpt = Annotated[Path | None, options.out(help_of("out"))]
 CacheDirOpt = Annotated[Path | None, options.cache_dir()]
-JobsOpt = Annotated[
-    int | None,
-    options.n_jobs(
-        "Parallel workers (-1 = all cores): feature extraction, and on a CPU the neural models "
-        "side by side (1: one at a time)."
-    ),
-]
+JobsOpt = Annotated[int | None, options.n_jobs(help_of("n_jobs"))]
 SchedulerOpt = Annotated[str | None, options.scheduler()]
-QuickOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--quick/--full",
-        help="Neural training schedule: --quick a smoke run (2 epochs), --full each model's "
-        "thorough schedule for real comparisons; neither: the fast default (README: presets).",
-    ),
-]
+QuickOpt = Annotated[bool | None, typer.Option("--quick/--full", help=help_of("quick"))]
 DeviceOpt = Annotated[str | None, options.device()]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="run.toml with any option.")]
-FeaturesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--features",
-        help="audio (extract from the clips) | official (fma_metadata/features.csv, no audio)",
-    ),
-]
-DdpOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--ddp/--no-ddp",
-        help="Train the neural models with DistributedDataParallel: launch with "
-        "torchrun --nproc_per_node N -m harness ...",
-    ),
-]
+FeaturesOpt = Annotated[str | None, typer.Option("--features", help=help_of("features"))]
+DdpOpt = Annotated[bool | None, typer.Option("--ddp/--no-ddp", help=help_of("ddp"))]
 ResplitOpt = Annotated[bool | None, options.resplit()]
-ModelsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--models",
-        help="Comma-separated model names or package.module:factory targets (default: all "
-        "built-ins; `fma-harness models` lists them).",
-    ),
-]
-ChecksOpt = Annotated[
-    bool | None, typer.Option("--checks/--no-checks", help="Run the data checklist first.")
-]
+ModelsOpt = Annotated[str | None, typer.Option("--models", help=help_of("models"))]
+ChecksOpt = Annotated[bool | None, typer.Option("--checks/--no-checks", help=help_of("checks"))]
 StyleMapOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--style-map/--no-style-map",
-        help="Embed every clip per neural model and MFCC-140, draw their t-SNE style map and "
-        "list near-duplicate pairs in the report (default on).",
-    ),
+    bool | None, typer.Option("--style-map/--no-style-map", help=help_of("style_map"))
 ]
 RobustnessOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--robustness/--no-robustness",
-        help="Re-score every model on the test clips under audio changes (pitch, tempo, noise, "
-        "MP3, gain): robustness.csv and a report section (default off; cached).",
-    ),
+    bool | None, typer.Option("--robustness/--no-robustness", help=help_of("robustness"))
 ]
-RunIdOpt = Annotated[
-    str | None, typer.Option("--run-id", help="Name of the run directory (default: time + seed).")
-]
+RunIdOpt = Annotated[str | None, typer.Option("--run-id", help=help_of("run_id"))]
 
 
 def _config(config_file: Path | None, **cli: object):
-    from harness.config.run_config import RunConfig, load_config_file
+    """The RunConfig of a command: ``config_file`` (run.toml), then every option the command
+    line gave (None: not given), checked against the schema. The options are RunConfig's
+    fields by name; ``--models`` and ``--seeds`` arrive as comma-separated text and
+    ``--full`` (quick False) sets the full preset."""
+    from harness.config.run_config import load_config
 
-    values = load_config_file(config_file) if config_file else {}
-    if cli.get("quick") is False:  # --full: over a run.toml's quick = true too
-        cli = {**cli, "quick": False, "preset": "full"}
-    values.update({k: v for k, v in cli.items() if v is not None})
-    return RunConfig(**values)
+    given = {k: v for k, v in cli.items() if v is not None}
+    if isinstance(given.get("models"), str):  # `--models ''` is an empty list, refused
+        given["models"] = [m.strip() for m in given["models"].split(",") if m.strip()]
+    if isinstance(given.get("seeds"), str):
+        given["seeds"] = seed_list(given["seeds"])
+    if given.get("quick") is False:  # --full: over a run.toml's quick = true too
+        given["preset"] = "full"
+    return load_config(config_file, **given)
 
 
 def run(
@@ -211,37 +149,10 @@ def run(
     run_id: RunIdOpt = None,
 ) -> None:
     """Run everything: data, splits, features, all models, submissions and the report."""
+    given = dict(locals())  # every option but --config is the RunConfig field of its name
+    cfg = _config(given.pop("config"), **given)
     from harness.run.pipeline import run_pipeline
 
-    # `--models ''` is an empty list (refused by the checks), not "every model"
-    model_list = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
-    cfg = _config(
-        config,
-        root=root,
-        format=format,
-        subset=subset,
-        task=task,
-        models=model_list,
-        test_dir=test_dir,
-        answers=answers,
-        seed=seed,
-        out=out,
-        cache_dir=cache_dir,
-        n_jobs=n_jobs,
-        scheduler=scheduler,
-        quick=quick,
-        device=device,
-        resplit=resplit,
-        features=features,
-        ddp=ddp,
-        checks=checks,
-        run_id=run_id,
-        min_genre_count=min_genre_count,
-        min_duration=min_duration,
-        style_map=style_map,
-        seeds=seed_list(seeds),
-        robustness=robustness,
-    )
     exit_if_models_failed(run_pipeline(cfg))
 
 
@@ -269,35 +180,13 @@ def train(
     run_id: RunIdOpt = None,
 ) -> None:
     """Train one model, calibrate it, score it on validation and test, and save it."""
+    given = dict(locals())  # every option but --config is the RunConfig field of its name
     from harness.registry import get_entry
 
-    get_entry(model)  # an unknown name fails before anything heavy is imported
+    get_entry(given.pop("model"))  # an unknown name fails before anything heavy is imported
+    cfg = _config(given.pop("config"), **given, models=[model], checks=False)
     from harness.run.pipeline import run_pipeline
 
-    cfg = _config(
-        config,
-        root=root,
-        format=format,
-        subset=subset,
-        task=task,
-        models=[model],
-        test_dir=test_dir,
-        answers=answers,
-        seed=seed,
-        out=out,
-        cache_dir=cache_dir,
-        n_jobs=n_jobs,
-        scheduler=scheduler,
-        quick=quick,
-        device=device,
-        resplit=resplit,
-        features=features,
-        ddp=ddp,
-        checks=False,
-        run_id=run_id,
-        min_genre_count=min_genre_count,
-        min_duration=min_duration,
-    )
     exit_if_models_failed(run_pipeline(cfg))
 
 

@@ -52,7 +52,7 @@ from sklearn.manifold import TSNE
 from sklearn.preprocessing import StandardScaler
 
 from harness import log
-from harness.bundles.inputs import FeatureTableModel, LogMelModel
+from harness.bundles.inputs import FeatureTableModel, model_input
 from harness.checks.runs.style_map import (
     MFCC_SOURCE,
     MIN_MAP_CLIPS,
@@ -124,7 +124,7 @@ def write_model_embeddings(
     """``embeddings/<name>.npz`` of a fitted NeuralClassifier (see the module docstring)."""
     keys, groups, per_chunk = [], [], []
     for group in GROUPS:
-        found, X = model_inputs_of(LogMelModel(), data, features, group)
+        found, X = model_inputs_of(model_input(get_entry(name)), data, features, group)
         if len(found):
             keys.append(found)
             groups += [group] * len(found)

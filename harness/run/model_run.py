@@ -217,6 +217,7 @@ def save_model_bundle(
         data=data,
         decode=features.decode,
         logmel=features.logmel,
+        feature_set=getattr(model_input(entry), "feature_set", "logmel"),
         reference=name in REFERENCE_MODELS,
         calibration=calibration_of(data.task, predictions["validation"]),
     )

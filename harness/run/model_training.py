@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import log
-from harness.bundles.inputs import LogMelModel
+from harness.bundles.inputs import model_input
 from harness.config.run_config import RunConfig
 from harness.data.prepared import PreparedData, targets
 from harness.features.extracted import ExtractedFeatures, usable_keys
@@ -187,6 +187,7 @@ def sanity_results(
     synthetic set.
     """
     quick = config.training_preset != "full"
+    kind = model_input(get_entry(estimator.model))  # the spectrograms the model reads
     rng = np.random.default_rng(config.seed)
     inputs = {}
     n_clips = SANITY_CLIPS // 2 if quick else SANITY_CLIPS
@@ -194,7 +195,7 @@ def sanity_results(
         keys = usable_keys(data, features, group)
         if len(keys) > limit:
             keys = keys[np.sort(rng.choice(len(keys), size=limit, replace=False))]
-        _, lazy = model_inputs_of(LogMelModel(), data, features, group, keys=keys)
+        _, lazy = model_inputs_of(kind, data, features, group, keys=keys)
         inputs[group] = (np.stack([lazy[i] for i in range(len(keys))]), targets(data, keys))
     (X, y), (X_val, y_val) = inputs["training"], inputs["validation"]
     return run_sanity_checks(

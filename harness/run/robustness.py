@@ -152,7 +152,12 @@ def scorable(outcome: ModelOutcome) -> bool:
         return False
     if outcome.name == ENSEMBLE_NAME:
         return True
-    return outcome.name not in REFERENCE_MODELS and outcome.estimator is not None
+    if outcome.name in REFERENCE_MODELS or outcome.estimator is None:
+        return False
+    if outcome.name == ENSEMBLE_NAME:
+        return True
+    # the changed audio is turned into MFCC-140 and the run's log-mel only
+    return set(model_input(get_entry(outcome.name)).feature_sets) <= {"mfcc", "logmel"}
 
 
 def skip_reason(

@@ -174,3 +174,39 @@ def test_multi_label_task_trains_the_pretrained_models(synth_root, tmp_path):
     assert result.exit_code == 0, result.output
     board = pd.read_csv(tmp_path / "runs" / "multi" / "leaderboard.csv").set_index("model")
     assert (board.loc[["musicnn-probe", "musicnn-zeroshot"], "status"] == "ok").all()
+
+
+def test_a_missing_checkpoint_is_one_line_before_any_work(synth_root, tmp_path, monkeypatch):
+    monkeypatch.setattr("models.musicnn.weights.package_dir", lambda: tmp_path / "nowhere")
+    result = _cli(
+        "run", "--root", synth_root, "--models", "musicnn-probe", "--out", tmp_path / "runs",
+        "--cache-dir", tmp_path / "cache", "--quick",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert 'install them with "pip install --no-deps musicnn==0.1.0"' in message
+    assert "\n" not in message
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("task", ["genre_top", "genres_all"])
+def test_finetune_trains_single_and_multi_label(synth_root, tmp_path, monkeypatch, task):
+    from harness.run import model_training
+
+    # the model-sanity checks train extra copies for minutes on a CPU; not what this tests
+    monkeypatch.setattr(model_training, "write_model_sanity", lambda *args, **kwargs: None)
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'submissions_dir = "{tmp_path / "subs"}"\n[params.musicnn-finetune]\nepochs = 1\n'
+    )
+    result = _cli(
+        "train", "musicnn-finetune", "--root", synth_root, "--task", task, "--config", config,
+        "--out", tmp_path / "runs", "--cache-dir", tmp_path / "cache", "--quick",
+        "--run-id", "ft", "--n-jobs", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(tmp_path / "runs" / "ft" / "leaderboard.csv").set_index("model")
+    assert board.loc["musicnn-finetune", "status"] == "ok"
+    spec = json.loads((tmp_path / "runs/ft/models/musicnn-finetune/bundle/bundle.json").read_text())
+    assert spec["features"]["feature_set"] == "musicnn-mel"
+    assert spec["features"]["logmel"]["sr"] == 16000

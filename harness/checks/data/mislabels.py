@@ -6,10 +6,13 @@ every MFCC-140 statistic plus a tempo-robust rhythm descriptor of the log-mel sp
 (:func:`harness.checks.data.rhythm.rhythm_descriptor`: MFCC summaries see which sounds occur, not
 in which order), folds grouped by artist (no artist's other tracks vouch for its labels) and
 stratified by genre. When the run embedded its clips with the pretrained musicnn (MSD)
-network, the detector reads those embeddings instead (its penultimate layer, the clip's mean
-over 3 s patches: a cross-validated probe), which hear genre far better than MFCC statistics
-on real music; the finding names the inputs it used. Its strength is the one of :data:`C_GRID` with the lowest out-of-fold log
-loss: the best calibrated, since the flags read probabilities.
+network, a second base classifier reads those embeddings (its penultimate layer, the clip's
+mean over 3 s patches: a cross-validated probe), and the one with the lower out-of-fold log
+loss on the same tracks is used: on real music the embeddings hear genre far better than MFCC
+statistics; the synthetic set is made to be heard by MFCC and rhythm. The finding names the
+inputs used and the ones passed over. Its strength is the one of
+:data:`C_GRID` with the lowest out-of-fold log loss: the best calibrated, since the flags read
+probabilities.
 
 **Flags.** Tracks ranked by cleanlab's label quality (self-confidence), lowest first; a track is
 flagged when the classifier gives its genre at most :data:`MAX_P_GIVEN` and another genre at
@@ -29,6 +32,7 @@ under the bar); the finding says so.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -115,6 +119,10 @@ class BaseClassifier:
         What it read, e.g. ``"140 MFCC statistics + 832 rhythm descriptors"``.
     accuracy, macro_f1, kappa : float
         Out-of-fold accuracy, macro F1 and Cohen's kappa against the given labels.
+    log_loss : float
+        Out-of-fold log loss of the given labels (what chose ``C`` and the inputs).
+    compared : str
+        The other inputs it was chosen over, with their log loss ("" when there were none).
     """
 
     proba: np.ndarray
@@ -125,6 +133,8 @@ class BaseClassifier:
     accuracy: float
     macro_f1: float
     kappa: float
+    log_loss: float = float("nan")
+    compared: str = ""
 
     @property
     def credible(self) -> bool:
@@ -142,6 +152,7 @@ class BaseClassifier:
             f"base classifier: artist-grouped {self.n_splits}-fold logistic regression "
             f"(C={self.C:g}) on {self.features}, out-of-fold accuracy {self.accuracy:.2f}, "
             f"macro F1 {self.macro_f1:.2f}"
+            + (f"; chosen over {self.compared} by out-of-fold log loss" if self.compared else "")
         )
 
 
@@ -165,9 +176,10 @@ def fit_base_classifier(
         proba, classes = out_of_fold_proba(X=X, y=y, groups=groups, C=C, random_state=random_state)
         p_given = proba[np.arange(len(y)), np.searchsorted(classes, y)]
         fits.append((-np.mean(np.log(np.clip(p_given, 1e-12, None))), C, proba, classes))
-    _, C, proba, classes = min(fits, key=lambda fit: fit[0])
+    loss, C, proba, classes = min(fits, key=lambda fit: fit[0])
     y_int, pred = np.searchsorted(classes, y), proba.argmax(axis=1)
     return BaseClassifier(
+        log_loss=float(loss),
         proba=proba,
         classes=classes,
         C=C,
@@ -300,6 +312,7 @@ def suspected_mislabels(
     groups: pd.Series,
     splits: pd.Series | None = None,
     random_state: int = 0,
+    alternatives: tuple[pd.DataFrame, ...] = (),
 ) -> CheckResult:
     """Tracks whose given genre a credible out-of-fold classifier confidently rejects.
 
@@ -317,11 +330,16 @@ def suspected_mislabels(
         whole set when not given).
     random_state : int
         Seed of the folds.
+    alternatives : tuple of pd.DataFrame
+        Other detector inputs for the same tracks (e.g. pretrained embeddings): each gets its
+        own base classifier on the tracks every input covers, and the one with the lowest
+        out-of-fold log loss is used (the finding names it and the others).
     """
-    keys = labels.index.intersection(features.index)
-    X = features.loc[keys].to_numpy(dtype=np.float64)
-    keep = np.isfinite(X).all(axis=1)
-    keys, X = keys[keep], X[keep]
+    tables = (features, *alternatives)
+    keys = labels.index
+    for table in tables:
+        finite = np.isfinite(table.to_numpy(dtype=np.float64)).all(axis=1)
+        keys = keys.intersection(table.index[finite])
     y = labels.loc[keys].astype(str).to_numpy()
     counts = pd.Series(y).value_counts()
     if len(keys) < 20 or counts.size < 2 or counts.min() < 2:
@@ -330,13 +348,20 @@ def suspected_mislabels(
             NAME,
             f"too few labelled tracks with features ({len(keys)}) for a cross-validated baseline",
         )
-    base = fit_base_classifier(
-        X=X,
-        y=y,
-        groups=groups.reindex(keys).fillna(-1).to_numpy(),
-        features=describe_features(features.columns),
-        random_state=random_state,
-    )
+    fits = [
+        fit_base_classifier(
+            X=table.loc[keys].to_numpy(dtype=np.float64),
+            y=y,
+            groups=groups.reindex(keys).fillna(-1).to_numpy(),
+            features=describe_features(table.columns),
+            random_state=random_state,
+        )
+        for table in tables
+    ]
+    base = min(fits, key=lambda fit: fit.log_loss)
+    others = [f"{fit.features} ({fit.log_loss:.3f} against {base.log_loss:.3f})" for fit in fits]
+    others = [text for fit, text in zip(fits, others, strict=True) if fit is not base]
+    base = dataclasses.replace(base, compared="; ".join(others))
     y_int = np.searchsorted(base.classes, y)
     split_of = np.full(len(keys), "all", dtype=object)
     if splits is not None:
@@ -405,18 +430,21 @@ def mislabel_result(table: pd.DataFrame, *, base: BaseClassifier, wrong: int) ->
 
 def from_inputs(inputs: DataInputs) -> list[CheckResult]:
     """The mislabel detector as a registered ``"data"`` check (:func:`suspected_mislabels` on
-    the usable clips' pretrained embeddings when the run computed them, else on their MFCC-140
-    and rhythm inputs)."""
+    the usable clips' MFCC-140 and rhythm inputs, and on their pretrained embeddings when the
+    run computed them: whichever gives the lower out-of-fold log loss)."""
     if inputs.feature_table is None and inputs.pretrained is None:
         return [skip(FAMILY, NAME, "no feature table")]
     status = inputs.status
     usable = status.index[status["status"].isin(USABLE).to_numpy()]
+    candidates = []
+    if inputs.feature_table is not None:
+        candidates.append(detector_features(inputs.feature_table, inputs.rhythm))
     if inputs.pretrained is not None:
-        features = inputs.pretrained
-    else:
-        features = detector_features(inputs.feature_table, inputs.rhythm)
+        candidates.append(inputs.pretrained)
+    features, *alternatives = [table[table.index.isin(usable)] for table in candidates]
     result = suspected_mislabels(
-        features=features[features.index.isin(usable)],
+        features=features,
+        alternatives=tuple(alternatives),
         labels=given_labels(inputs),
         groups=split_groups(inputs.tracks),
         splits=inputs.splits,
