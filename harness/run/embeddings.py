@@ -56,6 +56,7 @@ from harness.bundles.inputs import FeatureTableModel, model_input
 from harness.checks.runs.style_map import (
     MFCC_SOURCE,
     MIN_MAP_CLIPS,
+    PRETRAINED_LAYER,
     one_thread_below,
     standardised,
 )
@@ -63,7 +64,7 @@ from harness.config.run_config import RunConfig
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData
 from harness.data.splits import SPLITS
 from harness.features.changed_store import save_arrays
-from harness.features.extracted import ExtractedFeatures
+from harness.features.extracted import ExtractedFeatures, usable_keys
 from harness.registry import get_entry
 from harness.run.model_run import ModelOutcome, model_inputs_of
 from harness.run.timing import StageTimes
@@ -106,10 +107,38 @@ def mfcc_embedding_stage(
     features: ExtractedFeatures,
     times: StageTimes,
 ) -> None:
-    """Stage ``mfcc-140: embeddings`` (nothing with ``style_map`` off)."""
+    """Stage ``mfcc-140: embeddings`` (nothing with ``style_map`` off), and one per pretrained
+    source the run embedded its clips with."""
     if config.style_map:
         with times.stage(f"{MFCC_SOURCE}: embeddings"):
             write_mfcc_embeddings(run_dir, data, features, seed=config.seed)
+        for source in features.pretrained:
+            with times.stage(f"{source}: embeddings"):
+                write_pretrained_embeddings(run_dir, source, data, features, seed=config.seed)
+
+
+def write_pretrained_embeddings(
+    run_dir: Path, source: str, data: PreparedData, features: ExtractedFeatures, *, seed: int
+) -> Path | None:
+    """``embeddings/<source>.npz`` of a pretrained network: its penultimate layer per 3 s patch
+    (``chunks``) and their mean per clip (``embedding``), for the clips a model sees."""
+    keys, groups, chunks = [], [], []
+    for group in GROUPS:
+        embeddings = features.pretrained[source].get(group)
+        found = usable_keys(data, features, group)
+        if embeddings is None or not len(found):
+            continue
+        rows = embeddings.layers[PRETRAINED_LAYER][embeddings.rows(found)]
+        finite = np.isfinite(rows.astype(np.float32)).reshape(len(rows), -1).all(axis=1)
+        keys.append(found[finite])
+        groups += [group] * int(finite.sum())
+        chunks.append(rows[finite])
+    if not chunks:
+        record_skip(run_dir, source, "no clip has a finite pretrained embedding")
+        return None
+    per_chunk = np.concatenate(chunks)
+    arrays = {"embedding": per_chunk.astype(np.float32).mean(axis=1), "chunks": per_chunk}
+    return write_source(run_dir, source, _concat(keys), np.array(groups), arrays, data, seed=seed)
 
 
 def write_model_embeddings(

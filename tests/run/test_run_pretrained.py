@@ -42,7 +42,6 @@ def pretrained_run(synth_root, tmp_path_factory):
         config,
         "--quick",
         "--no-checks",
-        "--no-style-map",
         "--run-id",
         "pre",
         "--n-jobs",
@@ -65,6 +64,14 @@ def test_the_pretrained_rows_are_on_the_leaderboard(pretrained_run):
     assert chosen["validation_log_loss"] == selection["validation_log_loss"].min()
     assert list((cache / "embeddings").glob("musicnn-msd-*/*.npz"))  # the cache was written
     assert (submissions / "musicnn-probe.csv").is_file()
+
+
+def test_the_style_map_and_near_duplicates_hear_the_pretrained_embeddings(pretrained_run):
+    run_dir, _, _ = pretrained_run
+    with np.load(run_dir / "embeddings" / "musicnn-msd.npz", allow_pickle=False) as found:
+        assert found["embedding"].shape[1] == 200 and found["chunks"].ndim == 3
+    report = (run_dir / "report.md").read_text("utf-8")
+    assert "musicnn-msd" in report  # the style map's source
 
 
 def test_a_rerun_reads_the_embeddings_from_the_cache(pretrained_run, synth_root, monkeypatch):

@@ -69,7 +69,8 @@ COLUMNS = [
 
 
 def best_neural_model(run_dir: Path) -> str | None:
-    """The model with the lowest validation log loss among those with an embeddings file."""
+    """The model with the lowest validation log loss among those with an embeddings file, or,
+    when none has one, a pretrained network's (:data:`PRETRAINED_SOURCES`, per 3 s patch)."""
     layout = RunLayout(Path(run_dir))
     board_path = layout.leaderboard
     if not board_path.exists():
@@ -77,10 +78,14 @@ def best_neural_model(run_dir: Path) -> str | None:
     board = pd.read_csv(board_path)
     if "val_log_loss" in board.columns:
         board = board.sort_values("val_log_loss", kind="stable", na_position="last")
-    for name in board["model"].astype(str):
+    for name in [*board["model"].astype(str), *PRETRAINED_SOURCES]:
         if name != MFCC_SOURCE and layout.embedding(name).exists():
             return name
     return None
+
+
+#: Pretrained sources whose patch embeddings can stand in for a trained model's chunks.
+PRETRAINED_SOURCES = ("musicnn-msd", "musicnn-mtt")
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -218,8 +223,9 @@ def embedding_duplicates(run_dir: Path) -> CheckResult:
     if planted is not None:
         pairs["planted"] = [frozenset(p) in planted for p in pairs[["key_a", "key_b"]].to_numpy()]
     across = int(pairs["across groups"].sum())
+    why = "pretrained, per 3 s patch" if model in PRETRAINED_SOURCES else "best validation log loss"
     finding = (
-        f"{model} (best validation log loss): {len(pairs)} pairs of clips whose chunks are, at "
+        f"{model} ({why}): {len(pairs)} pairs of clips whose chunks are, at "
         f"every position, at most {threshold:.4f} apart (cosine; the {QUANTILE:.1%} quantile of "
         f"the distances between two chunks of one clip), {across} of them across groups, "
         f"{len(pairs) - across} within one"

@@ -1,6 +1,7 @@
 """The style map: how the clips a model has heard sit in its embedding space, against the genres.
 
-Reads ``<run_dir>/embeddings/<source>.npz`` (one per neural model and ``mfcc-140``, the
+Reads ``<run_dir>/embeddings/<source>.npz`` (one per neural model, ``mfcc-140`` and each
+pretrained network the run embedded its clips with (``musicnn-msd``: its penultimate layer), the
 baselines' standardised input; the format is in :mod:`harness.run.embeddings`) and gives
 one result per source, computed on the labelled clips in the embedding space (never on the
 t-SNE coordinates, which only draw the figure):
@@ -52,12 +53,14 @@ from threadpoolctl import threadpool_limits
 from harness.checks.base import CheckResult, skip
 from harness.checks.runs.style_figures import style_map_figure
 from harness.errors import DataError, HarnessError
-from harness.registry import get_entry
+from harness.registry import get_entry, pretrained_inputs
 from harness.run_layout import IN_RUN, RunLayout
 from harness.scoring.submission.score import read_answers
 
 FAMILY = "style map"
 MFCC_SOURCE = "mfcc-140"  # the baselines' input, standardised
+#: The layer of a pretrained network written to ``embeddings/<source>.npz`` (per 3 s patch).
+PRETRAINED_LAYER = "penultimate"
 # embeddings/<source>.skipped.json (RunLayout.embedding_skipped): {"reason": why that source has
 # no embeddings file}; one file per source, as models trained side by side may skip at once
 K_NEIGHBOURS = 10
@@ -111,15 +114,19 @@ def run_config(run_dir: Path) -> dict:
 
 
 def expected_sources(config: dict) -> list[str]:
-    """The run's neural models (registry order as given), then ``mfcc-140``."""
-    neural = []
+    """The run's neural models (registry order as given), ``mfcc-140``, then the pretrained
+    sources its embeddings models read (their penultimate layer)."""
+    neural, pretrained = [], []
     for name in config.get("models", []):
         try:
-            if get_entry(name).is_neural:
+            entry = get_entry(name)
+            if entry.is_neural:
                 neural.append(name)
+            params = (config.get("params") or {}).get(name)
+            pretrained += [source for source, _ in pretrained_inputs(entry, params)]
         except HarnessError:  # a model no longer installed: no embedding expected of it
             continue
-    return [*neural, MFCC_SOURCE]
+    return [*neural, MFCC_SOURCE, *dict.fromkeys(pretrained)]
 
 
 def missing_reason(run_dir: Path, source: str, config: dict) -> str:
