@@ -116,7 +116,6 @@ class MusiCNN(nn.Module):
         return bn(F.relu(conv(image))).squeeze(3)
 
 
-
 def _max_over_bands(maps: torch.Tensor, bn: nn.Module) -> torch.Tensor:
     """``max over bands of bn(relu(maps))`` for conv outputs (batch, C, frames, bands), computed
     on the reduced maps: relu and batch norm are monotone per channel (decreasing where the
