@@ -19,11 +19,18 @@ frames = 3 s in the published models; any length works). Feature maps are kept a
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.musicnn.layers import TaggerOutput, batch_norm, check_patches
+from models.musicnn.layers import (
+    TaggerOutput,
+    batch_norm,
+    copy_batch_norm,
+    copy_conv2d,
+    copy_dense,
+)
 
 N_MELS = 96
 TIMBRAL_FILTERS = 204  # int(1.6 * 128)
@@ -35,12 +42,7 @@ BACKEND_UNITS = 200
 
 
 class MusiCNN(nn.Module):
-    """musicnn with ``n_tags`` outputs (50 for the MSD and MTT checkpoints).
-
-    Parameter names are the torch ones; :mod:`models.musicnn.conversion` maps the checkpoint's
-    TensorFlow variables onto them. Call ``.eval()`` before use: the batch norms then use the
-    checkpoint's moving statistics, as the original does with ``is_training=False``.
-    """
+    """musicnn with ``n_tags`` outputs (50 for the MSD and MTT checkpoints)."""
 
     def __init__(self, n_tags: int = 50) -> None:
         super().__init__()
@@ -66,22 +68,8 @@ class MusiCNN(nn.Module):
         self.output = nn.Linear(BACKEND_UNITS, n_tags)
 
     def forward(self, x: torch.Tensor) -> TaggerOutput:
-        """Tag logits, probabilities and embeddings of each patch.
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (batch, frames, 96), float32
-            Log-mel patches (:func:`models.musicnn.frontend.musicnn_patches`); any number of
-            frames (the checkpoints were trained on 187, 3 s).
-
-        Returns
-        -------
-        TaggerOutput
-            ``logits`` and ``probabilities`` (batch, n_tags); embeddings ``mean_pool`` and
-            ``max_pool`` (batch, 753: the 561 front-end channels, then the three mid-end
-            layers' 64 each) and ``penultimate`` (batch, 200).
-        """
-        check_patches(x, n_mels=N_MELS)
+        """``x`` (batch, frames, 96) -> tag logits, probabilities and the named embeddings
+        ``mean_pool``, ``max_pool`` (batch, 753) and ``penultimate`` (batch, 200)."""
         x = self.input_bn(x.unsqueeze(1))  # (batch, 1, frames, mels)
         maps = []
         padded = F.pad(x, (0, 0, 3, 3))
@@ -114,6 +102,19 @@ class MusiCNN(nn.Module):
         original's conv2d over (frames, C) with one input channel: (batch, 64, frames)."""
         image = F.pad(maps.transpose(1, 2).unsqueeze(1), (0, 0, 3, 3))
         return bn(F.relu(conv(image))).squeeze(3)
+
+    def load_checkpoint(self, tensors: dict[str, np.ndarray]) -> None:
+        """Copy a musicnn checkpoint's tensors (TensorFlow names) into this module."""
+        copy_batch_norm(self.input_bn, tensors, "batch_normalization")
+        convs = [*self.timbral, *self.temporal, *self.midend]
+        norms = [*self.timbral_bn, *self.temporal_bn, *self.midend_bn]
+        for i, (conv, bn) in enumerate(zip(convs, norms, strict=True)):
+            copy_conv2d(conv, tensors, "conv2d" if i == 0 else f"conv2d_{i}")
+            copy_batch_norm(bn, tensors, f"batch_normalization_{i + 1}")
+        copy_batch_norm(self.pool_bn, tensors, "batch_normalization_9")
+        copy_dense(self.dense, tensors, "dense")
+        copy_batch_norm(self.dense_bn, tensors, "batch_normalization_10")
+        copy_dense(self.output, tensors, "dense_1")
 
 
 def _max_over_bands(maps: torch.Tensor, bn: nn.Module) -> torch.Tensor:

@@ -1,77 +1,147 @@
-"""A reader of TensorFlow's tensor-bundle checkpoints in plain Python: no TensorFlow, no
-protobuf library, and nothing in the files is executed (no pickle).
+"""A reader of TensorFlow's tensor-bundle checkpoints (``<prefix>.index`` +
+``<prefix>.data-NNNNN-of-NNNNN``) in plain Python: no TensorFlow, no protobuf library, and
+nothing in the files is executed (no pickle).
 
-A bundle is ``<prefix>.index`` and ``<prefix>.data-00000-of-00001``. The index is a sorted
-table (:mod:`models.musicnn.sorted_table`) from each variable's name to a serialised
-``BundleEntryProto``: its dtype, shape, shard, the ``offset`` and ``size`` of its bytes in the
-data file and their masked CRC-32C; the empty key holds the ``BundleHeaderProto`` (number of
-shards, endianness). The data file is the tensors' raw bytes, C order, little-endian.
-
-The protobuf messages are decoded by hand: each field is a varint ``number << 3 | wire type``
-followed by a varint (type 0), 8 bytes (1), a varint length and that many bytes (2: strings,
-nested messages) or 4 bytes (5). Every tensor's CRC-32C is checked (:mod:`models.musicnn.crc32c`)
-unless ``verify_crc=False``. Anything damaged or not supported is a :class:`DataError` of one
-line naming the file and what is wrong.
+The ``.index`` file is a LevelDB-style sorted table: data blocks of prefix-compressed
+key/value entries, each block followed by a 5-byte trailer (compression type, CRC), an index
+block mapping each data block's last key to its (offset, size) handle, and a 48-byte footer
+ending in a magic number. Each value is a serialised ``BundleEntryProto`` (dtype, shape,
+shard, offset and size of the tensor's bytes in the ``.data`` shard); the empty key holds the
+``BundleHeaderProto``. The tensors' own CRC32C values are not checked here: the checkpoints
+this project reads are checked whole against pinned SHA-256 digests
+(:mod:`models.musicnn.weights`).
 """
 
 from __future__ import annotations
 
-import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import DataError
-from models.musicnn.crc32c import crc32c, mask
-from models.musicnn.sorted_table import TableError, read_table, read_varint
 
-INDEX_SUFFIX = ".index"
-DATA_SUFFIX = ".data-00000-of-00001"  # the only shard layout read: one shard
-#: TensorFlow's ``DataType`` enum -> numpy dtype (little-endian), for fixed-width types.
-DTYPES: dict[int, str] = {
-    1: "<f4",  # DT_FLOAT
-    2: "<f8",  # DT_DOUBLE
-    3: "<i4",  # DT_INT32
-    4: "u1",  # DT_UINT8
-    5: "<i2",  # DT_INT16
-    6: "i1",  # DT_INT8
-    8: "<c8",  # DT_COMPLEX64
-    9: "<i8",  # DT_INT64
-    10: "?",  # DT_BOOL
-    17: "<u2",  # DT_UINT16
-    18: "<c16",  # DT_COMPLEX128
-    19: "<f2",  # DT_HALF
-    22: "<u4",  # DT_UINT32
-    23: "<u8",  # DT_UINT64
+TABLE_MAGIC = 0xDB4775248B80FB57
+FOOTER_SIZE = 48
+BLOCK_TRAILER_SIZE = 5
+#: TensorFlow DataType enum -> numpy dtype (little-endian), for the types a checkpoint holds.
+DTYPES = {
+    1: "<f4",
+    2: "<f8",
+    3: "<i4",
+    4: "u1",
+    5: "<i2",
+    6: "i1",
+    9: "<i8",
+    10: "?",
+    19: "<f2",
 }
-_INT64 = 1 << 63
 
 
-@dataclass(frozen=True)
-class BundleEntry:
-    """Where one tensor's bytes are (a ``BundleEntryProto``)."""
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The varint at ``buf[pos:]`` and the position after it."""
+    value, shift = 0, 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
 
-    dtype: int  # TensorFlow's DataType number
-    shape: tuple[int, ...]
-    shard_id: int
-    offset: int  # bytes into the data file
-    size: int  # bytes
-    crc32c: int  # masked CRC-32C of the bytes
-    sliced: bool  # a partitioned variable (not read here)
+
+def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """(field number, value) of a protobuf message: ints for varint / fixed fields, bytes for
+    length-delimited ones."""
+    out, pos = [], 0
+    while pos < len(buf):
+        tag, pos = _varint(buf, pos)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 1:
+            value, pos = struct.unpack_from("<Q", buf, pos)[0], pos + 8
+        elif wire == 5:
+            value, pos = struct.unpack_from("<I", buf, pos)[0], pos + 4
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            if pos + length > len(buf):
+                raise ValueError("truncated length-delimited field")
+            value, pos = buf[pos : pos + length], pos + length
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        out.append((number, value))
+    return out
 
 
-def read_tensor_bundle(prefix: str | Path, *, verify_crc: bool = True) -> dict[str, np.ndarray]:
-    """Every tensor of the checkpoint at ``prefix``.
+def _block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
+    """The (key, value) entries of the table block at ``offset`` (``size`` bytes + trailer)."""
+    end = offset + size
+    if offset < 0 or end + BLOCK_TRAILER_SIZE > len(data):
+        raise ValueError(f"block at {offset} (+{size}) runs past the end of the file")
+    if data[end] != 0:
+        raise ValueError(f"block at {offset} is compressed (type {data[end]}); expected none")
+    block = data[offset:end]
+    (n_restarts,) = struct.unpack_from("<I", block, len(block) - 4)
+    limit = len(block) - 4 - 4 * n_restarts
+    if limit < 0:
+        raise ValueError(f"block at {offset} has a bad restart array")
+    entries, pos, key = [], 0, b""
+    while pos < limit:
+        shared, pos = _varint(block, pos)
+        unshared, pos = _varint(block, pos)
+        length, pos = _varint(block, pos)
+        if shared > len(key) or pos + unshared + length > limit:
+            raise ValueError(f"block at {offset} has a malformed entry")
+        key = key[:shared] + block[pos : pos + unshared]
+        pos += unshared
+        entries.append((key, block[pos : pos + length]))
+        pos += length
+    return entries
 
-    Parameters
-    ----------
-    prefix : str or Path
-        The files' common start (``model.ckpt`` for ``model.ckpt.index``), or a folder whose
-        files are named ``.index`` and ``.data-00000-of-00001``, as the musicnn checkpoints'.
-    verify_crc : bool
-        Check each tensor's bytes against the CRC-32C its entry stores (0.1 s for 9 MB).
+
+def _index_entries(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of the sorted table in ``data``, in key order."""
+    if len(data) < FOOTER_SIZE:
+        raise ValueError("shorter than a table footer")
+    footer = data[-FOOTER_SIZE:]
+    (magic,) = struct.unpack_from("<Q", footer, FOOTER_SIZE - 8)
+    if magic != TABLE_MAGIC:
+        raise ValueError("no table magic number at its end (not a tensor-bundle .index)")
+    _, pos = _varint(footer, 0)  # metaindex handle: unused
+    _, pos = _varint(footer, pos)
+    index_offset, pos = _varint(footer, pos)
+    index_size, _ = _varint(footer, pos)
+    entries = []
+    for _, handle in _block(data, index_offset, index_size):
+        offset, pos = _varint(handle, 0)
+        size, _ = _varint(handle, pos)
+        entries += _block(data, offset, size)
+    return entries
+
+
+def _entry(value: bytes) -> dict:
+    """A BundleEntryProto as a dict: dtype, shape, shard_id, offset, size."""
+    entry = {"dtype": 0, "shape": [], "shard_id": 0, "offset": 0, "size": 0, "slices": 0}
+    for number, field in _fields(value):
+        if number == 1:
+            entry["dtype"] = field
+        elif number == 2:
+            for dim_number, dim in _fields(field):
+                if dim_number == 2:
+                    sizes = [v for n, v in _fields(dim) if n == 1]
+                    entry["shape"].append(sizes[0] if sizes else 0)
+        elif number in (3, 4, 5):
+            entry[{3: "shard_id", 4: "offset", 5: "size"}[number]] = field
+        elif number == 7:
+            entry["slices"] += 1
+    return entry
+
+
+def read_tensor_bundle(prefix: str | Path) -> dict[str, np.ndarray]:
+    """Every tensor of the checkpoint at ``prefix`` (the path without ``.index``).
 
     Returns
     -------
@@ -81,156 +151,44 @@ def read_tensor_bundle(prefix: str | Path, *, verify_crc: bool = True) -> dict[s
     Raises
     ------
     DataError
-        A missing or damaged file (wrong magic number, truncated, an offset beyond the data,
-        a failed CRC), a sliced, multi-shard or big-endian checkpoint, an unsupported dtype.
+        A missing or damaged file, a sliced or compressed or multi-shard checkpoint, an
+        unsupported dtype: one line naming the file and what is wrong.
     """
-    index_path, data_path = bundle_paths(prefix)
-    entries = read_index(prefix, verify_crc=verify_crc)
-    data = _read_bytes(data_path)
-    tensors = {}
-    for name, entry in entries.items():
-        where = f"{data_path}: tensor {name!r}"
-        dtype = np.dtype(DTYPES[entry.dtype])
-        count = int(np.prod(entry.shape, dtype=np.int64))
-        if entry.size != count * dtype.itemsize:
-            raise DataError(
-                f"{index_path}: tensor {name!r} has {entry.size} bytes, but shape "
-                f"{list(entry.shape)} of {dtype} needs {count * dtype.itemsize}"
-            )
-        if entry.offset + entry.size > len(data):
-            raise DataError(
-                f"{where} at bytes {entry.offset}-{entry.offset + entry.size} runs past the "
-                f"file's end ({len(data)} bytes): the file is truncated or does not belong to "
-                "this index"
-            )
-        raw = memoryview(data)[entry.offset : entry.offset + entry.size]
-        if verify_crc and mask(crc32c(raw)) != entry.crc32c:
-            raise DataError(f"{where} fails its CRC-32C: the file is damaged")
-        tensors[name] = np.frombuffer(data, dtype, count, entry.offset).reshape(entry.shape)
-    return tensors
-
-
-def bundle_paths(prefix: str | Path) -> tuple[Path, Path]:
-    """The ``.index`` and ``.data-00000-of-00001`` paths of the checkpoint at ``prefix``."""
-    prefix = os.fspath(prefix)
-    if os.path.isdir(prefix):
-        prefix = os.path.join(prefix, "")
-    return Path(prefix + INDEX_SUFFIX), Path(prefix + DATA_SUFFIX)
-
-
-def read_index(prefix: str | Path, *, verify_crc: bool = True) -> dict[str, BundleEntry]:
-    """Each tensor's entry in the checkpoint's index (no tensor data read), checked to be one
-    that :func:`read_tensor_bundle` can read; one-line :class:`DataError` otherwise."""
-    index_path, _ = bundle_paths(prefix)
+    index_path = Path(f"{prefix}.index")
+    data_path = Path(f"{prefix}.data-00000-of-00001")
     try:
-        table = read_table(_read_bytes(index_path), verify_crc=verify_crc)
-    except TableError as exc:
+        index = index_path.read_bytes()
+        data = data_path.read_bytes()
+    except OSError as exc:
+        raise DataError(
+            f"{exc.filename}: cannot read this checkpoint file ({exc.strerror})"
+        ) from None
+    try:
+        entries = _index_entries(index)
+    except (ValueError, struct.error) as exc:
         raise DataError(f"{index_path}: not a readable tensor-bundle index ({exc})") from None
-    entries, header = {}, None
-    for key, value in table:
+    tensors = {}
+    for key, value in entries:
+        if not key:  # the BundleHeaderProto
+            continue
         name = key.decode("utf-8", errors="replace")
         try:
-            if not key:
-                header = _header(value)
-            else:
-                entries[name] = _entry(value)
-        except (TableError, struct.error) as exc:
+            entry = _entry(value)
+        except (ValueError, struct.error) as exc:
             raise DataError(f"{index_path}: entry {name!r} is malformed ({exc})") from None
-    if header is None:
-        raise DataError(f"{index_path}: no bundle header (the empty key); not a checkpoint")
-    n_shards, big_endian = header
-    if n_shards != 1 or big_endian:
-        raise DataError(
-            f"{index_path}: a checkpoint of {n_shards} shard(s), "
-            f"{'big' if big_endian else 'little'}-endian; only one little-endian shard is read"
-        )
-    for name, entry in entries.items():
-        problem = _unsupported(entry)
-        if problem:
-            raise DataError(f"{index_path}: tensor {name!r} {problem}")
-    return entries
-
-
-def _unsupported(entry: BundleEntry) -> str | None:
-    """What keeps ``entry`` from being read, or None."""
-    if entry.sliced or entry.shard_id:
-        return f"is sliced or in shard {entry.shard_id}; only whole, single-shard tensors"
-    if entry.dtype not in DTYPES:
-        return f"has dtype {entry.dtype} (TensorFlow's DataType), which is not supported"
-    if any(dim < 0 for dim in entry.shape) or entry.offset < 0 or entry.size < 0:
-        return f"has a negative dimension, offset or size ({entry})"
-    return None
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read this checkpoint file ({exc.strerror})") from None
-
-
-def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    """(field number, value) of a serialised protobuf message, in order: ints for varint and
-    fixed-width fields, bytes for length-delimited ones."""
-    out, pos = [], 0
-    while pos < len(buf):
-        tag, pos = read_varint(buf, pos)
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = read_varint(buf, pos)
-        elif wire in (1, 5):
-            width = 8 if wire == 1 else 4
-            if pos + width > len(buf):
-                raise TableError(f"field {number} runs past the message's end")
-            value = int.from_bytes(buf[pos : pos + width], "little")
-            pos += width
-        elif wire == 2:
-            length, pos = read_varint(buf, pos)
-            if pos + length > len(buf):
-                raise TableError(f"field {number} runs past the message's end")
-            value, pos = buf[pos : pos + length], pos + length
-        else:
-            raise TableError(f"field {number} has wire type {wire}, not used by these messages")
-        out.append((number, value))
-    return out
-
-
-def _signed(value: int) -> int:
-    """A varint-encoded int64 (negative values take ten bytes) as a Python int."""
-    return value - (1 << 64) if value >= _INT64 else value
-
-
-def _header(value: bytes) -> tuple[int, bool]:
-    """A ``BundleHeaderProto``: (num_shards, big-endian?)."""
-    fields = dict(_fields(value))  # 1: num_shards, 2: endianness (0 little, 1 big), 3: version
-    return _signed(fields.get(1, 0)), fields.get(2, 0) == 1
-
-
-def _entry(value: bytes) -> BundleEntry:
-    """A ``BundleEntryProto``: 1 dtype, 2 shape, 3 shard_id, 4 offset, 5 size, 6 crc32c
-    (fixed32), 7 slices (repeated)."""
-    found: dict[int, int | bytes] = {}
-    sliced = False
-    for number, field in _fields(value):
-        sliced = sliced or number == 7
-        found[number] = field
-    shape = _shape(found[2]) if isinstance(found.get(2), bytes) else ()
-    return BundleEntry(
-        dtype=int(found.get(1, 0)),
-        shape=shape,
-        shard_id=_signed(int(found.get(3, 0))),
-        offset=_signed(int(found.get(4, 0))),
-        size=_signed(int(found.get(5, 0))),
-        crc32c=int(found.get(6, 0)),
-        sliced=sliced,
-    )
-
-
-def _shape(value: bytes) -> tuple[int, ...]:
-    """A ``TensorShapeProto``: its repeated field 2 ``Dim`` messages, each with size at 1."""
-    dims = []
-    for number, dim in _fields(value):
-        if number == 2 and isinstance(dim, bytes):
-            sizes = [v for n, v in _fields(dim) if n == 1]
-            dims.append(_signed(int(sizes[-1])) if sizes else 0)
-    return tuple(dims)
+        where = f"{index_path}: tensor {name!r}"
+        if entry["slices"] or entry["shard_id"]:
+            raise DataError(f"{where} is sliced or in another shard; expected one shard")
+        if entry["dtype"] not in DTYPES:
+            raise DataError(f"{where} has unsupported dtype {entry['dtype']}")
+        dtype = np.dtype(DTYPES[entry["dtype"]])
+        count = int(np.prod(entry["shape"], dtype=np.int64))
+        start, size = entry["offset"], entry["size"]
+        if size != count * dtype.itemsize or start + size > len(data):
+            raise DataError(
+                f"{where}: {size} bytes at {start} do not hold shape {entry['shape']} of "
+                f"{dtype} in {data_path} ({len(data)} bytes); the checkpoint is damaged"
+            )
+        array = np.frombuffer(data, dtype=dtype, count=count, offset=start)
+        tensors[name] = array.reshape(entry["shape"])
+    return tensors

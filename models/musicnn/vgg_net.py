@@ -2,25 +2,27 @@
 
 Input: log-mel patches (batch, 187, 96) (only 187 frames: the dense layer's width depends on
 it). Batch norm of the input, then five blocks of a 3 x 3 convolution (128 filters,
-"same" padding, one frame or band on each side), ReLU, batch norm and max pooling ("valid":
-4 x 1 then 2 x 2 three times, all with stride 2; then 4 x 4 with stride 4; the maps go from
-187 x 96 to 92 x 48, 46 x 24, 23 x 12, 11 x 6 and 2 x 1), and a dense layer from the
-flattened ``pool5`` to the 50 tag logits. Dropout is inactive at inference.
-
-``pool5`` is flattened as TensorFlow flattens its NHWC map, (time, frequency, channel) in C
-order: value ``t * 128 + c`` is channel ``c`` of time step ``t`` (frequency has one step).
+"same" padding), ReLU, batch norm and max pooling (4 x 1 then 2 x 2 three times, all with
+stride 2; then 4 x 4 with stride 4), flattened as TensorFlow does (time, frequency, channel:
+``pool5`` has 2 x 1 x 128 = 256 values), and a dense layer to the 50 tag logits.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.musicnn.layers import TaggerOutput, batch_norm, check_patches
+from models.musicnn.layers import (
+    TaggerOutput,
+    batch_norm,
+    copy_batch_norm,
+    copy_conv2d,
+    copy_dense,
+)
 
 FILTERS = 128
-N_MELS = 96
 PATCH_FRAMES = 187
 #: (kernel, stride) of each block's max pooling.
 POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
@@ -28,11 +30,7 @@ POOL5_SIZE = 2 * 1 * FILTERS  # (time, frequency, channel) after the last poolin
 
 
 class MusicnnVGG(nn.Module):
-    """The VGG-style tagger with ``n_tags`` outputs (50 for the MSD and MTT checkpoints).
-
-    Parameter names are the torch ones (:mod:`models.musicnn.conversion` maps the checkpoint
-    onto them); call ``.eval()`` before use.
-    """
+    """The VGG-style tagger with ``n_tags`` outputs."""
 
     def __init__(self, n_tags: int = 50) -> None:
         super().__init__()
@@ -45,22 +43,22 @@ class MusicnnVGG(nn.Module):
         self.output = nn.Linear(POOL5_SIZE, n_tags)
 
     def forward(self, x: torch.Tensor) -> TaggerOutput:
-        """Tag logits, probabilities and ``pool5`` of each patch.
-
-        Parameters
-        ----------
-        x : torch.Tensor, shape (batch, 187, 96), float32
-            Log-mel patches of exactly 187 frames: the dense layer's width depends on it.
-
-        Returns
-        -------
-        TaggerOutput
-            ``logits`` and ``probabilities`` (batch, n_tags), embedding ``pool5`` (batch, 256).
-        """
-        check_patches(x, n_mels=N_MELS, frames=PATCH_FRAMES)
+        """``x`` (batch, 187, 96) -> tag logits, probabilities and ``pool5`` (batch, 256)."""
+        if x.shape[1] != PATCH_FRAMES:
+            raise ValueError(
+                f"the vgg models read patches of {PATCH_FRAMES} frames, got {x.shape[1]}"
+            )
         h = self.input_bn(x.unsqueeze(1))
         for conv, bn, pool in zip(self.convs, self.norms, self.pools, strict=True):
             h = pool(bn(F.relu(conv(h))))
         pool5 = h.permute(0, 2, 3, 1).flatten(1)  # TensorFlow's NHWC order
         logits = self.output(pool5)
         return TaggerOutput(logits, torch.sigmoid(logits), {"pool5": pool5})
+
+    def load_checkpoint(self, tensors: dict[str, np.ndarray]) -> None:
+        """Copy a vgg checkpoint's tensors (TensorFlow names) into this module."""
+        copy_batch_norm(self.input_bn, tensors, "batch_normalization")
+        for i, (conv, bn) in enumerate(zip(self.convs, self.norms, strict=True)):
+            copy_conv2d(conv, tensors, f"{i + 1}CNN")
+            copy_batch_norm(bn, tensors, f"batch_normalization_{i + 1}")
+        copy_dense(self.output, tensors, "dense")
