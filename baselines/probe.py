@@ -22,8 +22,8 @@ from sklearn.pipeline import Pipeline
 from baselines.reference import feature_pipeline
 
 #: (source, representation) pairs compared by default: the MSD checkpoint's penultimate layer,
-#: pooled mid-end features and taggram. One network, because embedding is the costly part (about
-#: 25 patches of 3 s per second on two CPU cores); ``candidates`` adds the others, e.g.
+#: pooled mid-end features and taggram. One network, because embedding is the costly part (measured
+#: 7 to 11 patches of 3 s per second on two busy CPU cores); ``candidates`` adds the others, e.g.
 #: ``["musicnn-mtt", "pool"]`` or ``["vgg-msd", "pool5"]``.
 DEFAULT_CANDIDATES = (
     ("musicnn-msd", "penultimate"),
