@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
-from baselines.reference import feature_pipeline
+from baselines.reference import TakesMultiHot, feature_pipeline
 
 #: (source, representation) pairs compared by default: the MSD checkpoint's penultimate layer,
 #: pooled mid-end features and taggram. One network, because embedding is the costly part (measured
@@ -33,7 +33,7 @@ DEFAULT_CANDIDATES = (
 PROBA_FLOOR = 1e-15  # log loss of a probability 0
 
 
-class EmbeddingProbe(ClassifierMixin, BaseEstimator):
+class EmbeddingProbe(TakesMultiHot, ClassifierMixin, BaseEstimator):
     """Linear probe choosing its input among pretrained representations on validation.
 
     Parameters
@@ -67,11 +67,6 @@ class EmbeddingProbe(ClassifierMixin, BaseEstimator):
         self.C = C
         self.max_iter = max_iter
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
 
     def required_inputs(self) -> list[tuple[str, str]]:
         """The (source, representation) pairs the input table must hold."""

@@ -53,7 +53,18 @@ def feature_pipeline(classifier: BaseEstimator, *, scale: bool = True) -> Pipeli
     return Pipeline(steps)
 
 
-class ReferenceClassifier(ClassifierMixin, BaseEstimator):
+class TakesMultiHot:
+    """Declares (scikit-learn's tag ``classifier_tags.multi_label``) that an estimator fits a
+    multi-hot target (n, C) itself, so the harness does not wrap it one-vs-rest. Put it first
+    among the bases, before ``ClassifierMixin``."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class ReferenceClassifier(TakesMultiHot, ClassifierMixin, BaseEstimator):
     """A prediction that ignores the input: ``uniform`` or ``prior``, single- or multi-label.
 
     Parameters
@@ -101,11 +112,6 @@ class ReferenceClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(self, "dummy_"):
             return self.dummy_.predict(X)
         return (self.predict_proba(X) >= 0.5).astype(np.int8)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
 
 
 def make_uniform(*, random_state: int = 0, **params) -> Pipeline:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from baselines.reference import TakesMultiHot
+
 #: FMA genre -> MSD tags (the tag names of musicnn's MSD_LABELS). Genres without a fitting
 #: tag (International, Spoken; Classical: the MSD top-50 has none) are left out.
 GENRE_TAGS: dict[str, tuple[str, ...]] = {
@@ -37,7 +39,7 @@ GENRE_TAGS: dict[str, tuple[str, ...]] = {
 SOURCE = "musicnn-msd"
 
 
-class ZeroShotTagger(ClassifierMixin, BaseEstimator):
+class ZeroShotTagger(TakesMultiHot, ClassifierMixin, BaseEstimator):
     """Genre probabilities from tag probabilities through a genre -> tags table.
 
     Parameters
@@ -67,11 +69,6 @@ class ZeroShotTagger(ClassifierMixin, BaseEstimator):
         self.genre_tags = genre_tags
         self.source = source
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
 
     def required_inputs(self) -> list[tuple[str, str]]:
         """The (source, representation) pairs the input table must hold."""
