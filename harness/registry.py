@@ -225,6 +225,15 @@ def training_defaults(entry: ModelEntry, *, preset: str = "full") -> dict[str, A
     return settings
 
 
+def spectrogram_set(entry: ModelEntry) -> str | None:
+    """The cached spectrograms a log-mel model reads: its factory's ``feature_set``
+    (``musicnn-mel`` for the fine-tuned musicnn), else the run's ``logmel``; None for a model
+    that reads no spectrogram."""
+    if not entry.is_neural:
+        return None
+    return getattr(load_target(entry.target), "feature_set", LOGMEL)
+
+
 def pretrained_inputs(entry: ModelEntry, params: dict | None = None) -> list[tuple[str, str]]:
     """The (source, representation) pairs an embeddings model reads: ``params["candidates"]``
     when given (run.toml lists of two strings), else its factory's ``pretrained``."""

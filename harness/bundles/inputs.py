@@ -36,6 +36,7 @@ from harness.registry import (
     ModelEntry,
     load_target,
     neural_settings,
+    spectrogram_set,
     training_defaults,
 )
 from harness.run_layout import ModelFolder
@@ -323,16 +324,6 @@ class PretrainedModel(FeatureTableModel):
         finite = np.isfinite(X.to_numpy()).all(axis=1)
         return keys[finite], X[finite]
 
-    def build(self, entry: ModelEntry, *, task: str, options: Any) -> Any:
-        """The factory's estimator with the run's seed and settings (it takes a multi-hot
-        target itself, or is fitted one-vs-rest)."""
-        params = {**training_defaults(entry, preset=options.preset), **options.params}
-        factory = load_target(entry.target)
-        estimator = construct_estimator(entry.name, factory, random_state=options.seed, **params)
-        if is_multilabel(task) and not takes_multi_hot(estimator):
-            return OneVsRestTagger(estimator)
-        return estimator
-
     def fit(self, estimator: Any, X: Any, y: np.ndarray, X_val: Any, y_val: np.ndarray) -> None:
         """Fit with the validation rows when the estimator takes them (a probe chooses its
         input on them); the genre names of a multi-hot target when it takes ``genres``."""
@@ -365,8 +356,7 @@ MODEL_INPUTS = {FEATURES: FeatureTableModel(), LOGMEL: LogMelModel(), EMBEDDINGS
 def model_input(entry: ModelEntry) -> FeatureTableModel | LogMelModel:
     """The input kind of a registered model (from its ``consumes``; a log-mel model's
     spectrogram set from its factory's ``feature_set``)."""
-    if entry.is_neural:
-        feature_set = getattr(load_target(entry.target), "feature_set", "logmel")
-        if feature_set != "logmel":
-            return LogMelModel(feature_set)
+    feature_set = spectrogram_set(entry)
+    if feature_set not in (None, LOGMEL):
+        return LogMelModel(feature_set)
     return MODEL_INPUTS[entry.consumes]

@@ -17,7 +17,13 @@ from harness.data.prepared import default_test_dir, holds_clips
 from harness.errors import HarnessError, ParameterError
 from harness.pretrained.inputs import check_representations
 from harness.pretrained.sources import CHECKER, check_installed, get_source
-from harness.registry import ModelEntry, get_entry, load_target, pretrained_inputs
+from harness.registry import (
+    ModelEntry,
+    get_entry,
+    load_target,
+    pretrained_inputs,
+    spectrogram_set,
+)
 from harness.scoring.submission.score import read_answers
 
 
@@ -80,11 +86,7 @@ def check_pretrained(config: RunConfig) -> None:
     pairs = [
         p for m in config.models for p in pretrained_inputs(get_entry(m), config.params.get(m))
     ]
-    finetuned = [
-        m
-        for m in config.models
-        if getattr(load_target(get_entry(m).target), "feature_set", "") == "musicnn-mel"
-    ]
+    finetuned = [m for m in config.models if spectrogram_set(get_entry(m)) == "musicnn-mel"]
     if not pairs and not finetuned:
         return
     if config.features == "official":

@@ -30,7 +30,7 @@ from harness.bundles.inputs import (
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, targets
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures, silent_keys, usable_keys
-from harness.registry import REFERENCE_MODELS, get_entry
+from harness.registry import LOGMEL, REFERENCE_MODELS, get_entry, spectrogram_set
 from harness.run_layout import ModelFolder
 from harness.scoring.groups import score_groups
 
@@ -217,7 +217,7 @@ def save_model_bundle(
         data=data,
         decode=features.decode,
         logmel=features.logmel,
-        feature_set=getattr(model_input(entry), "feature_set", "logmel"),
+        feature_set=spectrogram_set(entry) or LOGMEL,
         reference=name in REFERENCE_MODELS,
         calibration=calibration_of(data.task, predictions["validation"]),
     )
