@@ -21,7 +21,10 @@ Three ways to register a model, all resolved by :func:`get_entry`:
 1. the built-in table :data:`BUILTIN_MODELS` below;
 2. a Python entry point of the group ``fma_harness.models`` in the user's package, whose name is
    the model name and whose value is the factory's ``"module:attr"``;
-3. a ``"module:attr"`` name given directly (``--models mfcc-logreg,my_pkg.tagger:build_model``).
+3. a ``"module:attr"`` name given directly (``--models mfcc-logreg,my_pkg.tagger:build_model``);
+4. ``hf:PATH_OR_ID``: a Hugging Face audio model (a folder written by ``save_pretrained``, or a
+   hub id already downloaded) as a frozen embedder under the ``musicnn-probe`` probe
+   (:func:`hf_entry`; the optional extra ``fma-harness[hf]`` installs transformers).
 
 A factory declares its input with an attribute ``consumes`` (``"features"`` when absent) and may
 carry ``training_defaults``, a dict of :class:`harness.training.estimator.NeuralClassifier`
@@ -46,6 +49,11 @@ LOGMEL = "logmel"  # the model consumes log-mel spectrograms (n_tracks, n_mels, 
 EMBEDDINGS = "embeddings"  # the model consumes pretrained embeddings (n_tracks, n_columns)
 CONSUMES = (FEATURES, LOGMEL, EMBEDDINGS)
 MODELS_ENTRY_POINT_GROUP = "fma_harness.models"
+#: ``hf:PATH_OR_ID`` names a Hugging Face model, a pretrained source and a probe on it.
+HF_PREFIX = "hf:"
+#: The clip-level representations of a Hugging Face source (:mod:`harness.pretrained.hf`): the
+#: last hidden state, and the mean of every hidden state, each averaged over time.
+HF_REPRESENTATIONS = ("hidden_last", "hidden_mean")
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class ModelEntry:
     target: str
     consumes: str
     summary: str
+    defaults: tuple[tuple[str, Any], ...] = ()  # factory keyword arguments this entry implies
 
     @property
     def is_neural(self) -> bool:
@@ -194,6 +203,8 @@ def get_entry(name: str) -> ModelEntry:
     builtin = {entry.name: entry for entry in BUILTIN_MODELS}
     if name in builtin:
         return builtin[name]
+    if name.startswith(HF_PREFIX):
+        return hf_entry(name)
     if ":" in name:
         return entry_from_target(name)
     registered = entry_point_targets(MODELS_ENTRY_POINT_GROUP)
@@ -208,6 +219,25 @@ def get_entry(name: str) -> ModelEntry:
     )
 
 
+def hf_entry(name: str) -> ModelEntry:
+    """The probe on a Hugging Face model's embeddings: ``musicnn-probe``'s estimator choosing
+    between :data:`HF_REPRESENTATIONS` of source ``name`` on validation."""
+    if not name[len(HF_PREFIX) :].strip():
+        raise ParameterError(
+            f"model '{name}' names no Hugging Face model; expected hf:PATH_OR_ID, e.g. "
+            "hf:./my-wav2vec2 (a folder written by save_pretrained)"
+        )
+    candidates = tuple((name, representation) for representation in HF_REPRESENTATIONS)
+    probe = next(entry for entry in BUILTIN_MODELS if entry.name == "musicnn-probe")
+    return ModelEntry(
+        name,
+        probe.target,
+        EMBEDDINGS,
+        f"logistic probe on frozen {name[len(HF_PREFIX) :]} embeddings (Hugging Face)",
+        defaults=(("candidates", candidates),),
+    )
+
+
 def names() -> list[str]:
     """The models of the default run, in leaderboard order: every built-in but
     :data:`OPT_IN_MODELS`."""
@@ -217,12 +247,13 @@ def names() -> list[str]:
 def training_defaults(entry: ModelEntry, *, preset: str = "full") -> dict[str, Any]:
     """The settings a run trains ``entry`` with: its factory's ``training_defaults`` (the
     thorough schedule, preset "full"), updated with its ``fast_defaults`` for the "fast" and
-    "quick" presets (a factory without them trains the same under every preset)."""
+    "quick" presets (a factory without them trains the same under every preset), and the
+    entry's own ``defaults`` over them."""
     factory = load_target(entry.target)
     settings = dict(getattr(factory, "training_defaults", None) or {})
     if preset != "full":
         settings.update(getattr(factory, "fast_defaults", None) or {})
-    return settings
+    return {**settings, **dict(entry.defaults)}
 
 
 def spectrogram_set(entry: ModelEntry) -> str | None:
@@ -236,10 +267,11 @@ def spectrogram_set(entry: ModelEntry) -> str | None:
 
 def pretrained_inputs(entry: ModelEntry, params: dict | None = None) -> list[tuple[str, str]]:
     """The (source, representation) pairs an embeddings model reads: ``params["candidates"]``
-    when given (run.toml lists of two strings), else its factory's ``pretrained``."""
+    when given (run.toml lists of two strings), else the entry's ``defaults`` (an ``hf:`` entry),
+    else its factory's ``pretrained``."""
     if entry.consumes != EMBEDDINGS:
         return []
-    listed = (params or {}).get("candidates")
+    listed = (params or {}).get("candidates", dict(entry.defaults).get("candidates"))
     if listed is None:
         listed = getattr(load_target(entry.target), "pretrained", ())
     pairs = []

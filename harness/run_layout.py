@@ -18,6 +18,9 @@ inside a model bundle: :mod:`harness.bundles.bundle`)::
     RUN/robustness.csv, robustness_failures.csv, robustness.json, robustness_error.txt
     RUN/seeds/seed<k>/models/<name>/  a further training seed's models
 
+A model's or source's name becomes a file name with :func:`file_name` (``hf:org/model`` ->
+``hf:org%2Fmodel``), read back with :func:`name_of`.
+
 ``fma-harness check`` writes the checks and report part of this layout into its own folder.
 The challenge submissions go beside ``runs/``, not into a run folder: :class:`SubmissionLayout`.
 """
@@ -26,6 +29,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
+
+
+def file_name(name: str) -> str:
+    """``name`` as one file name: every character but letters, digits and ``_.-~:`` written
+    ``%XX`` (a path or hub id of an ``hf:`` model holds ``/``); other names are unchanged."""
+    return quote(name, safe=":")
+
+
+def name_of(file: str) -> str:
+    """The name :func:`file_name` wrote as ``file``."""
+    return unquote(file)
 
 
 @dataclass(frozen=True)
@@ -36,8 +51,8 @@ class ModelFolder:
 
     @property
     def name(self) -> str:
-        """The model's name (the folder's)."""
-        return self.root.name
+        """The model's name (the folder's, see :func:`file_name`)."""
+        return name_of(self.root.name)
 
     def predictions(self, group: str) -> Path:
         """Keys, labels and probabilities of one group (validation, test, challenge)."""
@@ -171,7 +186,7 @@ class RunLayout:
 
     def model(self, name: str) -> ModelFolder:
         """The folder of model ``name``."""
-        return ModelFolder(self.models_dir / name)
+        return ModelFolder(self.models_dir / file_name(name))
 
     def model_folders(self) -> list[ModelFolder]:
         """Every model folder of the run, sorted by name."""
@@ -192,11 +207,11 @@ class RunLayout:
 
     def embedding(self, source: str) -> Path:
         """The embeddings of one source (a neural model, or ``mfcc-140``)."""
-        return self.embeddings_dir / f"{source}.npz"
+        return self.embeddings_dir / f"{file_name(source)}.npz"
 
     def embedding_skipped(self, source: str) -> Path:
         """Why ``source`` has no embeddings file: ``{"reason": ...}``."""
-        return self.embeddings_dir / f"{source}.skipped.json"
+        return self.embeddings_dir / f"{file_name(source)}.skipped.json"
 
     @property
     def unlabelled_neighbours(self) -> Path:
@@ -249,7 +264,7 @@ class SubmissionLayout:
 
     def model_csv(self, model: str) -> Path:
         """One model's challenge submission."""
-        return self.root / f"{model}.csv"
+        return self.root / f"{file_name(model)}.csv"
 
     @property
     def uniform_csv(self) -> Path:

@@ -84,3 +84,30 @@ def bundle_run(synth_root, tmp_path_factory):
         patch.setattr(model_training, "write_model_sanity", lambda *args, **kwargs: None)
         run_dir = run_pipeline(config)
     return run_dir, tmp / "submissions" / "bundles"
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_model(tmp_path_factory):
+    """A folder with a tiny randomly initialised wav2vec2 model (28k parameters) and its
+    feature extractor, written by ``save_pretrained`` (safetensors) as ``hf:PATH`` reads it:
+    built here, nothing downloaded."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    folder = tmp_path_factory.mktemp("tiny-wav2vec2")
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(16, 16, 16),
+        conv_stride=(5, 4, 4),
+        conv_kernel=(10, 4, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        vocab_size=8,
+    )
+    torch.manual_seed(0)
+    Wav2Vec2Model(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True).save_pretrained(folder)
+    return folder

@@ -49,6 +49,7 @@ from harness.features.config import (
     set_logmel,
     set_spec,
 )
+from harness.pretrained.hf import waveform_rate
 from harness.run_layout import IN_RUN, ModelFolder, RunLayout
 from harness.storage import file_digest
 
@@ -192,12 +193,16 @@ def bundle_spec(
             "n_mels": int(estimator.n_mels_),
         }
     elif kind == "embeddings":
+        pairs = [list(pair) for pair in estimator.required_inputs()]
         mel = musicnn_logmel((logmel or LogMelConfig()).duration)
         spec["features"] = {
             "feature_set": "musicnn-mel",
             "logmel": mel.to_dict(),
-            "pretrained": [list(pair) for pair in estimator.required_inputs()],
+            "pretrained": pairs,
         }
+        rate = waveform_rate([source for source, _ in pairs])
+        if rate is not None:  # an hf: source reads the waveform at its extractor's rate
+            spec["features"].update(feature_set="waveform", sr=rate)
     else:
         recipe = set_spec("mfcc", logmel=LogMelConfig())["recipe"]
         spec["features"] = {"feature_set": "mfcc", "recipe": recipe}

@@ -83,6 +83,9 @@ class FeatureRecipe:
         Give silent files to the model (the reference rows ignore their input anyway).
     middle : bool
         Keep the middle ``MIDDLE_SECONDS`` of each track.
+    waveform_sr : int or None
+        An ``embeddings`` model reading an ``hf:`` source: the file's whole mono waveform
+        resampled to this rate (Hz) instead of a spectrogram.
     """
 
     kind: str
@@ -90,6 +93,7 @@ class FeatureRecipe:
     silence_rms: float
     predict_silent: bool = False
     middle: bool = False
+    waveform_sr: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ class FileFeatures:
     Attributes
     ----------
     values : np.ndarray or None
-        float16 log-mel (n_mels, frames) or float32 MFCC-140 (140,); None with a ``reason``.
+        float16 log-mel (n_mels, frames), float32 MFCC-140 (140,) or a float32 waveform
+        (samples,) (``waveform_sr``); None with a ``reason``.
     status : str
         ``ok``, ``failed`` (no decode or no finite features) or ``silent``.
     reason : str
@@ -206,6 +211,19 @@ def features_of(y: np.ndarray, *, sr: int, recipe: FeatureRecipe) -> tuple[np.nd
     """The model input of mono samples ``y`` at ``sr`` and whether it covers a long track."""
     if recipe.kind not in SPECTROGRAM_KINDS:
         return np.asarray(mfcc_stats(y, sr=sr, magnitude=stft_magnitude(y)), np.float32), False
+    if recipe.waveform_sr is not None:  # as the run's decode: mono, then resampled
+        import librosa
+
+        rate, res_type = recipe.waveform_sr, DecodeConfig().res_type
+        if sr != rate:
+            y = librosa.resample(y, orig_sr=sr, target_sr=rate, res_type=res_type)
+        y = np.asarray(y, dtype=np.float32)
+        duration = (recipe.logmel or LogMelConfig()).duration
+        if recipe.middle or y.shape[0] / rate <= duration + LONG_TRACK_SLACK:
+            # a clip as the run's cache holds it: cut or zero-padded to the training duration
+            samples = int(round(duration * rate))
+            return np.pad(y[:samples], (0, max(0, samples - y.shape[0]))), False
+        return y, True
     config = recipe.logmel or LogMelConfig()
     seconds = y.shape[0] / sr
     long = not recipe.middle and seconds > config.duration + LONG_TRACK_SLACK

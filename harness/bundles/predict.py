@@ -235,6 +235,7 @@ def recipe_of(bundle: ModelBundle, *, middle: bool = False) -> FeatureRecipe:
         silence_rms=float(bundle.spec["decode"]["silence_rms"]),
         predict_silent=bool(bundle.spec.get("reference")),
         middle=middle,
+        waveform_sr=bundle.spec["features"].get("sr"),
     )
 
 

@@ -14,7 +14,10 @@ import typer
 
 from harness.commands import options
 
-SOURCE_HELP = "Pretrained network: musicnn-msd | musicnn-mtt | vgg-msd | vgg-mtt."
+SOURCE_HELP = (
+    "Pretrained network: musicnn-msd | musicnn-mtt | vgg-msd | vgg-mtt, or (embed) "
+    "hf:PATH_OR_ID, a Hugging Face audio model."
+)
 
 EMBED_EPILOG = """Examples:
 
@@ -24,8 +27,9 @@ EMBED_EPILOG = """Examples:
 
 The .npz (np.load, no pickle) holds `paths`, `duration` (s) and `error` per file, `patch_file`
 (the file of each patch) and, per layer (taggram, penultimate, mean_pool, max_pool; vgg:
-taggram, pool5): `<layer>` (n_patches, dim), `<layer>_mean` and `<layer>_max` (n_files, dim),
-NaN rows for files that failed to decode.
+taggram, pool5; hf:PATH_OR_ID: hidden_last, hidden_mean per 5 s window): `<layer>`
+(n_patches, dim), `<layer>_mean` and `<layer>_max` (n_files, dim), NaN rows for files that
+failed to decode.
 """
 
 TAG_EPILOG = """Examples:
@@ -74,9 +78,16 @@ def tag(
     device: Annotated[str, options.device()] = "auto",
 ) -> None:
     """The pretrained tagger's tags of audio files (MSD or MagnaTagATune top-50)."""
-    from harness.pretrained.output import check_out, check_top_k, tag_rows, write_tag_csv
+    from harness.pretrained.output import (
+        check_out,
+        check_taggable,
+        check_top_k,
+        tag_rows,
+        write_tag_csv,
+    )
 
     check_top_k(top_k)
+    check_taggable(model)
     files = _files(inputs, model, out=out, suffix=".csv", check_out=check_out)
     results = _embed(files, model, cache_dir=cache_dir, device=device)
     rows = tag_rows(results, model)

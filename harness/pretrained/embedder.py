@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.pretrained.patches import cut_patches
 from harness.pretrained.sources import LOADER, PretrainedSource
 from harness.registry import load_target
 
@@ -57,6 +58,11 @@ class Embedder:
         self.network = load(source.checkpoint, cache_dir=Path(cache_dir)).to(self.device)
         self.weights_digest = str(getattr(self.network, "weights_sha256", ""))
 
+    def units(self, spec: np.ndarray) -> np.ndarray:
+        """The 3 s patches of one clip's musicnn spectrogram (n_mels, n_frames): (n, 187,
+        n_mels)."""
+        return cut_patches(spec)
+
     def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         """Every layer of ``source.layers`` for each patch.
 
@@ -86,3 +92,14 @@ class Embedder:
             layer: np.concatenate(chunks) if chunks else np.zeros((0, width[layer]), np.float32)
             for layer, chunks in parts.items()
         }
+
+
+def make_embedder(source: PretrainedSource, *, cache_dir: Path, device: str = "auto"):
+    """The embedder of ``source``: :class:`Embedder` (musicnn patches) or, for an ``hf:``
+    source, :class:`harness.pretrained.hf.HFEmbedder` (waveform windows). Both offer
+    ``source``, ``device``, ``weights_digest``, ``units(x)`` and ``embed(units)``."""
+    if source.kind == "waveform":
+        from harness.pretrained.hf import HFEmbedder
+
+        return HFEmbedder(source, device=torch_device(device))
+    return Embedder(source, cache_dir=cache_dir, device=device)

@@ -1,5 +1,6 @@
 """Pretrained embeddings of audio outside a run: the files ``predict``, ``embed`` and ``tag``
-are given, one spectrogram each (any length: a long file gives more patches).
+are given, one spectrogram each (any length: a long file gives more patches), or for an
+``hf:`` source one waveform at its feature extractor's rate (a long file gives more windows).
 
 A patch embedding is rounded to float16 here as the run's cache stores it
 (:mod:`harness.pretrained.store`), so that a bundle's prediction of a clip equals the run's.
@@ -16,8 +17,7 @@ import pandas as pd
 
 from harness.features.config import MUSICNN_MEL, musicnn_logmel
 from harness.features.logmel import logmel_spectrogram
-from harness.pretrained.embedder import Embedder
-from harness.pretrained.patches import cut_patches
+from harness.pretrained.embedder import Embedder, make_embedder
 from harness.pretrained.sources import get_source, source_tags
 from harness.pretrained.tables import clip_values, layers_of
 
@@ -27,15 +27,16 @@ def patch_embeddings(specs: list[np.ndarray], embedder: Embedder) -> list[dict[s
 
     Parameters
     ----------
-    specs : list of np.ndarray, each (n_mels, n_frames)
-        musicnn spectrograms (``log10(1 + 10000 S)``).
+    specs : list of np.ndarray
+        musicnn spectrograms (n_mels, n_frames) (``log10(1 + 10000 S)``), or for an ``hf:``
+        embedder waveforms (samples,) at its rate.
 
     Returns
     -------
     list of dict
         Per file: layer -> float32 array (n_patches, dim), rounded through float16.
     """
-    patches = [cut_patches(spec) for spec in specs]
+    patches = [embedder.units(spec) for spec in specs]
     if not patches:
         return []
     values = embedder.embed(np.concatenate(patches))
@@ -62,7 +63,7 @@ def representation_rows(
     blocks = []
     for source_name in dict.fromkeys(source for source, _ in pairs):
         source = get_source(source_name)
-        embedder = Embedder(source, cache_dir=cache_dir, device=device)
+        embedder = make_embedder(source, cache_dir=cache_dir, device=device)
         per_file = patch_embeddings(specs, embedder)
         for _, representation in (p for p in pairs if p[0] == source_name):
             layers = layers_of(representation)
@@ -115,17 +116,36 @@ def file_spectrogram(path: Path) -> tuple[np.ndarray | None, float, str]:
     return spec, clip.duration, ""
 
 
+def file_waveform(path: Path, *, sr: int) -> tuple[np.ndarray | None, float, str]:
+    """A whole file's mono waveform at ``sr``: (float32 (samples,) or None, seconds, error)."""
+    from harness.data.audio import DecodeConfig, decode
+
+    clip = decode(path, config=DecodeConfig(sr=sr, min_duration=0.0))
+    if clip.y is None:
+        return None, clip.duration, f"{clip.status}: {clip.error}"[:300]
+    return np.asarray(clip.y, np.float32), clip.duration, ""
+
+
+def file_input(path: Path, embedder: Embedder) -> tuple[np.ndarray | None, float, str]:
+    """What ``embedder`` reads of a whole file: its musicnn spectrogram, or for an ``hf:``
+    embedder its waveform (see :func:`file_spectrogram`, :func:`file_waveform`)."""
+    if embedder.source.kind == "waveform":
+        return file_waveform(path, sr=embedder.sampling_rate)
+    return file_spectrogram(path)
+
+
 def embed_files(
     paths: list[Path], source_name: str, *, cache_dir: Path, device: str = "auto"
 ) -> list[FileEmbedding]:
-    """Every layer of ``source_name`` for each file's 3 s patches (float32, not rounded)."""
-    embedder = Embedder(get_source(source_name), cache_dir=cache_dir, device=device)
+    """Every layer of ``source_name`` for each file's 3 s patches (an ``hf:`` source's
+    windows), float32, not rounded."""
+    embedder = make_embedder(get_source(source_name), cache_dir=cache_dir, device=device)
     out = []
     for path in paths:
-        spec, duration, error = file_spectrogram(Path(path))
+        spec, duration, error = file_input(Path(path), embedder)
         if spec is None:
             out.append(FileEmbedding(Path(path), duration, {}, error))
             continue
-        layers = embedder.embed(cut_patches(spec))
+        layers = embedder.embed(embedder.units(spec))
         out.append(FileEmbedding(Path(path), duration, layers))
     return out

@@ -16,7 +16,7 @@ import pandas as pd
 from harness import log
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures
-from harness.pretrained.embedder import Embedder
+from harness.pretrained.embedder import make_embedder
 from harness.pretrained.sources import get_source, source_tags
 from harness.pretrained.store import embed_group
 from harness.pretrained.tables import layers_of, representation_table
@@ -39,10 +39,12 @@ def embed_clips(
     pairs: Iterable[tuple[str, str]],
     *,
     groups: Iterable[str],
+    clips: pd.DataFrame | None = None,
     device: str = "auto",
 ) -> ExtractedFeatures:
     """Embed the clips of ``groups`` with every source of ``pairs`` (cached; resumable).
 
+    ``clips`` (the run's: key -> ``path``, ``group``) is what an ``hf:`` source decodes.
     Returns ``features`` with ``pretrained`` (source -> group -> EmbeddingSet) and
     ``representations`` set.
     """
@@ -51,11 +53,17 @@ def embed_clips(
     groups = list(groups)
     pretrained: dict = {}
     for source_name in dict.fromkeys(source for source, _ in pairs):
-        embedder = Embedder(get_source(source_name), cache_dir=features.cache_dir, device=device)
+        source = get_source(source_name)
+        embedder = make_embedder(source, cache_dir=features.cache_dir, device=device)
         log.info(f"Embedding {', '.join(groups)} with {source_name} on {embedder.device}")
         pretrained[source_name] = {
             group: embed_group(
-                Path(features.cache_dir), group=group, logmel=features.logmel, embedder=embedder
+                Path(features.cache_dir),
+                group=group,
+                logmel=features.logmel,
+                embedder=embedder,
+                clips=clips,
+                status=features.status.get("status"),
             )
             for group in groups
         }

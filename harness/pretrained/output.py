@@ -27,6 +27,15 @@ def check_top_k(top_k: int) -> None:
         raise ParameterError(f"--top-k {top_k}: expected 1 or more tags per file")
 
 
+def check_taggable(source_name: str) -> None:
+    """``source_name`` has tags (an ``hf:`` source has none: one line saying so)."""
+    if not source_tags(get_source(source_name)):
+        raise ParameterError(
+            f"--model {source_name}: it has no tags; tag with musicnn-msd, musicnn-mtt, vgg-msd "
+            "or vgg-mtt (fma-harness embed works with any source)"
+        )
+
+
 def write_embeddings(out: Path, results: list[FileEmbedding]) -> None:
     """The .npz described in ``fma-harness embed --help`` (written atomically)."""
     layers = next((list(r.layers) for r in results if r.layers), [])

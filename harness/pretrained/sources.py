@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.errors import ParameterError
+from harness.registry import HF_PREFIX, HF_REPRESENTATIONS
 
 #: ``load(checkpoint, cache_dir=...)`` returns the eval-mode torch module of a checkpoint.
 LOADER = "models.musicnn.weights:load_pretrained"
@@ -36,10 +37,11 @@ class PretrainedSource:
     """One pretrained network: its name here, its checkpoint and what it offers."""
 
     name: str
-    checkpoint: str
-    tags_target: str  # "module:attr" of its tag names, in output order
+    checkpoint: str  # a musicnn checkpoint, or an hf: source's path or hub id
+    tags_target: str  # "module:attr" of its tag names, in output order ("" for none)
     layers: tuple[str, ...]
     summary: str
+    kind: str = "spectrogram"  # its input: musicnn spectrogram patches, or "waveform" windows
 
 
 MUSICNN_LAYERS = ("taggram", "penultimate", "mean_pool", "max_pool")
@@ -81,24 +83,48 @@ SOURCES: dict[str, PretrainedSource] = {
 
 
 def get_source(name: str) -> PretrainedSource:
-    """The source called ``name``; an unknown name is one line listing the known ones."""
+    """The source called ``name`` (or an ``hf:PATH_OR_ID`` one, :mod:`harness.pretrained.hf`);
+    an unknown name is one line listing the known ones."""
+    if is_hf_source(name):
+        return hf_source(name)
     try:
         return SOURCES[name]
     except KeyError:
         raise ParameterError(
-            f"unknown pretrained source {name!r}; expected one of {', '.join(SOURCES)}"
+            f"unknown pretrained source {name!r}; expected one of {', '.join(SOURCES)} "
+            "or hf:PATH_OR_ID (a Hugging Face audio model)"
         ) from None
 
 
+def is_hf_source(name: str) -> bool:
+    """True for an ``hf:PATH_OR_ID`` source name."""
+    return str(name).startswith(HF_PREFIX)
+
+
+def hf_source(name: str) -> PretrainedSource:
+    """The source ``hf:PATH_OR_ID``: its layers are :data:`HF_REPRESENTATIONS`, no tags."""
+    where = name[len(HF_PREFIX) :].strip()
+    if not where:
+        raise ParameterError(f"{name!r} names no Hugging Face model; expected hf:PATH_OR_ID")
+    return PretrainedSource(
+        name, where, "", HF_REPRESENTATIONS, f"Hugging Face model {where}", kind="waveform"
+    )
+
+
 def check_installed(source: PretrainedSource) -> None:
-    """The source's checkpoint is installed and unaltered (one line saying what to install)."""
+    """The source's checkpoint is installed and unaltered (one line saying what to install);
+    an ``hf:`` source is checked when it is loaded."""
     from harness.registry import load_target
 
+    if source.kind == "waveform":
+        return
     load_target(CHECKER)(source.checkpoint)
 
 
 def source_tags(source: PretrainedSource) -> list[str]:
-    """The tag names of ``source``'s taggram columns, in order."""
+    """The tag names of ``source``'s taggram columns, in order (none for an ``hf:`` source)."""
     from harness.registry import load_target
 
+    if not source.tags_target:
+        return []
     return list(load_target(source.tags_target))

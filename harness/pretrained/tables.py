@@ -8,6 +8,8 @@ representation      per clip                                              width 
 ``pool``            mean over patches of ``mean_pool``, then max over     1506
                     patches of ``max_pool`` (the backend's own input)
 ``pool5``           (vgg) mean over patches of the flattened last pool    source's width
+``hidden_last``     (``hf:``) mean over windows of the last hidden state   hidden size
+``hidden_mean``     (``hf:``) mean over windows of the mean hidden state   hidden size
 ==================  ====================================================  ===============
 """
 
@@ -18,8 +20,9 @@ import pandas as pd
 
 from harness.errors import ParameterError
 from harness.pretrained.store import EmbeddingSet
+from harness.registry import HF_REPRESENTATIONS
 
-REPRESENTATIONS = ("taggram", "penultimate", "pool", "pool5")
+REPRESENTATIONS = ("taggram", "penultimate", "pool", "pool5", *HF_REPRESENTATIONS)
 
 
 def layers_of(representation: str) -> tuple[str, ...]:

@@ -56,7 +56,7 @@ from harness.bundles.inputs import FeatureTableModel, model_input
 from harness.checks.runs.style_map import (
     MFCC_SOURCE,
     MIN_MAP_CLIPS,
-    PRETRAINED_LAYER,
+    PRETRAINED_LAYERS,
     one_thread_below,
     standardised,
 )
@@ -121,14 +121,16 @@ def write_pretrained_embeddings(
     run_dir: Path, source: str, data: PreparedData, features: ExtractedFeatures, *, seed: int
 ) -> Path | None:
     """``embeddings/<source>.npz`` of a pretrained network: its penultimate layer per 3 s patch
-    (``chunks``) and their mean per clip (``embedding``), for the clips a model sees."""
+    (an ``hf:`` source's mean hidden state per window) as ``chunks``, and their mean per clip
+    (``embedding``), for the clips a model sees."""
     keys, groups, chunks = [], [], []
     for group in GROUPS:
         embeddings = features.pretrained[source].get(group)
         found = usable_keys(data, features, group)
         if embeddings is None or not len(found):
             continue
-        rows = embeddings.layers[PRETRAINED_LAYER][embeddings.rows(found)]
+        layer = next(name for name in PRETRAINED_LAYERS if name in embeddings.layers)
+        rows = embeddings.layers[layer][embeddings.rows(found)]
         finite = np.isfinite(rows.astype(np.float32)).reshape(len(rows), -1).all(axis=1)
         keys.append(found[finite])
         groups += [group] * int(finite.sum())

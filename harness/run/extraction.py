@@ -74,7 +74,7 @@ def extract_features(config: RunConfig, data: PreparedData) -> ExtractedFeatures
     pairs = pretrained_pairs(config)
     if pairs:
         groups = list(dict.fromkeys(data.clips["group"].astype(str)))
-        embed_clips(features, pairs, groups=groups, device=config.device)
+        embed_clips(features, pairs, groups=groups, clips=data.clips, device=config.device)
     return features
 
 

@@ -59,8 +59,9 @@ from harness.scoring.submission.score import read_answers
 
 FAMILY = "style map"
 MFCC_SOURCE = "mfcc-140"  # the baselines' input, standardised
-#: The layer of a pretrained network written to ``embeddings/<source>.npz`` (per 3 s patch).
-PRETRAINED_LAYER = "penultimate"
+#: The layer of a pretrained network written to ``embeddings/<source>.npz`` (per 3 s patch):
+#: musicnn's penultimate layer, or an ``hf:`` source's mean hidden state (per 5 s window).
+PRETRAINED_LAYERS = ("penultimate", "hidden_mean")
 # embeddings/<source>.skipped.json (RunLayout.embedding_skipped): {"reason": why that source has
 # no embeddings file}; one file per source, as models trained side by side may skip at once
 K_NEIGHBOURS = 10
