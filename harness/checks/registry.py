@@ -11,7 +11,8 @@ imports no check module) and a stage:
   CheckResult or one CheckResult. The run report (``fma-harness run`` and ``fma-harness
   report``) runs this stage after loading ``checks.json``.
 
-The built-in families come first, in report order (:data:`BUILTIN_CHECKS`). Users add their own
+The built-in families come first, in report order (:data:`BUILTIN_CHECKS`); each family's
+module names its check ``from_inputs`` (data) or ``from_run`` (run). Users add their own
 checks without editing the harness, as Python entry points of the group ``fma_harness.checks``
 in their package: the entry point's name is the check's name and its value the callable's
 ``"module:attr"``. A plain callable is a ``"run"`` check; a callable with an attribute
@@ -146,19 +147,17 @@ BUILTIN_CHECKS: tuple[CheckEntry, ...] = (
     CheckEntry("labels", "harness.checks.data.labels:from_inputs", DATA),
     CheckEntry("mislabels", "harness.checks.data.mislabels:from_inputs", DATA),
     CheckEntry("features", "harness.checks.data.features:from_inputs", DATA),
-    CheckEntry("failures", "harness.checks.runs.failures:failure_checks", RUN),
-    CheckEntry("model_sanity", "harness.checks.runs.model_sanity:model_sanity_checks", RUN),
-    CheckEntry("results", "harness.checks.runs.results:results_checks", RUN),
-    CheckEntry("seeds", "harness.checks.runs.seeds:seed_checks", RUN),
-    CheckEntry("tagging", "harness.checks.runs.tagging:tagging_checks", RUN),
-    CheckEntry("artist_errors", "harness.checks.runs.artists:artist_errors", RUN),
-    CheckEntry("style_map", "harness.checks.runs.style_map:style_map_checks", RUN),
-    CheckEntry(
-        "embedding_duplicates", "harness.checks.runs.embedding_duplicates:embedding_duplicates", RUN
-    ),
-    CheckEntry("robustness", "harness.checks.runs.robustness:robustness_checks", RUN),
-    CheckEntry("preparation", "harness.checks.runs.preparation:preparation_notes", RUN),
-    CheckEntry("stage_times", "harness.checks.runs.timing:stage_times", RUN),
+    CheckEntry("failures", "harness.checks.runs.failures:from_run", RUN),
+    CheckEntry("model_sanity", "harness.checks.runs.model_sanity:from_run", RUN),
+    CheckEntry("results", "harness.checks.runs.results:from_run", RUN),
+    CheckEntry("seeds", "harness.checks.runs.seeds:from_run", RUN),
+    CheckEntry("tagging", "harness.checks.runs.tagging:from_run", RUN),
+    CheckEntry("artist_errors", "harness.checks.runs.artists:from_run", RUN),
+    CheckEntry("style_map", "harness.checks.runs.style_map:from_run", RUN),
+    CheckEntry("embedding_duplicates", "harness.checks.runs.embedding_duplicates:from_run", RUN),
+    CheckEntry("robustness", "harness.checks.runs.robustness:from_run", RUN),
+    CheckEntry("preparation", "harness.checks.runs.preparation:from_run", RUN),
+    CheckEntry("stage_times", "harness.checks.runs.timing:from_run", RUN),
 )
 
 

@@ -176,7 +176,7 @@ def test_a_change_that_raises_on_one_clip_is_listed_and_the_rest_scored(second):
 def test_a_multilabel_run_skips_with_its_reason_in_the_report(tmp_path):
     from types import SimpleNamespace
 
-    from harness.checks.runs.robustness import robustness_checks
+    from harness.checks.runs.robustness import from_run as robustness_checks
     from harness.config.run_config import RunConfig
     from harness.run.robustness import robustness_stage
 
@@ -190,7 +190,7 @@ def test_a_multilabel_run_skips_with_its_reason_in_the_report(tmp_path):
 def test_a_failing_stage_is_a_fail_in_the_report_not_a_crash(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from harness.checks.runs.robustness import robustness_checks
+    from harness.checks.runs.robustness import from_run as robustness_checks
     from harness.config.run_config import RunConfig
     from harness.data.audio import DecodeConfig
     from harness.features.config import LogMelConfig

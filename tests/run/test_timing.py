@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.checks.runs.timing import stage_times
+from harness.checks.runs.timing import from_run as stage_times
 from harness.run.timing import StageTimes, format_table
 
 

@@ -105,7 +105,7 @@ def artist_error_table(
     return table
 
 
-def artist_errors(run_dir: Path) -> CheckResult:
+def from_run(run_dir: Path) -> CheckResult:
     """WARN when a model misses an artist's clips as a whole (see :func:`artist_error_table`)
     in the validation or test split."""
     artists = run_artists(run_dir)

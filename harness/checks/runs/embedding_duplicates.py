@@ -195,7 +195,7 @@ def truth_sentence(pairs: pd.DataFrame, planted: set[frozenset], keys: np.ndarra
     )
 
 
-def embedding_duplicates(run_dir: Path) -> CheckResult:
+def from_run(run_dir: Path) -> CheckResult:
     """WARN listing the near-duplicate pairs of the best neural model's embeddings."""
     run_dir = Path(run_dir)
     model = best_neural_model(run_dir)

@@ -44,7 +44,7 @@ def failed_models(run_dir: Path) -> dict[str, str]:
     return dict(zip(rows["model"], errors, strict=True))
 
 
-def failure_checks(run_dir: Path) -> list[CheckResult]:
+def from_run(run_dir: Path) -> list[CheckResult]:
     """The failed models (one FAIL, or a PASS when every model trained) and failed submissions."""
     board = read_leaderboard(run_dir)
     if board is None:

@@ -107,7 +107,7 @@ def gap_result(model: str, history: pd.DataFrame) -> CheckResult | None:
     )
 
 
-def model_sanity_checks(run_dir: Path) -> list[CheckResult]:
+def from_run(run_dir: Path) -> list[CheckResult]:
     """Results for every ``models/<name>/sanity.json`` (and history gap) under a run directory."""
     results = []
     for folder in RunLayout(Path(run_dir)).model_folders():

@@ -18,7 +18,7 @@ from harness.run_layout import IN_RUN, RunLayout
 FAMILY = "data preparation"
 
 
-def preparation_notes(run_dir: Path) -> CheckResult:
+def from_run(run_dir: Path) -> CheckResult:
     """PASS listing the notes (or saying there are none); SKIP for a run without the file."""
     path = RunLayout(Path(run_dir)).preparation
     if not path.exists():

@@ -330,9 +330,9 @@ def learning_curves(run_dir: Path) -> CheckResult:
     )
 
 
-def results_checks(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
+def from_run(run_dir: Path, *, n_boot: int = N_BOOT, seed: int = 0) -> list[CheckResult]:
     """Every results section of a run (test split if stored, else validation), one after
-    another: the report runs :attr:`results_checks.parts` side by side instead."""
+    another: the report runs :attr:`from_run.parts` side by side instead."""
     return [
         *comparison_part(run_dir, n_boot=n_boot, seed=seed),
         *paired_part(run_dir, n_boot=n_boot, seed=seed),
@@ -425,7 +425,7 @@ def learning_curves_part(run_dir: Path) -> list[CheckResult]:
 # the registry runs these side by side (harness.checks.registry.run_checks): with the other
 # built-in checks, in a process each, the default run's report stage took 2.9-3.3 s against
 # 3.6-4.3 s on 2 cores (fresh clones); most of it is drawing these parts' 22 figures
-results_checks.parts = (
+from_run.parts = (
     comparison_part,
     paired_part,
     per_class_part,

@@ -43,7 +43,7 @@ ACTION = (
 )
 
 
-def robustness_checks(run_dir: Path) -> list[CheckResult]:
+def from_run(run_dir: Path) -> list[CheckResult]:
     """``degradation`` and ``failed_clips`` of a run's robustness stage; SKIPs without one."""
     layout = RunLayout(Path(run_dir))
     info = _info(layout)

@@ -104,7 +104,7 @@ def ranking_changes(table: pd.DataFrame, metric: str) -> RankingChanges:
     return RankingChanges(winners=winners, flips=flips)
 
 
-def seed_checks(run_dir: Path) -> list[CheckResult]:
+def from_run(run_dir: Path) -> list[CheckResult]:
     """The seed spread, the per-seed paired comparison and the ranking's stability."""
     table = read_seed_table(run_dir)
     if table is None or table["seed"].nunique() < 2:

@@ -332,7 +332,7 @@ def neighbour_genres(
     return pd.DataFrame(rows, columns=["genre_1", "share_1", "genre_2", "share_2"])
 
 
-def style_map_checks(run_dir: Path) -> list[CheckResult]:
+def from_run(run_dir: Path) -> list[CheckResult]:
     """One result per source the run should have embedded, then ``unlabelled_neighbours``."""
     run_dir = Path(run_dir)
     config = run_config(run_dir)

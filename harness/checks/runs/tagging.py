@@ -44,7 +44,7 @@ FAMILY = "tagging"
 TOP_PAIRS = 15
 
 
-def tagging_checks(run_dir: Path) -> list[CheckResult]:
+def from_run(run_dir: Path) -> list[CheckResult]:
     """Every tagging section of a multi-label run; one SKIP for a single-label run."""
     run_dir = Path(run_dir)
     preds, split = {}, "test"

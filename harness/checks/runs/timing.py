@@ -24,7 +24,7 @@ NEURAL_STAGE_HINT = (
 )
 
 
-def stage_times(run_dir: Path) -> CheckResult:
+def from_run(run_dir: Path) -> CheckResult:
     """PASS with the stage table; SKIP when the manifest has none (an older run)."""
     path = RunLayout(Path(run_dir)).manifest
     rows = json.loads(path.read_text("utf-8")).get("stage_seconds") if path.exists() else None

@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from harness.checks.runs.artists import artist_error_table, artist_errors
+from harness.checks.runs.artists import artist_error_table
+from harness.checks.runs.artists import from_run as artist_errors
 
 CLASSES = np.array(["Folk", "Pop", "Rock"])
 # 30 tracks; artist 9 has only 2 clips (too few to judge), the other six are judged

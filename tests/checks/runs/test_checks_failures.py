@@ -30,7 +30,7 @@ def test_failed_models_are_one_fail_naming_model_error_and_traceback(tmp_path):
         "knn": "ValueError: k must be >= 1",
         "cnn": "RuntimeError: " + "x" * 400,
     }
-    (result,) = failures.failure_checks(run_dir)
+    (result,) = failures.from_run(run_dir)
     assert (result.family, result.name, result.verdict) == ("failures", "models", "FAIL")
     assert result.finding.startswith("2 of 3 models failed: knn: ValueError: k must be >= 1")
     assert str(run_dir / "models" / "knn" / "error.txt") in result.finding
@@ -42,10 +42,10 @@ def test_failed_models_are_one_fail_naming_model_error_and_traceback(tmp_path):
 
 def test_every_model_trained_is_a_pass_and_no_leaderboard_a_skip(tmp_path):
     _board(tmp_path / "ok", [{"model": "prior", "status": "ok"}])
-    assert [r.verdict for r in failures.failure_checks(tmp_path / "ok")] == ["PASS"]
+    assert [r.verdict for r in failures.from_run(tmp_path / "ok")] == ["PASS"]
     assert failures.failed_models(tmp_path / "ok") == {}
     (tmp_path / "empty").mkdir()
-    assert [r.verdict for r in failures.failure_checks(tmp_path / "empty")] == ["SKIP"]
+    assert [r.verdict for r in failures.from_run(tmp_path / "empty")] == ["SKIP"]
     assert failures.failed_models(tmp_path / "empty") == {}
 
 
@@ -56,7 +56,7 @@ def test_a_failed_submission_is_a_warning(tmp_path):
         {"model": "knn", "status": "ok"},
     ]
     _board(tmp_path, rows)
-    models, submissions = failures.failure_checks(tmp_path)
+    models, submissions = failures.from_run(tmp_path)
     assert models.verdict == "PASS"
     assert (submissions.name, submissions.verdict) == ("submissions", "WARN")
     assert submissions.finding == (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.checks.runs.preparation import preparation_notes
+from harness.checks.runs.preparation import from_run as preparation_notes
 
 
 def write(run_dir, **facts):

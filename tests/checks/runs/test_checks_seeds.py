@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.checks.runs.seeds import ranking_changes, seed_checks, seed_ranking
+from harness.checks.runs.seeds import from_run as seed_checks
+from harness.checks.runs.seeds import ranking_changes, seed_ranking
 
 SEED_TABLE = "leaderboard_seeds.csv"  # the run folder's name (harness.run_layout)
 

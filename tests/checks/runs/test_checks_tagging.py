@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.checks.runs.results import results_checks
-from harness.checks.runs.tagging import co_occurrence, hierarchy, tagging_checks
+from harness.checks.runs.results import from_run as results_checks
+from harness.checks.runs.tagging import co_occurrence, hierarchy
+from harness.checks.runs.tagging import from_run as tagging_checks
 
 GENRES = np.array(["Electronic", "Pop", "Rock", "Synth Pop"])
 PARENTS = {"Electronic": None, "Pop": None, "Rock": None, "Synth Pop": "Pop"}

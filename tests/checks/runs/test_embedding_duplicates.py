@@ -13,9 +13,11 @@ import pytest
 from harness.checks.runs.embedding_duplicates import (
     QUANTILE,
     best_neural_model,
-    embedding_duplicates,
     same_clip_distances,
     same_clip_threshold,
+)
+from harness.checks.runs.embedding_duplicates import (
+    from_run as embedding_duplicates,
 )
 
 GROUPS = ("training", "validation", "test", "challenge")

@@ -9,7 +9,8 @@ import pandas as pd
 
 from harness.checks.base import CheckResult
 from harness.checks.registry import RUN, check_entries, run_entry
-from harness.checks.runs.robustness import MILD_ACCURACY_DROP, robustness_checks
+from harness.checks.runs.robustness import MILD_ACCURACY_DROP
+from harness.checks.runs.robustness import from_run as robustness_checks
 
 PNG = b"\x89PNG"
 CHANGES = ["pitch+2", "stretch1.1", "noise20dB", "mp3_64k", "gain-12dB"]

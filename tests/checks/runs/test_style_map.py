@@ -11,8 +11,10 @@ import pytest
 
 from harness.checks.runs.style_map import (
     MIN_LIFT,
-    style_map_checks,
     style_scores,
+)
+from harness.checks.runs.style_map import (
+    from_run as style_map_checks,
 )
 from harness.run.embeddings import record_skip, tsne_map
 
