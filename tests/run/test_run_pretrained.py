@@ -204,7 +204,9 @@ def test_finetune_trains_single_and_multi_label(synth_root, tmp_path, monkeypatc
     monkeypatch.setattr(model_training, "write_model_sanity", lambda *args, **kwargs: None)
     config = tmp_path / "run.toml"
     config.write_text(
-        f'submissions_dir = "{tmp_path / "subs"}"\n[params.musicnn-finetune]\nepochs = 1\n'
+        f'submissions_dir = "{tmp_path / "subs"}"\nstyle_map = false\n'
+        # one epoch on 1 s crops, one evaluation crop: the training path, not its accuracy
+        "[params.musicnn-finetune]\nepochs = 1\nchunk_frames = 64\nn_eval_chunks = 1\n"
     )
     result = _cli(
         "train", "musicnn-finetune", "--root", synth_root, "--task", task, "--config", config,
