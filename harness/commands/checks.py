@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.commands import options
+from harness.config.schema import help_of
 from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SYNTH_ROOT
 from harness.run_layout import RunLayout
 
@@ -57,6 +58,9 @@ def check(
     seed: Annotated[int, options.seed("Seed of the re-split and the mislabel CV.")] = 0,
     n_jobs: Annotated[int, options.n_jobs()] = -1,
     min_duration: Annotated[float | None, options.min_duration()] = None,
+    label_fixes: Annotated[
+        Path | None, typer.Option("--label-fixes", help=help_of("label_fixes"))
+    ] = None,
 ) -> None:
     """Run the data checklist (audio, duplicates, leakage, labels, features); no model training.
 
@@ -81,6 +85,7 @@ def check(
         progress=sys.stderr.isatty(),
         format=format,
         min_duration=min_duration,
+        label_fixes=label_fixes,
     )
     _print_summary(results, console)
     if scores is not None:

@@ -81,6 +81,7 @@ MinGenreCountOpt = Annotated[
     int | None, typer.Option("--min-genre-count", help=help_of("min_genre_count"))
 ]
 AnswersOpt = Annotated[Path | None, typer.Option("--answers", help=help_of("answers"))]
+LabelFixesOpt = Annotated[Path | None, typer.Option("--label-fixes", help=help_of("label_fixes"))]
 SeedOpt = Annotated[int | None, options.seed(help_of("seed"))]
 SeedsOpt = Annotated[str | None, typer.Option("--seeds", help=help_of("seeds"))]
 OutOpt = Annotated[Path | None, options.out(help_of("out"))]
@@ -131,6 +132,7 @@ def run(
     models: ModelsOpt = None,
     test_dir: TestDirOpt = None,
     answers: AnswersOpt = None,
+    label_fixes: LabelFixesOpt = None,
     config: ConfigOpt = None,
     seed: SeedOpt = None,
     seeds: SeedsOpt = None,
@@ -166,6 +168,7 @@ def train(
     min_duration: MinDurationOpt = None,
     test_dir: TestDirOpt = None,
     answers: AnswersOpt = None,
+    label_fixes: LabelFixesOpt = None,
     config: ConfigOpt = None,
     seed: SeedOpt = None,
     out: OutOpt = None,

@@ -12,6 +12,7 @@ from harness.config.model_settings import check_device, check_neural_settings, c
 from harness.config.schema import RunConfig
 from harness.data.challenge import ids_from_test_dir
 from harness.data.formats import detect_format
+from harness.data.label_fixes import read_label_fixes
 from harness.data.layout import FmaLayout
 from harness.data.prepared import default_test_dir, holds_clips
 from harness.errors import HarnessError, ParameterError
@@ -37,6 +38,8 @@ def preflight(config: RunConfig) -> None:
     check_model_kinds(config)
     check_folders(config)
     check_answers(config)
+    if config.label_fixes is not None:  # its rows are checked against the data when it loads
+        read_label_fixes(config.label_fixes)
     check_device(config.device)
     check_pretrained(config)
     for name, params in config.params.items():

@@ -194,6 +194,14 @@ class RunConfig:
         expected=PATH,
         path=True,
     )
+    label_fixes: Paths | None = option(
+        None,
+        help="label_fixes.csv (track_id,action,new_label,duplicate_of,...; "
+        "a reviewer's decisions): relabel, drop or de-duplicate tracks when the data is "
+        "prepared; the dataset's files are not changed.",
+        expected=PATH,
+        path=True,
+    )
     seed: Seed = option(
         0,
         help="Seed for splits, models and bootstrap.",

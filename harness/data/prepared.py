@@ -71,6 +71,9 @@ class PreparedData:
     index_file : Path or None
         The file that listed the clips when it is not tracks.csv (a CSV manifest), for the
         run's data checksums.
+    label_fixes : dict or None
+        The label fixes applied (:func:`harness.data.label_fixes.apply_label_fixes`): file,
+        sha256, counts per action; None when none were.
     """
 
     layout: FmaLayout
@@ -87,6 +90,7 @@ class PreparedData:
     genre_parents: dict[str, str | None] = field(default_factory=dict)
     min_genre_count: int = 1
     index_file: Path | None = None
+    label_fixes: dict | None = None
 
     def keys(self, group: str) -> pd.Index:
         """Keys of the clips in one group (a split name or ``challenge``)."""

@@ -19,6 +19,7 @@ from harness.checks.registry import unusable_user_checks
 from harness.checks.runner import run_data_checks
 from harness.checks.truth import load_truth, score_against_truth, truth_result
 from harness.data.formats import detect_format, load_dataset
+from harness.data.label_fixes import apply_label_fixes
 from harness.data.prepared import decode_config_for, default_test_dir
 from harness.report.markdown import write_report
 from harness.run_layout import RunLayout
@@ -36,6 +37,7 @@ def check_dataset(
     progress: bool | None = None,
     format: str | None = None,
     min_duration: float | None = None,
+    label_fixes: Path | None = None,
 ) -> tuple[list[CheckResult], pd.DataFrame | None]:
     """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
 
@@ -67,6 +69,9 @@ def check_dataset(
     min_duration : float, optional
         Clips shorter than this (s) are ``short``; None: from the dataset
         (:func:`harness.data.prepared.decode_config_for`).
+    label_fixes : Path, optional
+        A label_fixes.csv applied to the prepared data first
+        (:mod:`harness.data.label_fixes`).
 
     Returns
     -------
@@ -79,6 +84,8 @@ def check_dataset(
     data = load_dataset(
         root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir
     )
+    if label_fixes is not None:
+        data = apply_label_fixes(data, label_fixes)
     decode = decode_config_for(data.layout.root, min_duration=min_duration, data=data)
     logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(
@@ -107,5 +114,9 @@ def check_dataset(
         "clips": len(data.clips),
         "seed": seed,
     }
+    if data.label_fixes is not None:
+        meta["label_fixes"] = (
+            f"{data.label_fixes['file']} (sha256 {data.label_fixes['sha256'][:12]})"
+        )
     write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
     return results, scores

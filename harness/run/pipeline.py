@@ -20,6 +20,7 @@ from harness.checks.runner import run_data_checks
 from harness.config.run_config import RunConfig, check_config
 from harness.data.catalogue import split_gaps
 from harness.data.formats import detect_format, load_dataset
+from harness.data.label_fixes import apply_label_fixes
 from harness.data.layout import DEFAULT_SYNTH_ROOT, FmaLayout
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, default_test_dir
 from harness.data.synth.generate import SynthConfig, generate
@@ -147,6 +148,8 @@ def _run_stages(
             require_audio=not official,
             min_genre_count=config.min_genre_count,
         )
+        if config.label_fixes is not None:
+            data = apply_label_fixes(data, config.label_fixes)
         require_training_splits(data)
     run_id = hdist.broadcast_object(new_run_id(config))
     # before the run directory: a failure leaves none
@@ -231,6 +234,8 @@ def write_manifest(
         started=started,
     )
     stages = {"stage_seconds": stage_seconds or []}
+    if data.label_fixes is not None:
+        stages["label_fixes"] = data.label_fixes
     write_json_atomic(RunLayout(run_dir).manifest, manifest | stages)
 
 
