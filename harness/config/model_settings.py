@@ -8,7 +8,7 @@ import inspect
 from typing import Any
 
 from harness.errors import HarnessError, ParameterError
-from harness.registry import ModelEntry, get_entry, load_target
+from harness.registry import ModelEntry, load_target
 
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 # settings a run gives a neural estimator itself, and the option that sets each
@@ -66,9 +66,9 @@ def accepted_settings(entry: ModelEntry) -> set[str] | None:
     return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def check_settings(name: str, params: dict[str, Any]) -> None:
+def check_settings(entry: ModelEntry, params: dict[str, Any]) -> None:
     """Every key of ``[params.NAME]`` is a setting of the model that the run does not set."""
-    entry = get_entry(name)
+    name = entry.name
     run_set = RUN_SETTINGS if entry.is_neural else {"random_state": "--seed"}
     accepted = accepted_settings(entry)
     for key in params:
@@ -89,7 +89,7 @@ def check_settings(name: str, params: dict[str, Any]) -> None:
         check_factory_accepts(entry, params)
 
 
-def check_neural_settings(name: str, params: dict[str, Any], *, preset: str) -> None:
+def check_neural_settings(entry: ModelEntry, params: dict[str, Any], *, preset: str) -> None:
     """The values of a neural model's ``[params.NAME]``: whole epochs and batch size, and a
     network its settings can build (its preset, ``model_params``, pools for the run's mel
     bands), before any data work; an untrained network is cheap to build."""
@@ -97,6 +97,7 @@ def check_neural_settings(name: str, params: dict[str, Any], *, preset: str) -> 
     from harness.registry import neural_settings
     from harness.training.estimator import NeuralClassifier
 
+    name = entry.name
     for key in ("epochs", "batch_size"):
         value = params.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -104,7 +105,7 @@ def check_neural_settings(name: str, params: dict[str, Any], *, preset: str) -> 
                 f"[params.{name}] {key} = {value!r}: expected a whole number "
                 "of 1 or more; fix it in run.toml"
             )
-    settings = neural_settings(get_entry(name), preset=preset, params=params, quick=False)
+    settings = neural_settings(entry, preset=preset, params=params, quick=False)
     try:
         estimator = NeuralClassifier(model=name, **settings)
         estimator.build_module(n_classes=2, n_mels=LogMelConfig().n_mels)

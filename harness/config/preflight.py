@@ -20,7 +20,6 @@ from harness.pretrained.inputs import check_representations
 from harness.pretrained.sources import CHECKER, check_installed, get_source
 from harness.registry import (
     ModelEntry,
-    get_entry,
     load_target,
     pretrained_inputs,
     spectrogram_set,
@@ -32,9 +31,9 @@ def preflight(config: RunConfig) -> None:
     """Every check of ``config`` against the world, in order; the first problem is one line."""
     check_run_folder(config)
     for name in config.models:
-        model_entry("--models", name)
+        model_entry(config, "--models", name)
     for name in config.params:
-        model_entry(f"[params.{name}]", name)
+        model_entry(config, f"[params.{name}]", name)
     check_model_kinds(config)
     check_folders(config)
     check_answers(config)
@@ -43,15 +42,16 @@ def preflight(config: RunConfig) -> None:
     check_device(config.device)
     check_pretrained(config)
     for name, params in config.params.items():
-        check_settings(name, params)
-        if get_entry(name).is_neural:
-            check_neural_settings(name, params, preset=config.training_preset)
+        entry = config.entry(name)
+        check_settings(entry, params)
+        if entry.is_neural:
+            check_neural_settings(entry, params, preset=config.training_preset)
 
 
-def model_entry(option: str, name: str) -> ModelEntry:
+def model_entry(config: RunConfig, option: str, name: str) -> ModelEntry:
     """The registry entry of ``name``; an unknown name fails naming the option it came from."""
     try:
-        return get_entry(name)
+        return config.entry(name)
     except ParameterError as exc:
         raise ParameterError(f"{option}: {exc}") from None
 
@@ -71,7 +71,7 @@ def check_run_folder(config: RunConfig) -> None:
 
 def check_model_kinds(config: RunConfig) -> None:
     """Official features feed no neural model; ``--ddp`` trains neural models only."""
-    neural = [m for m in config.models if get_entry(m).is_neural]
+    neural = [m for m in config.models if config.entry(m).is_neural]
     if config.features == "official" and neural:
         raise ParameterError(
             "neural models need audio (log-mel); drop them from --models or use --features audio"
@@ -87,9 +87,9 @@ def check_pretrained(config: RunConfig) -> None:
     """What the pretrained models read: known sources and layers, audio to embed, and the
     musicnn checkpoints installed and unaltered (one line saying what to install)."""
     pairs = [
-        p for m in config.models for p in pretrained_inputs(get_entry(m), config.params.get(m))
+        p for m in config.models for p in pretrained_inputs(config.entry(m), config.params.get(m))
     ]
-    finetuned = [m for m in config.models if spectrogram_set(get_entry(m)) == "musicnn-mel"]
+    finetuned = [m for m in config.models if spectrogram_set(config.entry(m)) == "musicnn-mel"]
     if not pairs and not finetuned:
         return
     if config.features == "official":

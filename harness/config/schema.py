@@ -27,7 +27,7 @@ from annotated_types import Ge, Lt, Predicate
 
 from harness.data.layout import DEFAULT_CACHE_DIR, DEFAULT_RUNS_DIR, DEFAULT_SUBMISSIONS_DIR
 from harness.errors import ParameterError
-from harness.registry import names
+from harness.registry import ModelEntry, get_entry, names
 
 FEATURE_SOURCES = ("audio", "official")
 PRESETS = ("quick", "fast", "full")  # training schedules; see RunConfig.preset
@@ -302,6 +302,15 @@ class RunConfig:
     def training_preset(self) -> str:
         """The preset the models train with: "quick" when ``quick`` is set, else ``preset``."""
         return "quick" if self.quick else self.preset
+
+    def entry(self, name: str) -> ModelEntry:
+        """The registry entry of model ``name``, looked up once per configuration and kept (an
+        entry-point or ``module:attr`` model is imported once), so that every stage of a run
+        asks the configuration, not the registry."""
+        entries = self.__dict__.setdefault("_entries", {})
+        if name not in entries:
+            entries[name] = get_entry(name)
+        return entries[name]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -65,7 +65,7 @@ from harness.data.prepared import CHALLENGE_GROUP, PreparedData
 from harness.data.splits import SPLITS
 from harness.features.changed_store import save_arrays
 from harness.features.extracted import ExtractedFeatures, usable_keys
-from harness.registry import get_entry
+from harness.registry import ModelEntry
 from harness.run.model_run import ModelOutcome, model_inputs_of
 from harness.run.timing import StageTimes
 from harness.run_layout import RunLayout
@@ -88,12 +88,13 @@ def model_embedding_stage(
 ) -> None:
     """Stage ``<name>: embeddings`` of a trained neural model (nothing for a baseline, a
     failed model or ``style_map`` off)."""
-    if not config.style_map or outcome.error is not None or not get_entry(name).is_neural:
+    entry = config.entry(name)
+    if not config.style_map or outcome.error is not None or not entry.is_neural:
         return
     with times.stage(f"{name}: embeddings"):
         try:
             write_model_embeddings(
-                run_dir, name, outcome.estimator, data, features, seed=config.seed
+                run_dir, entry, outcome.estimator, data, features, seed=config.seed
             )
         except Exception as exc:  # an optional view of the model: the run goes on without it
             log.warning(f"  {name}: no embeddings ({type(exc).__name__}: {exc})")
@@ -145,7 +146,7 @@ def write_pretrained_embeddings(
 
 def write_model_embeddings(
     run_dir: Path,
-    name: str,
+    entry: ModelEntry,
     estimator,
     data: PreparedData,
     features: ExtractedFeatures,
@@ -155,14 +156,16 @@ def write_model_embeddings(
     """``embeddings/<name>.npz`` of a fitted NeuralClassifier (see the module docstring)."""
     keys, groups, per_chunk = [], [], []
     for group in GROUPS:
-        found, X = model_inputs_of(model_input(get_entry(name)), data, features, group)
+        found, X = model_inputs_of(model_input(entry), data, features, group)
         if len(found):
             keys.append(found)
             groups += [group] * len(found)
             per_chunk.append(estimator.embed(X, chunks=True))
     chunks = np.concatenate(per_chunk)
     arrays = {"embedding": chunks.mean(axis=1), "chunks": chunks.astype(np.float16)}
-    return write_source(run_dir, name, _concat(keys), np.array(groups), arrays, data, seed=seed)
+    return write_source(
+        run_dir, entry.name, _concat(keys), np.array(groups), arrays, data, seed=seed
+    )
 
 
 def write_mfcc_embeddings(

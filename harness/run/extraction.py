@@ -15,7 +15,7 @@ from harness.data.prepared import PreparedData, decode_config_for
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures
 from harness.pretrained.inputs import embed_clips
-from harness.registry import get_entry, pretrained_inputs
+from harness.registry import pretrained_inputs
 
 
 def official_features(data: PreparedData) -> ExtractedFeatures:
@@ -40,7 +40,7 @@ SPECTROGRAM_ORDER = ("mfcc", "logmel", "musicnn-mel")
 
 def feature_sets_for(config: RunConfig) -> tuple[str, ...]:
     """The cached feature sets the run's models read: some of :data:`SPECTROGRAM_ORDER`."""
-    wanted = {s for name in config.models for s in model_input(get_entry(name)).feature_sets}
+    wanted = {s for name in config.models for s in model_input(config.entry(name)).feature_sets}
     return tuple(s for s in SPECTROGRAM_ORDER if s in wanted)
 
 
@@ -48,7 +48,7 @@ def pretrained_pairs(config: RunConfig) -> list[tuple[str, str]]:
     """The (source, representation) pairs the run's embeddings models read, each once."""
     pairs = []
     for name in config.models:
-        pairs += pretrained_inputs(get_entry(name), config.params.get(name))
+        pairs += pretrained_inputs(config.entry(name), config.params.get(name))
     return list(dict.fromkeys(pairs))
 
 

@@ -44,7 +44,7 @@ from harness import log
 from harness.config.run_config import RunConfig
 from harness.data.prepared import PreparedData
 from harness.features.extracted import ExtractedFeatures
-from harness.registry import get_entry, neural_settings
+from harness.registry import neural_settings
 from harness.run.model_run import ModelOutcome
 from harness.run.model_training import save_sanity, train_one, untrained_sanity
 from harness.run.timing import StageTimes
@@ -91,7 +91,7 @@ def lane_plan(config: RunConfig, *, cores: int | None = None) -> LanePlan:
     meanwhile."""
     cores = cores or os.cpu_count() or 1
     allowed = cores if config.n_jobs < 0 else min(config.n_jobs, cores)
-    neural = [name for name in config.models if get_entry(name).is_neural]
+    neural = [name for name in config.models if config.entry(name).is_neural]
     shared = resolve_device(config.device).type in ("cpu", "cuda") and not config.ddp
     lanes = min(int(allowed * OVERSUBSCRIBE), len(neural)) if shared else 1
     if lanes < 2:
@@ -126,7 +126,7 @@ class Lanes:
 
         self.plan = plan
         self.names = longest_first(
-            config, [name for name in config.models if get_entry(name).is_neural]
+            config, [name for name in config.models if config.entry(name).is_neural]
         )
         self.block = f"neural models ({plan.lanes} side by side, {plan.threads} thread(s) each)"
         device = resolve_device(config.device)
@@ -270,7 +270,7 @@ def longest_first(config: RunConfig, names: list[str]) -> list[str]:
 
     def epochs(name: str) -> int:
         settings = neural_settings(
-            get_entry(name),
+            config.entry(name),
             preset=config.training_preset,
             params=config.params.get(name, {}),
             quick=config.training_preset == "quick",

@@ -30,7 +30,7 @@ from harness.bundles.inputs import (
 from harness.data.prepared import CHALLENGE_GROUP, PreparedData, targets
 from harness.errors import DataError
 from harness.features.extracted import ExtractedFeatures, silent_keys, usable_keys
-from harness.registry import LOGMEL, REFERENCE_MODELS, get_entry, spectrogram_set
+from harness.registry import LOGMEL, REFERENCE_MODELS, ModelEntry, get_entry, spectrogram_set
 from harness.run_layout import ModelFolder
 from harness.scoring.groups import score_groups
 
@@ -63,12 +63,19 @@ class FitOptions:
     params: dict[str, Any] = field(default_factory=dict)
     ddp: bool = False
     checkpoint_dir: Path | None = None
+    entry: ModelEntry | None = None  # the model's registry entry, as the run resolved it
+
+
+def entry_of(name: str, options: FitOptions) -> ModelEntry:
+    """The registry entry ``options`` carry for ``name``, else looked up (a caller outside a
+    run: a test, a notebook)."""
+    return options.entry if options.entry is not None else get_entry(name)
 
 
 def build_estimator(name: str, *, task: str, options: FitOptions = FitOptions()) -> Any:
     """The estimator for a registered name or ``module:attr`` target, with the model's training
     defaults and ``options.params`` applied."""
-    entry = get_entry(name)
+    entry = entry_of(name, options)
     return model_input(entry).build(entry, task=task, options=options)
 
 
@@ -121,7 +128,7 @@ def fit_model(
 
     Under DDP every rank calls this; the fit itself synchronises the ranks.
     """
-    kind = model_input(get_entry(name))
+    kind = model_input(entry_of(name, options))
     silent = name in REFERENCE_MODELS
     train_keys, X_train = model_inputs_of(kind, data, features, "training", silent=silent)
     val_keys, X_val = model_inputs_of(kind, data, features, "validation", silent=silent)
@@ -194,12 +201,13 @@ def _run_model(
     for group, arrays in predictions.items():
         np.savez_compressed(ModelFolder(out_dir).predictions(group), **arrays)
     if bundle:
-        save_model_bundle(name, estimator, data, features, predictions, out_dir=out_dir)
+        entry = entry_of(name, options)
+        save_model_bundle(entry, estimator, data, features, predictions, out_dir=out_dir)
     return ModelOutcome(name=name, row=row, predictions=predictions, estimator=estimator)
 
 
 def save_model_bundle(
-    name: str,
+    entry: ModelEntry,
     estimator: Any,
     data: PreparedData,
     features: ExtractedFeatures,
@@ -209,7 +217,7 @@ def save_model_bundle(
 ) -> Path:
     """``<out_dir>/bundle/``: the fitted model with everything ``fma-harness predict`` needs
     (:mod:`harness.bundles.bundle`)."""
-    entry = get_entry(name)
+    name = entry.name
     spec = bundle_spec(
         name,
         kind=entry.consumes,

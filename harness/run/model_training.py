@@ -16,7 +16,7 @@ from harness.bundles.inputs import model_input
 from harness.config.run_config import RunConfig
 from harness.data.prepared import PreparedData, targets
 from harness.features.extracted import ExtractedFeatures, usable_keys
-from harness.registry import get_entry, training_defaults
+from harness.registry import training_defaults
 from harness.run.embeddings import model_embedding_stage
 from harness.run.extraction import cache_keys
 from harness.run.model_run import (
@@ -41,8 +41,9 @@ def fit_options(
 ) -> FitOptions:
     """How ``name`` is fitted in this run; neural models checkpoint into the cache."""
     params = config.params.get(name, {})
+    entry = config.entry(name)
     checkpoint_dir = None
-    if get_entry(name).is_neural:
+    if entry.is_neural:
         checkpoint_dir = checkpoint_dir_for(config, data, features, name)
     quick = config.training_preset == "quick"  # --quick, or preset = "quick" in run.toml
     return FitOptions(
@@ -53,6 +54,7 @@ def fit_options(
         params=params,
         ddp=config.ddp,
         checkpoint_dir=checkpoint_dir,
+        entry=entry,
     )
 
 
@@ -66,7 +68,7 @@ def checkpoint_dir_for(
         "task": config.task,
         "seed": config.seed,
         "quick": config.training_preset == "quick",
-        "defaults": training_defaults(get_entry(name), preset=config.training_preset),
+        "defaults": training_defaults(config.entry(name), preset=config.training_preset),
         "params": config.params.get(name, {}),
         "features": cache_keys(features),
         "training": [str(k) for k in data.keys("training")],
@@ -108,7 +110,7 @@ def train_one(
         shown=name,
         stage=name,
     )
-    if sanity and outcome.error is None and get_entry(name).is_neural:
+    if sanity and outcome.error is None and config.entry(name).is_neural:
         with times.stage(f"{name}: sanity"):
             model_dir = RunLayout(run_dir).model(name).root
             write_model_sanity(model_dir, config, outcome.estimator, data, features)
@@ -187,7 +189,7 @@ def sanity_results(
     synthetic set.
     """
     quick = config.training_preset != "full"
-    kind = model_input(get_entry(estimator.model))  # the spectrograms the model reads
+    kind = model_input(config.entry(estimator.model))  # the spectrograms the model reads
     rng = np.random.default_rng(config.seed)
     inputs = {}
     n_clips = SANITY_CLIPS // 2 if quick else SANITY_CLIPS

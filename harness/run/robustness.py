@@ -48,7 +48,7 @@ from harness.features import perturb
 from harness.features.changed import extract_changed
 from harness.features.changed_store import ChangedSet, load_changed
 from harness.features.extracted import ExtractedFeatures, usable_keys
-from harness.registry import REFERENCE_MODELS, get_entry
+from harness.registry import REFERENCE_MODELS
 from harness.run.ensemble import ENSEMBLE_NAME
 from harness.run.manifest import write_csv_atomic
 from harness.run.model_run import ModelOutcome
@@ -85,7 +85,7 @@ def robustness_stage(
     None when the stage skipped (the reason is logged and kept in robustness.json)."""
     run_dir = Path(run_dir)
     layout = RunLayout(run_dir)
-    models = [o for o in outcomes if scorable(o)]
+    models = [o for o in outcomes if scorable(config, o)]
     reason = skip_reason(data, features, models)
     keys = usable_keys(data, features, "test") if reason is None else pd.Index([])
     if reason is None and len(keys) == 0:
@@ -134,7 +134,7 @@ def score_changes(
     for change, path in paths.items():
         changed = load_changed(path, change, keys)
         failures += [(k, change, e) for k, e in changed.failures["error"].items()]
-        rows += score_change(run_dir, data, changed, models)
+        rows += score_change(config, run_dir, data, changed, models)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     layout = RunLayout(run_dir)
     write_csv_atomic(table, layout.robustness_table)
@@ -146,7 +146,7 @@ def score_changes(
     return layout.robustness_table
 
 
-def scorable(outcome: ModelOutcome) -> bool:
+def scorable(config: RunConfig, outcome: ModelOutcome) -> bool:
     """A model that trained and has clean test predictions; not a reference row."""
     if outcome.error is not None or "test" not in outcome.predictions:
         return False
@@ -154,10 +154,8 @@ def scorable(outcome: ModelOutcome) -> bool:
         return True
     if outcome.name in REFERENCE_MODELS or outcome.estimator is None:
         return False
-    if outcome.name == ENSEMBLE_NAME:
-        return True
     # the changed audio is turned into MFCC-140 and the run's log-mel only
-    return set(model_input(get_entry(outcome.name)).feature_sets) <= {"mfcc", "logmel"}
+    return set(model_input(config.entry(outcome.name)).feature_sets) <= {"mfcc", "logmel"}
 
 
 def skip_reason(
@@ -177,7 +175,11 @@ def skip_reason(
 
 
 def score_change(
-    run_dir: Path, data: PreparedData, changed: ChangedSet, models: list[ModelOutcome]
+    config: RunConfig,
+    run_dir: Path,
+    data: PreparedData,
+    changed: ChangedSet,
+    models: list[ModelOutcome],
 ) -> list[dict]:
     """One ``robustness.csv`` row per model for one change (members before the ensemble)."""
     probas: dict[str, np.ndarray] = {}
@@ -190,7 +192,7 @@ def score_change(
             if proba is None:
                 continue
         else:
-            proba = changed_probabilities(outcome, data, changed)
+            proba = changed_probabilities(config, outcome, data, changed)
         probas[outcome.name] = proba
         rows.append(score_row(outcome, data, changed, proba))
     order = {o.name: i for i, o in enumerate(models)}
@@ -198,10 +200,10 @@ def score_change(
 
 
 def changed_probabilities(
-    outcome: ModelOutcome, data: PreparedData, changed: ChangedSet
+    config: RunConfig, outcome: ModelOutcome, data: PreparedData, changed: ChangedSet
 ) -> np.ndarray:
     """Calibrated probabilities (n, len(data.classes)) of one model on the changed clips."""
-    kind = model_input(get_entry(outcome.name))
+    kind = model_input(config.entry(outcome.name))
     X = changed.logmel if isinstance(kind, LogMelModel) else changed.mfcc.astype(np.float64)
     logits = kind.logits(outcome.estimator, X, task=data.task)
     temperature = float(outcome.predictions["test"]["temperature"])
