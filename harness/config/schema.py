@@ -18,6 +18,7 @@ pydantic.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,10 @@ def option(
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=about)
     return dataclasses.field(default=default, metadata=about)
+
+
+#: The registry entries each live RunConfig has looked up (:meth:`RunConfig.entry`), by id.
+_ENTRIES: dict[int, dict[str, ModelEntry]] = {}
 
 
 @dataclass
@@ -307,7 +312,10 @@ class RunConfig:
         """The registry entry of model ``name``, looked up once per configuration and kept (an
         entry-point or ``module:attr`` model is imported once), so that every stage of a run
         asks the configuration, not the registry."""
-        entries = self.__dict__.setdefault("_entries", {})
+        entries = _ENTRIES.get(id(self))
+        if entries is None:  # kept beside the instance: its fields stay its settings alone
+            entries = _ENTRIES[id(self)] = {}
+            weakref.finalize(self, _ENTRIES.pop, id(self), None)
         if name not in entries:
             entries[name] = get_entry(name)
         return entries[name]
