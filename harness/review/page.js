@@ -21,7 +21,8 @@
   function clip(name) {
     const t = data.tracks[name] || {};
     const box = el("div", { class: "clip" });
-    box.append(el("div", { class: "facts" }, "track " + name + " · " + (t.label || "no label") + " · " + (t.split || "?")));
+    const length = t.audio ? " · excerpt " + t.seconds.toFixed(1) + " s" : "";
+    box.append(el("div", { class: "facts" }, "track " + name + " · " + (t.label || "no label") + " · " + (t.split || "?") + length));
     box.append(el("div", { class: "facts" }, [t.artist, t.album, t.title].filter(Boolean).join(" — ")));
     if (t.audio) {
       box.append(el("img", { src: t.picture, alt: "log-mel of " + name, loading: "lazy" }));
@@ -184,4 +185,5 @@
   document.getElementById("filter-state").addEventListener("change", filter);
   refresh();
   document.body.setAttribute("data-rendered", String(elements.length));
+  document.body.setAttribute("data-rendered-ms", performance.now().toFixed(1));
 })();

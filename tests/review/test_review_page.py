@@ -198,3 +198,25 @@ def test_review_root_writes_the_data_checks_and_their_page(review_run, synth_roo
     kinds = {c["kind"] for c in data["cards"]}
     assert {"cross-split duplicate", "empty", "short"} <= kinds and "model error" not in kinds
     assert data["model"] == ""
+
+
+def test_a_mislabel_card_is_as_sure_as_the_classifier_rejects_the_label():
+    from harness.checks.base import CheckResult
+
+    table = pd.DataFrame(
+        {
+            "track_id": [5, 7, 9],
+            "given": ["Rock", "Pop", "Folk"],
+            "suggested": ["Folk", "Rock", "Pop"],
+            "p_given": [0.02, 0.3, 0.1],
+            "p_suggested": [0.9, 0.6, 0.8],
+        }
+    )
+    result = CheckResult("labels", "suspected_mislabels", "WARN", "3 flagged", evidence=table)
+    restored = CheckResult.from_dict(result.to_dict())  # as checks.json gives it back
+    cards = sort_cards(cards_from_checks([restored], labelled=[5, 7]))  # 9: not labelled
+    assert [(c.track, c.kind, c.score) for c in cards] == [
+        ("5", "mislabel", 0.98),
+        ("7", "mislabel", 0.7),
+    ]
+    assert "Rock p = 0.02" in cards[0].evidence and "suggests Folk" in cards[0].evidence
