@@ -6,7 +6,8 @@ log-mel pictures by :mod:`harness.review.excerpts`; a fifth of the cards are pai
 (empty cache and storage), and prints the median and the worst of:
 
 - navigation start to the ``load`` event (PerformanceNavigationTiming.loadEventEnd);
-- navigation start to every card rendered (the page script's ``data-rendered-ms`` mark).
+- navigation start to every card rendered (the page script's ``data-rendered-ms`` mark);
+- the load event of an empty page opened the same way (what a fresh context costs anyway).
 
 Target (issue 35): under 2 s for 200 suspects. The build time of the page (excerpts included)
 is printed too, as a figure. Usage::
@@ -46,6 +47,7 @@ GENRES = [
     "Rock",
 ]  # the FMA small subset's eight
 SR = 22050
+LOAD_EVENT = "performance.getEntriesByType('navigation')[0].loadEventEnd"
 
 
 def synthetic_page(folder: Path, *, n_cards: int) -> Path:
@@ -119,9 +121,12 @@ def measure(path: Path, *, executable: str, repeats: int) -> tuple[list[float], 
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(path.as_uri(), wait_until="load")
+                if path.name != "index.html":  # the empty page of the baseline
+                    loads.append(float(page.evaluate(LOAD_EVENT)))
+                    context.close()
+                    continue
                 page.wait_for_selector("body[data-rendered]")
-                load = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
-                loads.append(float(load))
+                loads.append(float(page.evaluate(LOAD_EVENT)))
                 rendered.append(float(page.get_attribute("body", "data-rendered-ms")))
                 assert page.locator("section.card").count() == int(
                     page.get_attribute("body", "data-rendered")
@@ -146,10 +151,14 @@ def main() -> None:
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if "clips" not in f.parts)
         html_kb = path.stat().st_size / 1e3
         loads, rendered = measure(path, executable=args.chromium, repeats=args.repeats)
+        empty = Path(tmp) / "empty.html"
+        empty.write_text("<!doctype html><title>empty</title><body></body>")
+        baseline, _ = measure(empty, executable=args.chromium, repeats=args.repeats)
     print(
         f"page of {args.n_cards} suspects: built in {built:.1f} s, {size / 1e6:.1f} MB with "
         f"excerpts (index.html {html_kb:.0f} kB)"
     )
+    print(f"empty page's load event: median {statistics.median(baseline):.0f} ms")
     print(f"load event:        median {statistics.median(loads):.0f} ms, worst {max(loads):.0f} ms")
     print(
         f"all cards rendered: median {statistics.median(rendered):.0f} ms, "
