@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "predict",
     "pretrained",
     "compare",
+    "review",
 )
 
 APP_EPILOG = """Examples:

@@ -3,7 +3,8 @@
 Prepares the dataset, extracts (or reuses) its features, runs the ``"data"`` stage of the check
 registry (:func:`harness.checks.runner.run_data_checks`), scores the findings against the
 planted faults on a synthetic set and writes ``checks.json``, ``report.md`` and
-``report.html``.
+``report.html``. :func:`review_dataset` adds the review page of those checks
+(``fma-harness review --root``, :mod:`harness.review`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from harness.data.formats import detect_format, load_dataset
 from harness.data.label_fixes import apply_label_fixes
 from harness.data.prepared import decode_config_for, default_test_dir
 from harness.report.markdown import write_report
+from harness.review.build import REVIEW_DIR, ReviewPage, build_review
 from harness.run_layout import RunLayout
 
 
@@ -120,3 +122,40 @@ def check_dataset(
         )
     write_report(shown, out, title=f"fma-harness data checks: {Path(root).name}", meta=meta)
     return results, scores
+
+
+def review_dataset(
+    *,
+    root: Path,
+    cache_dir: Path,
+    checks_dir: Path,
+    out: Path | None = None,
+    max_cards: int = 200,
+    subset: str = "small",
+    format: str | None = None,
+    seed: int = 0,
+    n_jobs: int = -1,
+) -> ReviewPage:
+    """``fma-harness review --root``: :func:`check_dataset` into ``checks_dir``, then the
+    review page of its findings (``out``, default ``checks_dir/review``), with no model's
+    top-3 (no model was trained)."""
+    kind = detect_format(Path(root), format=format)
+    results, _ = check_dataset(
+        root=root,
+        subset=subset,
+        cache_dir=cache_dir,
+        out=checks_dir,
+        seed=seed,
+        n_jobs=n_jobs,
+        progress=False,
+        format=kind,
+    )
+    test_dir = default_test_dir(Path(root)) if kind == "fma" else None
+    data = load_dataset(root=Path(root), format=kind, subset=subset, seed=seed, test_dir=test_dir)
+    return build_review(
+        results=results,
+        data=data,
+        out=Path(out) if out is not None else Path(checks_dir) / REVIEW_DIR,
+        title=f"fma-harness review: {Path(root).name}",
+        max_cards=max_cards,
+    )
