@@ -116,3 +116,23 @@ def scheduler(help: str = SCHEDULER_HELP) -> Any:
 def min_duration(help: str = MIN_DURATION_HELP) -> Any:
     """``--min-duration``: the shortest clip that is not 'short'."""
     return typer.Option("--min-duration", help=help)
+
+
+TRUST_TYPE_HELP = (
+    "A type (module.Type) a bundle's model.skops may hold beyond the built-in baselines' "
+    "(repeatable); only for a bundle from someone you trust."
+)
+TRUST_PICKLE_HELP = (
+    "Load a format-1 bundle's model.joblib, a pickle that runs code from the file (a warning "
+    "is printed); only for a bundle from someone you trust."
+)
+
+
+def trust_type(help: str = TRUST_TYPE_HELP) -> Any:
+    """``--trust-type module.Type`` (repeatable): a type a bundle's estimator file may hold."""
+    return typer.Option("--trust-type", help=help, metavar="MODULE.TYPE")
+
+
+def trust_pickle(help: str = TRUST_PICKLE_HELP) -> Any:
+    """``--trust-pickle``: load (or convert) a format-1 bundle's pickle."""
+    return typer.Option("--trust-pickle", help=help)
