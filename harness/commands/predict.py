@@ -63,14 +63,19 @@ def predict(
             "challenge; else csv).",
         ),
     ] = "auto",
-    top_k: Annotated[int, typer.Option("--top-k", help="Genres named per row.")] = 3,
+    top_k: Annotated[int, options.top_k("Genres named per row.")] = 3,
     middle: Annotated[
         bool, typer.Option("--middle", help="Use each track's middle 30 s, not all of it.")
     ] = False,
     n_jobs: Annotated[int, options.n_jobs("Decode workers (-1 = all cores).")] = 1,
     device: Annotated[str, options.device()] = "auto",
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Files decoded, predicted and written together.")
+        int,
+        options.number(
+            "--batch-size",
+            help="Files decoded, predicted and written together.",
+            bounds=options.Bounds("--batch-size", whole=True, ge=1),
+        ),
     ] = 64,
     budget: Annotated[
         str | None,
