@@ -15,6 +15,7 @@ a format-2 bundle (``model.skops``).
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,7 +48,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 : "${{OUTPUT_PATH:?set OUTPUT_PATH to the submission CSV to write}}"
 ${{FMA_HARNESS:-fma-harness}} predict "$HERE/{bundle}" "$TEST_DIRECTORY" \\
     --out "$OUTPUT_PATH" --format challenge --budget "${{PREDICT_BUDGET:-{budget}}}" \\
-    --n-jobs "${{PREDICT_JOBS:-5}}" --device "${{PREDICT_DEVICE:-auto}}"
+    --n-jobs "${{PREDICT_JOBS:-5}}" --device "${{PREDICT_DEVICE:-auto}}"{trust}
 rc=$?
 # {failed}: some clips did not decode, {budget_rc}: the budget ran out; their rows hold the
 # training prior and the submission is complete and valid.
@@ -67,7 +68,8 @@ def export_bundle(
     """Copy ``<run_dir>/models/<model>/bundle`` to ``dest/bundle`` and write ``dest/run.sh``.
 
     ``trust_types`` and ``trust_pickle``: as :func:`~harness.bundles.bundle.load_bundle`'s
-    (a pickle is converted to ``model.skops``).
+    (a pickle is converted to ``model.skops``); ``run.sh`` passes the same ``--trust-type``
+    options to ``predict``.
 
     Raises
     ------
@@ -108,6 +110,7 @@ def export_bundle(
             bundle=BUNDLE_DIR,
             failed=EXIT_FILES_FAILED,
             budget_rc=EXIT_BUDGET,
+            trust="".join(f" --trust-type {shlex.quote(t)}" for t in trust_types),
         ),
         "utf-8",
         newline="\n",

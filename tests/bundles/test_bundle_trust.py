@@ -109,6 +109,19 @@ def test_a_type_beyond_the_baselines_needs_trust_type(bundle_copy, clips, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     assert out.is_file()
+    done = cli(
+        "export",
+        tmp_path / "run",
+        tmp_path / "dest",
+        "--model",
+        "mfcc-logreg",
+        "--trust-type",
+        "_operator.neg",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    # the round-2 entry point trusts what the exporter trusted, and nothing else
+    assert "--trust-type _operator.neg" in (tmp_path / "dest" / "run.sh").read_text()
 
 
 def _as_format_1(folder: Path, estimator) -> None:
