@@ -11,7 +11,7 @@ inside a model bundle: :mod:`harness.bundles.bundle`)::
     RUN/genres_all.csv, tagging.json  multi-label runs
     RUN/report.md, report.html, report.json, figures/<check>-<i>.png
     RUN/models/<name>/                predictions_<group>.npz, history.csv, sanity.json,
-                                      error.txt, model.pt or model.joblib, selection.csv,
+                                      error.txt, model.pt or model.skops, selection.csv,
                                       bundle/
     RUN/embeddings/                   <source>.npz, <source>.skipped.json,
                                       unlabelled_neighbours.csv
@@ -80,8 +80,8 @@ class ModelFolder:
 
     @property
     def sklearn_weights(self) -> Path:
-        """A feature-table model's fitted estimator (a pickle)."""
-        return self.root / "model.joblib"
+        """A feature-table model's fitted estimator (skops, no pickle)."""
+        return self.root / "model.skops"
 
     @property
     def selection(self) -> Path:

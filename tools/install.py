@@ -9,14 +9,14 @@ pip's: the best version over all indexes. When uv cannot be fetched, or its inst
 installs with the same arguments.
 
 Usage: ``python tools/install.py [--check-import soundfile,torch] "torch==2.13.0" -e .``:
-after uv's install each module named there must import, or its distribution is reinstalled
-with pip (:func:`repair_with_pip`). Set ``FMA_INSTALLER=pip`` to skip uv. Standard library
+after uv's install each module named there must import in a new interpreter of the
+environment, or its distribution is reinstalled with pip (:func:`repair_with_pip`), the
+import's error printed with it. Set ``FMA_INSTALLER=pip`` to skip uv. Standard library
 only: it runs before anything is installed.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import os
 import shlex
@@ -99,19 +99,34 @@ def install_with_uv(uv: str, packages: list[str]) -> bool:
     return subprocess.run(command).returncode == 0
 
 
-def broken_imports(modules: list[str]) -> list[str]:
-    """Those of ``modules`` that fail to import (this interpreter is the environment's own)."""
-    importlib.invalidate_caches()
-    broken = []
+# run in a new interpreter of the environment: this process started before the install, and
+# what it imported or looked up then (importlib's caches, a half-installed package) would
+# decide for a module imported for the first time after it
+IMPORT_CHECK = """
+import importlib, sys
+try:
+    importlib.import_module(sys.argv[1])
+except Exception as exc:  # an ImportError, or an OSError from a missing C library
+    print(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    sys.exit(1)
+"""
+
+
+def broken_imports(modules: list[str]) -> dict[str, str]:
+    """Those of ``modules`` that fail to import in a new interpreter of this environment, each
+    with the first line of its error (an ImportError, or an OSError from a C library)."""
+    broken = {}
     for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception:  # an ImportError, or an OSError from a missing C library
-            broken.append(module)
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORT_CHECK, module], capture_output=True, text=True
+        )
+        if done.returncode:
+            lines = (done.stdout.strip() or done.stderr.strip()).splitlines()
+            broken[module] = lines[-1] if lines else f"exit {done.returncode}"
     return broken
 
 
-def repair_with_pip(modules: list[str]) -> int:
+def repair_with_pip(modules: list[str], reasons: dict[str, str] | None = None) -> int:
     """Reinstall the distributions of ``modules`` with pip, whose choice of wheel may differ.
 
     uv takes a version's files from the first index that lists that version. Where one
@@ -123,9 +138,10 @@ def repair_with_pip(modules: list[str]) -> int:
     owners = importlib.metadata.packages_distributions()
     dists = sorted({dist for module in modules for dist in owners.get(module, [module])})
     pinned = [_same_version(dist) for dist in dists]  # another wheel, not another version
+    why = "; ".join(f"{m}: {r}" for m, r in (reasons or {}).items())
     print(
-        f"tools/install.py: {', '.join(modules)} failed to import after uv's install; "
-        f"reinstalling {', '.join(pinned)} with pip",
+        f"tools/install.py: {', '.join(modules)} failed to import after uv's install"
+        f"{f' ({why})' if why else ''}; reinstalling {', '.join(pinned)} with pip",
         file=sys.stderr,
     )
     command = PIP + ["install", "--quiet", "--no-compile", "--force-reinstall", "--no-deps"]
@@ -145,7 +161,7 @@ def main(packages: list[str], *, check_imports: Sequence[str] = ()) -> int:
         uv = find_uv()
         if uv and install_with_uv(uv, packages):
             broken = broken_imports(list(check_imports))
-            return repair_with_pip(broken) if broken else 0
+            return repair_with_pip(list(broken), broken) if broken else 0
         reason = "uv failed (output above)" if uv else "uv could not be fetched"
         print(f"tools/install.py: {reason}; installing with pip instead", file=sys.stderr)
     command = PIP + ["install", "--quiet", "--no-compile", *packages]

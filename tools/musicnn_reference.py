@@ -281,8 +281,8 @@ def onednn_off_rerun(args) -> dict:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        other = np.load(Path(d) / "reference.npz")
-        mine = np.load(args.out / "reference.npz")
+        other = np.load(Path(d) / "reference.npz", allow_pickle=False)
+        mine = np.load(args.out / "reference.npz", allow_pickle=False)
         meta = json.loads((Path(d) / "reference.json").read_text())
         diffs = {k: maxdiff(mine[k], other[k]) for k in mine.files}
     return {

@@ -12,8 +12,8 @@ copies it anywhere). Its files:
   library versions it was made with;
 - the weights: ``model.pt`` (settings, classes and ``state_dict``, read with
   ``torch.load(weights_only=True)``: no code runs from it; a multi-label network's
-  ``TagRateOffset`` buffer is part of the state) or ``model.joblib`` (a pickle: loading one
-  runs code from the file, so load only bundles from a source you trust);
+  ``TagRateOffset`` buffer is part of the state) or ``model.skops`` (a scikit-learn style
+  estimator, built only from trusted types: :mod:`harness.bundles.estimator_file`);
 - ``manifest.json``: the bundle format version and the sha256 of every other file.
 
 An ensemble (kind ``ensemble``, :mod:`harness.bundles.ensemble`) is a bundle of bundles:
@@ -23,7 +23,9 @@ covers every file; its estimator is :class:`EnsembleMembers`.
 
 :func:`load_bundle` refuses, with one line naming the file and what to do, a folder that is not
 a bundle, a file missing or not listed, a checksum that differs (a file changed after the bundle
-was written), another bundle format version, and a bundle made for another task.
+was written), another bundle format version, and a bundle made for another task. Checksums
+catch damage, not a sender: a file that a sender made to run code is refused by its reader
+(``weights_only`` torch, skops with trusted types, JSON), never run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__
+from harness.bundles.estimator_file import ESTIMATOR_FILE, PICKLE_FILE, load_estimator, load_pickle
 from harness.data.audio import DecodeConfig
 from harness.data.prepared import PreparedData, training_prior
 from harness.errors import DataError
@@ -53,8 +56,12 @@ from harness.pretrained.hf import waveform_rate
 from harness.run_layout import IN_RUN, ModelFolder, RunLayout
 from harness.storage import file_digest
 
-#: Bump when a change makes older bundles unreadable (or their numbers different).
-BUNDLE_FORMAT = 1
+#: Bump when a change makes older bundles unreadable (or their numbers different). 2: a
+#: feature-table estimator is ``model.skops``, not a pickle.
+BUNDLE_FORMAT = 2
+#: Formats read: a format-1 bundle of a torch network or an ensemble of them loads as it did;
+#: format 1's pickles (``model.joblib``) are refused unless the user trusts them.
+READ_FORMATS = (1, BUNDLE_FORMAT)
 SPEC_FILE = "bundle.json"
 MANIFEST_FILE = "manifest.json"
 ENSEMBLE_KIND = "ensemble"  # a bundle of bundles (see the module docstring)
@@ -62,8 +69,8 @@ MEMBERS_FILE = "members.json"  # an ensemble's "weights": its members
 MEMBERS_DIR = "members"  # an ensemble's member bundles: members/<i>-<name>/
 WEIGHTS = {
     "logmel": "model.pt",
-    "features": "model.joblib",
-    "embeddings": "model.joblib",
+    "features": ESTIMATOR_FILE,
+    "embeddings": ESTIMATOR_FILE,
     ENSEMBLE_KIND: MEMBERS_FILE,
 }
 REEXPORT = "re-export it from its run (fma-harness export RUN_DIR --model NAME DEST)"
@@ -348,7 +355,7 @@ def _check_file(folder: Path, name: str, expected: str) -> None:
 
 
 def _check_version(path: Path, version: Any) -> None:
-    if version != BUNDLE_FORMAT:
+    if version not in READ_FORMATS:
         raise DataError(
             f"{path}: bundle format version {version!r}, this fma-harness {__version__} reads "
             f"version {BUNDLE_FORMAT}; {REEXPORT} with this version, or use the fma-harness "
@@ -374,8 +381,11 @@ def load_bundle(
     task: str | None = None,
     device: str = "auto",
     num_threads: int | None = None,
+    trust_types: tuple[str, ...] = (),
+    trust_pickle: bool = False,
 ) -> ModelBundle:
-    """Verify a bundle (:func:`verify_bundle`) and load its estimator.
+    """Verify a bundle (:func:`verify_bundle`) and load its estimator; nothing in its files
+    runs code (see the module docstring).
 
     Parameters
     ----------
@@ -387,6 +397,10 @@ def load_bundle(
         Where a neural model predicts: "auto", "cpu", "cuda", "cuda:N".
     num_threads : int, optional
         torch threads while predicting (None leaves torch's setting alone).
+    trust_types : tuple of str
+        Types (``module.Type``) a ``model.skops`` may hold beyond the built-in baselines'.
+    trust_pickle : bool
+        Load a format-1 ``model.joblib`` (a pickle: it runs code from the file), warning.
     """
     folder = bundle_folder(path)
     spec = verify_bundle(folder, task=task)
@@ -395,7 +409,14 @@ def load_bundle(
         members = ensemble_members(folder)
         estimator = EnsembleMembers(
             bundles=[
-                load_bundle(m.parent, task=task, device=device, num_threads=num_threads)
+                load_bundle(
+                    m.parent,
+                    task=task,
+                    device=device,
+                    num_threads=num_threads,
+                    trust_types=trust_types,
+                    trust_pickle=trust_pickle,
+                )
                 for m in members
             ],
             weights=[m.weight for m in members],
@@ -403,23 +424,25 @@ def load_bundle(
     elif spec["kind"] == "logmel":
         from harness.training.estimator import NeuralClassifier
 
-        estimator = NeuralClassifier.load(
-            weights,
-            device=device,
-            num_threads=num_threads,
-            checkpoint_dir=None,
-            ddp=False,
-            progress=False,
-            num_workers=0,
-        )
-    else:
-        import joblib
-
         try:
-            estimator = joblib.load(weights)
-        except Exception as exc:  # a pickle that does not load here (versions, missing module)
+            estimator = NeuralClassifier.load(
+                weights,
+                device=device,
+                num_threads=num_threads,
+                checkpoint_dir=None,
+                ddp=False,
+                progress=False,
+                num_workers=0,
+            )
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # tensors, not a model's
             raise DataError(
-                f"{weights}: cannot be loaded ({type(exc).__name__}: {exc}); the bundle was made "
-                f"with {spec.get('versions', {}).get('scikit-learn')} of scikit-learn"
+                f"{weights}: not the weights of this bundle's network ({type(exc).__name__}); "
+                f"{REEXPORT}"
             ) from None
+    elif weights.name == ESTIMATOR_FILE:
+        estimator = load_estimator(weights, trust=trust_types)
+    elif weights.name == PICKLE_FILE:
+        estimator = load_pickle(weights, trust_pickle=trust_pickle)
+    else:
+        raise DataError(f"{weights}: not a weights file of a {spec['kind']!r} bundle; {REEXPORT}")
     return ModelBundle(path=folder, spec=spec, estimator=estimator, device=device)

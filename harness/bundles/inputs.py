@@ -19,12 +19,12 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from harness import features as feats
+from harness.bundles.estimator_file import save_estimator
 from harness.data.prepared import PreparedData
 from harness.errors import DataError, ParameterError
 from harness.features.extracted import ExtractedFeatures
@@ -154,8 +154,8 @@ class FeatureTableModel:
         return np.log(np.clip(proba, EPS, 1.0))
 
     def save(self, estimator: Any, out_dir: Path) -> None:
-        """``model.joblib`` (a pickle: load it only from a source you trust)."""
-        joblib.dump(estimator, ModelFolder(out_dir).sklearn_weights)
+        """``model.skops`` (:func:`~harness.bundles.estimator_file.save_estimator`)."""
+        save_estimator(estimator, ModelFolder(out_dir).sklearn_weights)
 
 
 class LogMelModel:
@@ -337,7 +337,7 @@ class PretrainedModel(FeatureTableModel):
         super().check_classes(estimator, y)
 
     def save(self, estimator: Any, out_dir: Path) -> None:
-        """``model.joblib``, and ``selection.csv`` when the estimator chose its input on
+        """``model.skops``, and ``selection.csv`` when the estimator chose its input on
         validation (a probe: each candidate's validation log loss, the chosen one marked)."""
         super().save(estimator, out_dir)
         selection = getattr(estimator, "selection_", None)

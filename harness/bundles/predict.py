@@ -16,12 +16,12 @@ files' rows hold the prior (a rerun predicts them).
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +51,6 @@ from harness.scoring.groups import expand_columns
 EXIT_FILES_FAILED = 4
 EXIT_BUDGET = 5
 LOG_EVERY = 100  # files between progress lines when stderr is not a terminal
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass
@@ -74,20 +73,6 @@ class PredictSummary:
         if self.n_budget:
             return EXIT_BUDGET
         return EXIT_FILES_FAILED if self.n_failed else 0
-
-
-def parse_duration(text: str) -> float:
-    """Seconds of a duration such as ``90s``, ``30m``, ``10h``, ``1h30m`` or ``45`` (seconds)."""
-    value = str(text).strip().lower()
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value)
-    if not value or re.sub(r"(\d+(?:\.\d+)?)\s*([smhd]?)", "", value).strip() or not parts:
-        raise ParameterError(
-            f"--budget {text!r} is not a duration; write e.g. 90s, 30m, 10h or 1h30m"
-        )
-    seconds = sum(float(n) * _UNITS[u or "s"] for n, u in parts)
-    if seconds <= 0:
-        raise ParameterError(f"--budget {text!r} must be longer than 0 s")
-    return seconds
 
 
 def output_format(fmt: str, out: Path, bundle_spec: dict) -> str:
@@ -132,6 +117,7 @@ def predict_files(
     budget: float | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    trust: dict[str, Any] | None = None,
 ) -> PredictSummary:
     """Predict every audio file of ``inputs`` with a bundle and write ``out``.
 
@@ -162,12 +148,14 @@ def predict_files(
         A progress bar (default: when stderr is a terminal); else a line every LOG_EVERY files.
     log : callable, optional
         Where messages go (default: stderr).
+    trust : dict, optional
+        ``trust_types`` and ``trust_pickle`` of :func:`~harness.bundles.bundle.load_bundle`.
     """
     started = time.monotonic()
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     out = Path(out)
     check_options(out, top_k=top_k, n_jobs=n_jobs, batch_size=batch_size, device=device)
-    bundle = load_bundle(bundle_path, device=device)
+    bundle = load_bundle(bundle_path, device=device, **(trust or {}))
     fmt = output_format(fmt, out, bundle.spec)
     paths = find_audio(inputs)
     keyed = [(str(p), p.stem) for p in paths]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,7 +53,15 @@ DATA_EPILOG = """Examples:
 RootOpt = Annotated[Path, options.root()]
 SubsetOpt = Annotated[str, options.subset("small | medium (synth); also large | full.")]
 JobsOpt = Annotated[int, options.n_jobs()]
-RateOpt = Annotated[float, typer.Option(min=0.0, max=0.5)]
+Bounds = options.Bounds
+
+
+def _number(name: str, help: str, **bounds) -> Any:
+    return options.number(name, help=help, bounds=Bounds(name, **bounds))
+
+
+def _rate(name: str, help: str = "Fraction of tracks with this planted fault.") -> Any:
+    return _number(name, help, whole=False, ge=0.0, le=0.5)
 
 
 def _console():
@@ -79,28 +87,43 @@ def synth(
         DEFAULT_SYNTH_ROOT
     ),
     subset: Annotated[str, options.subset("small (8 genres) | medium (16 genres)")] = "small",
-    n_tracks: Annotated[int, typer.Option("--n-tracks", help="Tracks with audio.")] = 400,
-    duration: Annotated[float, typer.Option(help="Clip length in seconds.")] = 30.0,
-    sr: Annotated[int, typer.Option(help="Sample rate of the mp3s (Hz).")] = 22050,
-    channels: Annotated[int, typer.Option(help="1 (mono) or 2 (stereo).")] = 1,
+    n_tracks: Annotated[
+        int, _number("--n-tracks", "Tracks with audio (16 or more; medium: 32).", whole=True, ge=16)
+    ] = 400,
+    duration: Annotated[
+        float, _number("--duration", "Clip length in seconds.", whole=False, gt=0)
+    ] = 30.0,
+    sr: Annotated[
+        int, _number("--sr", "Sample rate of the mp3s (Hz).", whole=True, ge=8000, le=48000)
+    ] = 22050,
+    channels: Annotated[
+        int, _number("--channels", "1 (mono) or 2 (stereo).", whole=True, ge=1, le=2)
+    ] = 1,
     compression_level: Annotated[
         float | None,
-        typer.Option(help="MP3 compression in [0, 1): 0 = 128 kbps, towards 1 = 32; default 96."),
+        _number(
+            "--compression-level",
+            "MP3 compression in [0, 1): 0 = 128 kbps, towards 1 = 32; default 96.",
+            whole=False,
+            ge=0,
+            lt=1,
+        ),
     ] = None,
     seed: Annotated[int, options.seed("Same seed, byte-identical files.")] = 0,
-    n_test: Annotated[int, typer.Option("--n-test", help="Challenge test clips.")] = 80,
+    n_test: Annotated[int, _number("--n-test", "Challenge test clips.", whole=True, ge=0)] = 80,
     n_multi_root: Annotated[
-        int, typer.Option("--n-multi-root", help="Metadata-only tracks with two root genres.")
+        int,
+        _number("--n-multi-root", "Metadata-only tracks with two root genres.", whole=True, ge=0),
     ] = 20,
-    empty: RateOpt = 0.005,
-    short: RateOpt = 0.005,
-    silent: RateOpt = 0.005,
-    corrupt: RateOpt = 0.005,
-    duplicate: RateOpt = 0.01,
-    near_duplicate: RateOpt = 0.005,
-    mislabel: Annotated[
-        float, typer.Option(min=0.0, max=0.5, help="Fraction of training tracks mislabelled.")
-    ] = 0.05,
+    empty: Annotated[float, _rate("--empty")] = 0.005,
+    short: Annotated[float, _rate("--short")] = 0.005,
+    silent: Annotated[float, _rate("--silent")] = 0.005,
+    corrupt: Annotated[float, _rate("--corrupt")] = 0.005,
+    duplicate: Annotated[float, _rate("--duplicate")] = 0.01,
+    near_duplicate: Annotated[float, _rate("--near-duplicate")] = 0.005,
+    mislabel: Annotated[float, _rate("--mislabel", "Fraction of training tracks mislabelled.")] = (
+        0.05
+    ),
     n_jobs: JobsOpt = -1,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a synthetic FMA already at --root.")

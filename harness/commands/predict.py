@@ -18,8 +18,10 @@ PREDICT_EPILOG = """Examples:
   fma-harness predict BUNDLE list.txt --out tags.jsonl --top-k 5 --middle
 
 INPUT is a folder (searched recursively), audio files, or a .txt file listing paths. A rerun with
-the same --out skips the files already written. Bundles holding model.joblib are pickles: load
-only bundles from a source you trust.
+the same --out skips the files already written. Nothing in a bundle runs code when it is
+loaded: a scikit-learn model (model.skops) is built only from the built-in baselines' types and
+those given with --trust-type; a format-1 bundle's pickle (model.joblib) loads only with
+--trust-pickle.
 
 Exit codes:
 
@@ -41,7 +43,9 @@ EXPORT_EPILOG = """Examples:
   TEST_DIRECTORY=clips OUTPUT_PATH=out.csv submission/run.sh
 
 Writes DEST/bundle (verified copy of the model's bundle) and DEST/run.sh, the round-2 entry
-point: it reads TEST_DIRECTORY and OUTPUT_PATH and calls `fma-harness predict`.
+point: it reads TEST_DIRECTORY and OUTPUT_PATH and calls `fma-harness predict`. The bundle is
+loaded first (--trust-type, --trust-pickle as in predict), so one that would not load is
+refused here; an old run's pickle is written as model.skops.
 """
 
 
@@ -59,22 +63,30 @@ def predict(
             "challenge; else csv).",
         ),
     ] = "auto",
-    top_k: Annotated[int, typer.Option("--top-k", help="Genres named per row.")] = 3,
+    top_k: Annotated[int, options.top_k("Genres named per row.")] = 3,
     middle: Annotated[
         bool, typer.Option("--middle", help="Use each track's middle 30 s, not all of it.")
     ] = False,
     n_jobs: Annotated[int, options.n_jobs("Decode workers (-1 = all cores).")] = 1,
     device: Annotated[str, options.device()] = "auto",
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Files decoded, predicted and written together.")
+        int,
+        options.number(
+            "--batch-size",
+            help="Files decoded, predicted and written together.",
+            bounds=options.Bounds("--batch-size", whole=True, ge=1),
+        ),
     ] = 64,
     budget: Annotated[
         str | None,
         typer.Option("--budget", help="Time limit such as 90s, 30m, 10h: the rest gets the prior."),
     ] = None,
+    trust_type: Annotated[list[str] | None, options.trust_type()] = None,
+    trust_pickle: Annotated[bool, options.trust_pickle()] = False,
 ) -> None:
     """Predict genres of audio files with a trained model bundle."""
-    from harness.bundles.predict import parse_duration, predict_files
+    from harness.bundles.output import parse_duration
+    from harness.bundles.predict import predict_files
 
     seconds = parse_duration(budget) if budget is not None else None
     summary = predict_files(
@@ -88,6 +100,7 @@ def predict(
         device=device,
         batch_size=batch_size,
         budget=seconds,
+        trust={"trust_types": tuple(trust_type or ()), "trust_pickle": trust_pickle},
     )
     typer.echo(
         f"{summary.out} ({summary.fmt}): {summary.n_predicted} predicted, "
@@ -105,11 +118,21 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<run-id>).")],
     dest: Annotated[Path, typer.Argument(help="New folder for the bundle and run.sh.")],
     model: Annotated[str, typer.Option("--model", help="Model of the run to export.")],
+    trust_type: Annotated[list[str] | None, options.trust_type()] = None,
+    trust_pickle: Annotated[
+        bool,
+        options.trust_pickle(
+            "Convert a format-1 bundle's model.joblib (a pickle: loading it runs code from the "
+            "file, a warning is printed) to model.skops; only for a run you trust."
+        ),
+    ] = False,
 ) -> None:
     """Export a run's model as a portable bundle with the round-2 run.sh."""
     from harness.bundles.export import export_bundle
 
-    folder = export_bundle(run_dir, model, dest)
+    folder = export_bundle(
+        run_dir, model, dest, trust_types=tuple(trust_type or ()), trust_pickle=trust_pickle
+    )
     typer.echo(
         f"exported {model} to {folder} (run: TEST_DIRECTORY=... OUTPUT_PATH=... "
         f"{folder / 'run.sh'})"

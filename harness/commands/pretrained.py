@@ -69,7 +69,7 @@ def embed(
 def tag(
     inputs: InputsArg,
     model: ModelOpt = "musicnn-msd",
-    top_k: Annotated[int, typer.Option("--top-k", help="Tags shown per file.")] = 5,
+    top_k: Annotated[int, options.top_k("Tags shown per file.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
     out: Annotated[
         Path | None, options.out("Also write every tag's probability to this CSV.")

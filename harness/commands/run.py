@@ -78,7 +78,12 @@ TaskOpt = Annotated[str | None, typer.Option("--task", help=help_of("task"))]
 TestDirOpt = Annotated[Path | None, options.test_dir()]
 MinDurationOpt = Annotated[float | None, options.min_duration()]
 MinGenreCountOpt = Annotated[
-    int | None, typer.Option("--min-genre-count", help=help_of("min_genre_count"))
+    int | None,
+    options.number(
+        "--min-genre-count",
+        help=help_of("min_genre_count"),
+        bounds=options.FieldBounds("min_genre_count", outside=(0,)),
+    ),
 ]
 AnswersOpt = Annotated[Path | None, typer.Option("--answers", help=help_of("answers"))]
 LabelFixesOpt = Annotated[Path | None, typer.Option("--label-fixes", help=help_of("label_fixes"))]

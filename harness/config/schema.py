@@ -168,10 +168,11 @@ class RunConfig:
     subset: str = option("small", help=SUBSET_HELP, expected=STRING)
     task: str = option("genre_top", help="genre_top (single-label) | genres_all", expected=STRING)
     # genres_all: drop genres with fewer training tracks (harness.data.prepared's default, 5)
-    min_genre_count: int = option(
+    min_genre_count: Annotated[int, Ge(1)] = option(
         5,
         help="genres_all: drop genres with fewer training tracks than this (default 5).",
-        expected=WHOLE,
+        label="--min-genre-count",
+        expected="a whole number >= 1",
     )
     # a decoded clip shorter than this (s) is 'short'; None: FMA's 29 s, a synthetic set's own
     # minimum, or 90% of an own collection's typical clip length (harness.data.clip_lengths)
@@ -247,8 +248,9 @@ class RunConfig:
         -1,
         help="Parallel workers (-1 = all cores): feature extraction, and on a CPU the neural "
         "models side by side (1: one at a time).",
+        label="--n-jobs",
         expected="1 or more workers, or -1 for every core (-2: all but one)",
-        hint="set it in run.toml or with --n-jobs",
+        hint="e.g. -1 (every core) or 1",
     )
     resplit: bool = option(False, help=RESPLIT_HELP, expected=BOOL)
     device: str = option("auto", help=DEVICE_HELP, expected=STRING)

@@ -98,4 +98,11 @@ def load_config(config_file: Path | None = None, /, **values: Any) -> RunConfig:
 
 def check_seed(seed: Any) -> None:
     """A seed is a whole number with 0 <= seed < 2**32 (what numpy and torch accept)."""
-    validate_config(RunConfig(seed=seed))
+    check_field("seed", seed)
+
+
+def check_field(name: str, value: Any) -> None:
+    """One run option against the schema, the others at their defaults: a command's option of
+    the same name (``--n-jobs``, ``--min-duration``) is checked by the same bounds and gives
+    the same one line as ``run``'s."""
+    validate_config(RunConfig(**{name: value}))

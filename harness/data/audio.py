@@ -34,8 +34,9 @@ What libsndfile 1.2.2 (soundfile 0.14) does with bad MP3s, measured on 2 s clips
   a 30 s stereo clip cut in half decodes to 14.9 s): truncation is only visible in the decoded
   length, hence the ``short`` check after decoding. mpg123 does print "Warning: Xing stream size
   off by more than 1%" for it (and "Illegal Audio-MPEG-Header ... Trying to resync" for garbage)
-  on the C-level stderr, not through libsndfile; :func:`decode_status_table` captures those lines
-  and appends them to ``error`` ("decoder: ..."), which tells a truncated clip from a short one.
+  on the C-level stderr (file descriptor 2), not through libsndfile; :func:`decode` captures
+  those lines (nothing reaches the terminal, also under ``--quiet``) and appends them to the
+  clip's ``error`` ("decoder: ..."), which tells a truncated clip from a short one.
 - A file cut to its first few hundred bytes, random bytes, zeros, text, a bare ID3 tag and a
   0-byte file all raise ``LibsndfileError: Error opening '...': File does not exist or is not a
   regular file (possibly a pipe?)``, a misleading text for "format not recognised". The 0-byte and
@@ -50,8 +51,9 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Hashable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -258,15 +260,27 @@ def decode(path: str | Path, *, config: DecodeConfig = DecodeConfig()) -> Decode
         return DecodedClip(None, sr0, "missing", error=f"no file at {path}")
     if size == 0:
         return DecodedClip(None, sr0, "empty", error="0-byte file")
+    notes: list[str] = []
     try:
         if _id3_only(path, size):
             return DecodedClip(None, sr0, "empty", error="ID3 tag only, no audio frames")
         with open(path, "rb") as f:
             head = f.read(12)
-        data, native_sr = sf.read(path, dtype="float32", always_2d=True)
+        with _captured_fd2(notes):
+            data, native_sr = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:  # any decoder failure is a status, never a crash
-        return DecodedClip(None, sr0, "corrupt", error=f"{type(exc).__name__}: {exc}")
-    return _classify(data, int(native_sr), path, head, config)
+        error = _noted(f"{type(exc).__name__}: {exc}", notes)
+        return DecodedClip(None, sr0, "corrupt", error=error)
+    clip = _classify(data, int(native_sr), path, head, config)
+    return replace(clip, error=_noted(clip.error, notes)) if notes else clip
+
+
+def _noted(error: str, notes: list[str]) -> str:
+    """``error`` with the decoder's own lines appended (``decoder: a | b``, each line once)."""
+    if not notes:
+        return error
+    note = "decoder: " + " | ".join(dict.fromkeys(notes))[:300]
+    return f"{error}; {note}" if error else note
 
 
 def _classify(
@@ -311,13 +325,19 @@ def _classify(
     return DecodedClip(y, sr, status, duration, native_sr, channels, "", rms, notes)
 
 
+# fd 2 is the process's: one capture at a time, since decoding may run in threads
+_FD2_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
-def _captured_fd2() -> Iterator[list[str]]:
-    """Redirect the C-level stderr (where mpg123 writes its notes) into a list of lines."""
-    out: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
+def _captured_fd2(out: list[str]) -> Iterator[list[str]]:
+    """Redirect the C-level stderr (where mpg123 writes its notes) into ``out``, one line each.
+
+    Python's own writes to ``sys.stderr`` from another thread meanwhile land there too (this
+    process writes its messages and progress to stdout); the capture lasts one ``sf.read``."""
+    with _FD2_LOCK, tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
         os.dup2(tmp.fileno(), 2)
         try:
             yield out
@@ -329,7 +349,7 @@ def _captured_fd2() -> Iterator[list[str]]:
             out.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
-def _status_row(path: Path, config: DecodeConfig, capture: bool) -> tuple:
+def _status_row(path: Path, config: DecodeConfig) -> tuple:
     """Decode at the native rate (statuses do not depend on resampling) and keep the status."""
     native = DecodeConfig(
         sr=None,
@@ -337,21 +357,13 @@ def _status_row(path: Path, config: DecodeConfig, capture: bool) -> tuple:
         min_duration=config.min_duration,
         silence_rms=config.silence_rms,
     )
-    if capture:
-        with _captured_fd2() as notes:
-            clip = decode(path, config=native)
-    else:
-        clip, notes = decode(path, config=native), []
-    error = clip.error
-    if notes:
-        note = "decoder: " + " | ".join(dict.fromkeys(notes))[:300]
-        error = f"{error}; {note}" if error else note
+    clip = decode(path, config=native)  # mpg123's notes are in its error
     return (
         clip.status,
         clip.duration,
         clip.native_sr,
         clip.channels,
-        error,
+        clip.error,
         clip.warnings,
         str(path),
     )
@@ -388,13 +400,11 @@ def decode_status_table(
     keys = list(paths)
     items = [Path(paths[k]) for k in keys]
     show = sys.stderr.isatty() if progress is None else progress
-    parallel = n_jobs != 1 and len(items) > 1
-    capture = parallel or not show
-    if parallel:
+    if n_jobs != 1 and len(items) > 1:
         runner = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=8)
-        rows_iter = runner(delayed(_status_row)(p, config, capture) for p in items)
+        rows_iter = runner(delayed(_status_row)(p, config) for p in items)
     else:
-        rows_iter = (_status_row(p, config, capture) for p in items)
+        rows_iter = (_status_row(p, config) for p in items)
     rows = []
     with _progress(show, len(items)) as advance:
         for row in rows_iter:

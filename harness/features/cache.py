@@ -123,7 +123,7 @@ class GroupIndex:
     def data(self) -> np.ndarray:
         """The rows as a read-only memory map, shape (n, *row_shape)."""
         if self._data is None:
-            self._data = np.load(self.data_path, mmap_mode="r")
+            self._data = np.load(self.data_path, mmap_mode="r", allow_pickle=False)
         return self._data
 
 

@@ -93,7 +93,13 @@ def read_run(run_dir: Path | str) -> RunBoard:
     config = {}
     manifest = layout.manifest
     if manifest.is_file():
-        config = json.loads(manifest.read_text()).get("config", {})
+        try:
+            config = json.loads(manifest.read_text("utf-8")).get("config", {})
+        except (ValueError, AttributeError):  # not UTF-8, not JSON, not an object
+            raise DataError(
+                f"{manifest}: not a run manifest (a JSON object was expected); the run is "
+                "damaged: run it again"
+            ) from None
     return RunBoard(
         run_dir=run_dir,
         task=board_task(board, path),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.bundles.bundle import bundle_spec, calibration_of, write_bundle
+from harness.bundles.estimator_file import save_estimator
 from harness.bundles.inputs import (
     FeatureTableModel,
     LogMelModel,
@@ -232,10 +233,9 @@ def save_model_bundle(
     if entry.is_neural:
         save = estimator.save
     else:
-        import joblib
 
         def save(path: Path) -> None:
-            joblib.dump(estimator, path)
+            save_estimator(estimator, path)
 
     return write_bundle(ModelFolder(out_dir).bundle, spec=spec, save_weights=save)
 

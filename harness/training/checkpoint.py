@@ -6,6 +6,7 @@ it with ``weights_only=True`` never runs code from the file.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -36,14 +37,23 @@ def load_checkpoint(path: Path) -> dict:
     Raises
     ------
     DataError
-        If the file cannot be read (corrupt, truncated or not a weights-only checkpoint).
+        One line if the file cannot be read: a pickle of other objects than tensors and plain
+        values (refused by ``weights_only``, nothing in it ran), corrupt or truncated.
     """
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt or foreign file: say which and what to do
+    except pickle.UnpicklingError:  # torch's message spans many lines: say it in one
         raise DataError(
-            f"Cannot read checkpoint {path} ({type(exc).__name__}: {exc}); delete it to start over."
-        ) from exc
+            f"Cannot read {path}: not a plain weights file (it pickles other objects than "
+            "tensors, which would run code; nothing in it was loaded); delete it or replace "
+            "it with one written by fma-harness."
+        ) from None
+    except Exception as exc:  # a corrupt or foreign file: say which and what to do
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(
+            f"Cannot read {path} ({type(exc).__name__}: {first}); delete it or replace it "
+            "with one written by fma-harness."
+        ) from None
 
 
 def cpu_state(module: torch.nn.Module) -> dict:

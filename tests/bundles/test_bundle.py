@@ -30,7 +30,7 @@ def copy_of(bundle_run, tmp_path):
 
 def test_run_saves_a_complete_bundle_per_model(bundle_run):
     run_dir, _ = bundle_run
-    for model, weights in (("mfcc-logreg", "model.joblib"), ("cnn", "model.pt")):
+    for model, weights in (("mfcc-logreg", "model.skops"), ("cnn", "model.pt")):
         folder = run_dir / "models" / model / "bundle"
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["format_version"] == BUNDLE_FORMAT
@@ -75,8 +75,8 @@ def test_a_changed_file_is_refused_naming_it(copy_of):
 
 def test_a_missing_file_is_refused_naming_it(copy_of):
     folder = copy_of("mfcc-logreg")
-    (folder / "model.joblib").unlink()
-    with pytest.raises(DataError, match="model.joblib: missing; the bundle is incomplete"):
+    (folder / "model.skops").unlink()
+    with pytest.raises(DataError, match="model.skops: missing; the bundle is incomplete"):
         verify_bundle(folder)
     (folder / "manifest.json").unlink()
     with pytest.raises(DataError, match="manifest.json: missing; the bundle is incomplete"):
@@ -102,11 +102,11 @@ def test_a_bundle_of_another_task_is_refused(bundle_run):
 
 def test_predict_refuses_a_tampered_bundle_in_one_line(copy_of, synth_root, tmp_path):
     folder = copy_of("mfcc-logreg")
-    (folder / "model.joblib").write_bytes(b"not the model")
+    (folder / "model.skops").write_bytes(b"not the model")
     out = tmp_path / "out.csv"
     args = ["predict", str(folder), str(synth_root / "crowdai_fma_test"), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert isinstance(result.exception, DataError)
-    assert "model.joblib: checksum mismatch" in str(result.exception)
+    assert "model.skops: checksum mismatch" in str(result.exception)
     assert not out.exists()  # refused before writing anything

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -201,9 +202,9 @@ def test_the_bundle_of_bundles_is_checked_end_to_end(run, tmp_path):
     exported = export_bundle(run_dir, "ensemble", tmp_path / "export")
     assert verify_bundle(exported / "bundle")["kind"] == "ensemble"
     broken = shutil.copytree(source, tmp_path / "broken")
-    weights = broken / listing[0]["folder"] / "model.joblib"
+    weights = broken / listing[0]["folder"] / "model.skops"
     weights.write_bytes(weights.read_bytes() + b"\0")
-    with pytest.raises(DataError, match="model.joblib: checksum mismatch"):
+    with pytest.raises(DataError, match="model.skops: checksum mismatch"):
         verify_bundle(broken)
 
 
@@ -222,3 +223,36 @@ def test_no_ensemble_without_two_scored_models_or_for_tagging(capsys):
     assert "genres_all task has no ensemble row" in capsys.readouterr().out
     assert add_ensemble(single, None, [_outcome("uniform"), _outcome("knn")], run_dir=None) == []
     assert capsys.readouterr().out == ""  # one model: nothing to say
+
+
+def test_a_code_running_member_is_refused_with_every_checksum_recomputed(run, tmp_path):
+    """A member's model.skops made a pickle that would create a file, its member manifest, the
+    digest in members.json and the ensemble's manifest all recomputed: predict refuses it in
+    one line and nothing runs (tests/bundles/test_bundle_trust.py: the other readers)."""
+    import pickle
+    import subprocess
+    import sys
+
+    from crafted import Payload, assert_refused_in_one_line, reseal  # tests/bundles/crafted.py
+
+    run_dir, _ = run
+    folder = Path(shutil.copytree(run_dir / "models" / "ensemble" / "bundle", tmp_path / "ens"))
+    marker = tmp_path / "payload-ran"
+    members = json.loads((folder / "members.json").read_text())
+    member = folder / members["members"][0]["folder"]
+    (member / "model.skops").write_bytes(pickle.dumps(Payload(marker)))
+    reseal(member)
+    members["members"][0]["manifest_sha256"] = sha256_file(member / "manifest.json")
+    (folder / "members.json").write_text(json.dumps(members))
+    reseal(folder)
+    verify_bundle(folder)  # every checksum passes
+    clips = json.loads((run_dir / "manifest.json").read_text())["config"]["root"]
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "predict", str(folder)]
+        + [str(Path(clips) / "crowdai_fma_test"), "--out", str(tmp_path / "o.csv")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_refused_in_one_line(done, "model.skops: not a skops estimator file")
+    assert not marker.exists()

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from harness.bundles.predict import EXIT_BUDGET, EXIT_FILES_FAILED, output_format, parse_duration
+from harness.bundles.output import parse_duration
+from harness.bundles.predict import EXIT_BUDGET, EXIT_FILES_FAILED, output_format
 from harness.cli import app
 from harness.errors import DataError, ParameterError
 
@@ -324,7 +325,10 @@ def test_more_bad_options_are_one_line_before_any_work(bundle_run, music, tmp_pa
     bundle = run_dir / "models" / "mfcc-logreg"
     cases = [
         ([music, "--out", tmp_path], f"--out {tmp_path}: is a folder; name a file in it"),
-        ([music, "--out", tmp_path / "o.csv", "--top-k", "0"], "--top-k 0: expected 1 or more"),
+        (
+            [music, "--out", tmp_path / "o.csv", "--top-k", "0"],
+            "--top-k 0: expected a whole number >= 1",
+        ),
         ([music, "--out", tmp_path / "o.csv", "--device", "gpu"], "--device 'gpu': not a device"),
     ]
     for args, expected in cases:

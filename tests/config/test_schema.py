@@ -46,7 +46,7 @@ def test_the_defaults_are_valid_and_building_checks_nothing():
     ("values", "line"),
     [
         ({"seed": -1}, "--seed -1: expected a whole number from 0 to 4294967295"),
-        ({"n_jobs": 0}, "n_jobs 0: expected 1 or more workers"),
+        ({"n_jobs": 0}, "--n-jobs 0: expected 1 or more workers"),
         ({"preset": "medium"}, "preset 'medium' is not one of quick, fast, full"),
         ({"features": "mp3"}, "features 'mp3' is not one of audio, official"),
         ({"resplit": "no"}, "resplit 'no': expected true or false"),

@@ -160,3 +160,19 @@ def test_status_table_empty_and_progress(clips):
     assert table.empty and list(table.columns) == list(audio.TABLE_COLUMNS)
     shown = audio.decode_status_table({"ok": clips["ok"]}, n_jobs=1, progress=True)
     assert shown.at["ok", "status"] == "short"
+
+
+def test_the_decoders_own_lines_go_to_the_clip_not_to_stderr(clips, capfd):
+    """mpg123 writes straight to file descriptor 2 from C ("Illegal Audio-MPEG-Header ...
+    Trying to resync", "Xing stream size off"): decode keeps those lines in the clip's error
+    and the terminal sees none of them, whatever the verbosity."""
+    garbage = decode(clips["garbage"], config=SHORT_OK)
+    half = decode(clips["half"], config=SHORT_OK)
+    ok = decode(clips["ok"], config=SHORT_OK)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert garbage.status == "corrupt" and "; decoder: " in garbage.error
+    assert garbage.error.startswith("LibsndfileError")  # the decoder's exception first
+    assert half.status == "short" and half.error.startswith("decoder: ")
+    assert "Xing stream size" in half.error  # what tells a truncated clip from a short one
+    assert ok.status == "ok" and ok.error == ""

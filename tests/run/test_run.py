@@ -47,7 +47,7 @@ def test_run_directory_holds_everything(first_run, synth_root):
         "decode_status.csv",
     ):
         assert (run_dir / name).is_file(), name
-    assert (run_dir / "models" / "mfcc-logreg" / "model.joblib").is_file()
+    assert (run_dir / "models" / "mfcc-logreg" / "model.skops").is_file()
     assert (run_dir / "models" / "cnn" / "model.pt").is_file()
     assert (run_dir / "models" / "cnn" / "history.csv").is_file()
     sanity = json.loads((run_dir / "models" / "cnn" / "sanity.json").read_text())

@@ -200,17 +200,18 @@ def test_more_refusals_of_check_config(synth_root, tmp_path):
 
 def test_zero_workers_are_refused_in_run_toml_too(synth_root, tmp_path):
     for value in (0, "2", 1.5):
-        with pytest.raises(ParameterError, match=r"n_jobs .*expected 1 or more workers, or -1"):
+        with pytest.raises(ParameterError, match=r"--n-jobs .*expected 1 or more workers, or -1"):
             check_config(_config(synth_root, tmp_path, n_jobs=value))
     check_config(_config(synth_root, tmp_path, n_jobs=-2))
 
 
 @pytest.mark.parametrize("command", ["run", "features", "check", "predict", "data decode-check"])
-def test_zero_workers_are_a_usage_error_in_every_command(command, workdir):
+def test_zero_workers_are_one_line_in_every_command(command, workdir):
     # joblib's own refusal came as a traceback from the first parallel call, after other work
     result = CliRunner().invoke(app, [*command.split(), "--n-jobs", "0"], env={"COLUMNS": "200"})
-    assert result.exit_code == 2, result.output
-    assert "0 workers; expected 1 or more, or -1 for every core" in result.output
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, ParameterError)  # the CLI prints it as one line
+    assert "--n-jobs 0: expected 1 or more workers, or -1 for every core" in str(result.exception)
     assert not any(workdir.iterdir())
 
 

@@ -39,9 +39,9 @@ def test_params_from_toml_reach_the_estimators(synth_root, tmp_path):
     run_dir = run_pipeline(_config(synth_root, tmp_path, **values))
     history = pd.read_csv(run_dir / "models" / "cnn" / "history.csv")
     assert history["epoch"].tolist() == [1, 2, 3]
-    import joblib
+    from harness.bundles.estimator_file import load_estimator
 
-    logreg = joblib.load(run_dir / "models" / "mfcc-logreg" / "model.joblib")
+    logreg = load_estimator(run_dir / "models" / "mfcc-logreg" / "model.skops")
     assert logreg[-1].C == 0.05
 
 

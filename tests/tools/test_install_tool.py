@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
 import subprocess
@@ -100,10 +101,15 @@ def test_fma_installer_pip_skips_uv(install, monkeypatch):
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "pkg"]]
 
 
-def test_a_module_that_fails_to_import_after_uv_is_reinstalled_with_pip(install, monkeypatch):
+def test_a_module_that_fails_to_import_after_uv_is_reinstalled_with_pip(
+    install, monkeypatch, capsys
+):
     calls = []
+    real_run = subprocess.run
 
     def run(command, **kwargs):
+        if command[1] == "-c":  # the import checks run for real, in a new interpreter
+            return real_run(command, **kwargs)
         calls.append(command)
         return subprocess.CompletedProcess(command, 0, "")
 
@@ -112,6 +118,22 @@ def test_a_module_that_fails_to_import_after_uv_is_reinstalled_with_pip(install,
     assert install.main(["-e", "."], check_imports=["json", "no_such_module_here"]) == 0
     assert calls[-1][-3:] == ["--force-reinstall", "--no-deps", "no_such_module_here"]
     assert calls[-2][0] == "/bin/uv"  # uv installed first; json imported and was left alone
+    message = capsys.readouterr().err
+    assert "no_such_module_here: ModuleNotFoundError: No module named" in message  # why
+
+
+def test_the_import_check_is_a_new_interpreters_not_the_installers(install, monkeypatch):
+    """The installing process started before the install: what it imported or cached then
+    must not decide. A module broken in this process only imports in the check, and nothing
+    is repaired; one that fails in a new interpreter too is reported with its error."""
+    monkeypatch.setitem(sys.modules, "json", None)  # `import json` fails here, and only here
+    with pytest.raises(ImportError):
+        importlib.import_module("json")
+    assert install.broken_imports(["json"]) == {}
+    broken = install.broken_imports(["no_such_module_here"])
+    assert broken == {
+        "no_such_module_here": "ModuleNotFoundError: No module named 'no_such_module_here'"
+    }
 
 
 def test_the_repair_keeps_the_version_uv_installed(install, monkeypatch):

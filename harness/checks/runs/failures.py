@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.checks.base import CheckResult
+from harness.errors import DataError
 from harness.run_layout import IN_RUN, RunLayout
 
 FAMILY = "failures"
@@ -27,7 +28,13 @@ def read_leaderboard(run_dir: Path) -> pd.DataFrame | None:
     path = RunLayout(Path(run_dir)).leaderboard
     if not path.is_file():
         return None
-    return pd.read_csv(path, dtype={"model": str, "status": str})
+    try:
+        return pd.read_csv(path, dtype={"model": str, "status": str})
+    except ValueError as exc:  # not UTF-8 or not a CSV (pandas' parser errors are ValueErrors)
+        raise DataError(
+            f"{path}: not a leaderboard CSV ({type(exc).__name__}); the run is damaged: run "
+            "it again"
+        ) from None
 
 
 def _failed(values: pd.Series) -> pd.Series:
