@@ -31,7 +31,7 @@ def on_files(files, config):
     from mkdocs.structure.files import File
 
     for src_uri, render in GENERATED.items():
-        existing = files.get_file_from_path(src_uri)
+        existing = files.get_file_from_path(src_uri)  # the stand-in committed for the README
         if existing is not None:
             files.remove(existing)
         files.append(File.generated(config, src_uri, content=render()))

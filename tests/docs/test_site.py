@@ -145,3 +145,12 @@ def test_readme_is_short_and_for_users():
     assert not re.search(r"\b\d+ (passed|skipped|failed)\b", text), "a test count"
     for command in ("make run", "make test", "fma-harness --version"):
         assert command in text
+
+
+def test_readme_links_point_at_pages_of_the_site():
+    text = (REPO / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert any(link.startswith("docs/reference/cli.md") for link in local)
+    missing = [link for link in local if not (REPO / link).is_file()]
+    assert not missing, missing
