@@ -154,3 +154,18 @@ def test_readme_links_point_at_pages_of_the_site():
     assert any(link.startswith("docs/reference/cli.md") for link in local)
     missing = [link for link in local if not (REPO / link).is_file()]
     assert not missing, missing
+
+
+def test_run_folder_page_documents_every_leaderboard_column():
+    from harness.run.outputs import LEADERBOARD_COLUMNS
+
+    page = (REPO / "docs/reference/run-folder.md").read_text()
+    table = [line for line in page.splitlines() if line.startswith("| `")]
+    missing = [c for c in LEADERBOARD_COLUMNS if not any(f"`{c}`" in row for row in table)]
+    assert not missing, missing
+
+
+def test_docstring_roles_are_shown_as_code(site):
+    api = (site / "reference/python-api.html").read_text()
+    assert "<code>harness.data.fma.load_tracks</code>" in api
+    assert not re.search(r":(func|class|mod):<code>", api)
