@@ -26,7 +26,7 @@ INSTALL := $(PY) tools/install.py --check-import $(CHECK_IMPORTS)
 # metadata asks for TensorFlow: it is installed without its dependencies, for its weights only.
 MUSICNN := "musicnn==0.1.0"
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench docs clean
 
 # The venv's own pip is used as it comes: every Python from 3.11 on bundles a pip of 22.3 or
 # newer, and editable installs need 21.3. Upgrading it cost about 3 s of a fresh install.
@@ -57,9 +57,14 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+# The documentation site into site/: --strict fails on a broken link, a missing page or a
+# docstring mkdocstrings cannot read; the CLI and check references are generated at build time.
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/features.py
 	$(PY) benchmarks/training.py
 
 clean:
-	rm -rf runs .cache data/synthetic
+	rm -rf runs .cache data/synthetic site

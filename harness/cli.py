@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -67,9 +68,18 @@ app = typer.Typer(
 )
 
 
+def installed_version() -> str:
+    """The installed distribution's version (what ``pip show fma-harness`` says, and what the
+    manifests record); ``harness.__version__`` when the sources run without being installed."""
+    try:
+        return metadata.version("fma-harness")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"fma-harness {__version__}")
+        typer.echo(f"fma-harness {installed_version()}")
         raise typer.Exit()
 
 

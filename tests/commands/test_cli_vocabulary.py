@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 import types
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 import harness
 from harness.cli import app
+from harness.run.manifest import package_versions
 
 # parameter name -> the option strings it must have wherever a command takes it
 VOCABULARY = {
@@ -77,9 +79,14 @@ def test_commands_with_a_dataset_take_the_shared_options():
 
 
 def test_version_prints_name_and_version():
+    # the installed distribution's version, the one the run manifest records, and the
+    # package's own __version__ (which the bundles record) are one version
+    installed = importlib.metadata.version("fma-harness")
+    assert installed == harness.__version__
+    assert package_versions()["fma-harness"] == installed
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
-    assert result.output == f"fma-harness {harness.__version__}\n"
+    assert result.output == f"fma-harness {installed}\n"
     shell = subprocess.run(
         [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True
     )
