@@ -33,7 +33,12 @@ def review(
         Path | None, options.out("Page folder (default: RUN_DIR/review, or the checks' review/).")
     ] = None,
     max_cards: Annotated[
-        int, typer.Option("--max-cards", min=1, help="At most this many cards, most certain first.")
+        int,
+        options.number(
+            "--max-cards",
+            help="At most this many cards, most certain first.",
+            bounds=options.Bounds("--max-cards", whole=True, ge=1),
+        ),
     ] = 200,
     cache_dir: Annotated[Path, options.cache_dir()] = DEFAULT_CACHE_DIR,
     seed: Annotated[int, options.seed("Seed of the re-split and the mislabel CV.")] = 0,
