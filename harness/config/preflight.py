@@ -30,10 +30,7 @@ from harness.scoring.submission.score import read_answers
 def preflight(config: RunConfig) -> None:
     """Every check of ``config`` against the world, in order; the first problem is one line."""
     check_run_folder(config)
-    for name in config.models:
-        model_entry(config, "--models", name)
-    for name in config.params:
-        model_entry(config, f"[params.{name}]", name)
+    check_model_names(config)
     check_model_kinds(config)
     check_folders(config)
     check_answers(config)
@@ -41,6 +38,19 @@ def preflight(config: RunConfig) -> None:
         read_label_fixes(config.label_fixes)
     check_device(config.device)
     check_pretrained(config)
+    check_model_settings(config)
+
+
+def check_model_names(config: RunConfig) -> None:
+    """Every model of ``--models`` and of ``[params.NAME]`` is one the registry knows."""
+    for name in config.models:
+        model_entry(config, "--models", name)
+    for name in config.params:
+        model_entry(config, f"[params.{name}]", name)
+
+
+def check_model_settings(config: RunConfig) -> None:
+    """Every ``[params.NAME]`` table holds settings its model takes, with values it can build."""
     for name, params in config.params.items():
         entry = config.entry(name)
         check_settings(entry, params)

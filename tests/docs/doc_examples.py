@@ -168,24 +168,17 @@ def toml_problems(example: Example) -> list[str]:
     """A run.toml example read and checked as ``run --config`` checks it before any work."""
     import tempfile
 
-    from harness.config.model_settings import check_neural_settings, check_settings
-    from harness.config.preflight import model_entry
+    from harness.config.preflight import check_model_names, check_model_settings
     from harness.config.validation import load_config
     from harness.errors import HarnessError
-    from harness.registry import get_entry
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "run.toml"
         path.write_text(example.code)
         try:
             config = load_config(path)
-            for name in config.models:
-                model_entry("models", name)
-            for name, params in config.params.items():
-                model_entry(f"[params.{name}]", name)
-                check_settings(name, params)
-                if get_entry(name).is_neural:
-                    check_neural_settings(name, params, preset=config.training_preset)
+            check_model_names(config)
+            check_model_settings(config)
         except HarnessError as exc:
             return [f"{example.where}: {exc}"]
     return []

@@ -161,7 +161,7 @@ def test_embed_writes_every_layer_per_patch_and_per_file(clips, tmp_path):
     "args, expected",
     [
         (["tag", "x.wav", "--model", "nope"], "unknown pretrained source 'nope'"),
-        (["tag", "x.wav", "--top-k", "0"], "--top-k 0: expected 1 or more"),
+        (["tag", "x.wav", "--top-k", "0"], "--top-k 0: expected a whole number >= 1"),
         (["embed", "x.wav", "--out", "x.txt"], "expected a .npz file name"),
     ],
 )
