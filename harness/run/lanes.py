@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
@@ -214,7 +215,19 @@ class Lanes:
         return submitted
 
     def close(self) -> None:
-        """Stop the lanes at once, whatever they are doing (after a failure elsewhere)."""
+        """Stop the lanes at once, whatever they are doing (after a failure elsewhere).
+
+        The tasks not yet handed to a lane are dropped from loky's queue of work ids first:
+        with ``kill_workers`` its manager thread forgets every pending task, then reads that
+        queue once more and dies on the first id it no longer knows (a KeyError traceback on
+        stderr, seen when the lanes were still starting). Their futures still end with
+        loky's ShutdownExecutorError."""
+        work_ids = getattr(self._pool, "_work_ids", None)
+        while work_ids is not None:
+            try:
+                work_ids.get_nowait()
+            except queue.Empty:
+                break
         self._pool.shutdown(wait=True, kill_workers=True)
 
 
