@@ -212,9 +212,16 @@ def run_dataset(run_dir: Path) -> PreparedData:
             f"{run_dir}: not a run folder (no readable {layout.manifest.name} with the run's "
             "configuration); pass a folder written by `fma-harness run`, or --root DATA_DIR"
         ) from None
+    # the root the run read: `run` without --root records None and the default it made
+    root = config.get("resolved_root") or config.get("root")
+    if not root:
+        raise DataError(
+            f"{layout.manifest}: names no dataset root; review the dataset itself with "
+            "`fma-harness review --root DATA_DIR`"
+        )
     test_dir = config.get("test_dir")
     data = load_dataset(
-        root=Path(config["root"]),
+        root=Path(root),
         format=config.get("format"),
         subset=config.get("subset", "small"),
         task=config.get("task", "genre_top"),

@@ -57,6 +57,9 @@ class Card:
         The other clip of a pair ("" for a single clip); ``duplicate-of`` names it.
     evidence : str
         What the check found, in words.
+    suggested : str
+        The genre the check proposes instead of the given one ("" when it proposes none): the
+        page's relabel list starts there.
     """
 
     key: str
@@ -66,6 +69,7 @@ class Card:
     track: str
     other: str = ""
     evidence: str = ""
+    suggested: str = ""
 
     def to_json(self) -> dict:
         """The card as a JSON-ready dict."""
@@ -101,6 +105,7 @@ def mislabel_cards(results: Sequence[CheckResult], labelled: set[str]) -> list[C
                     f"p = {p_given:.2f} and suggests {row.get('suggested')} "
                     f"(p = {float(row.get('p_suggested') or 0.0):.2f})"
                 ),
+                suggested=str(row.get("suggested") or ""),
             )
         )
     return cards

@@ -76,7 +76,8 @@
     const keep = el("button", { type: "button", "data-action": "keep" }, "keep (a)");
     const select = el("select", { class: "genre", "aria-label": "new genre" });
     const given = (data.tracks[card.track] || {}).label;
-    const suggested = ((data.tracks[card.track] || {}).top3 || []).map((x) => x[0]).find((g) => g !== given);
+    // the check's own suggestion, else the model's most probable other genre
+    const suggested = card.suggested || ((data.tracks[card.track] || {}).top3 || []).map((x) => x[0]).find((g) => g !== given);
     for (const g of data.genres) {
       const o = el("option", { value: g }, g);
       if (g === suggested) o.selected = true;

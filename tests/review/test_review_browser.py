@@ -165,3 +165,38 @@ def test_listen_decide_reload_export_and_apply(chromium, review_run, synth_root,
     changed = fixed.labels[fixed.labels != data.labels.reindex(fixed.labels.index)]
     assert changed.to_dict() == {int(relabel["track"]): genre}
     assert fixed.label_fixes["counts"] == {"keep": 1, "relabel": 1, "drop": 1, "duplicate-of": 1}
+
+
+def test_a_mislabel_card_offers_the_checks_suggestion_first(chromium, tmp_path):
+    """The relabel list of a mislabel card starts at the genre the check suggests (a training
+    track has no model top-3 to take it from), another card's at the model's best other genre."""
+    from harness.review.cards import Card
+    from harness.review.page import render_page
+
+    sync_playwright, executable = chromium
+    genres = ["Electronic", "Folk", "Pop", "Rock"]
+    cards = [
+        Card("mislabel:5", "mislabel", "labels/suspected_mislabels", 0.9, "5", suggested="Pop"),
+        Card("silent:7", "silent", "audio/decode_status", 1.0, "7"),
+    ]
+    tracks = {
+        "5": {"label": "Rock", "top3": []},
+        "7": {"label": "Rock", "top3": [["Rock", 0.6], ["Folk", 0.3], ["Pop", 0.1]]},
+    }
+    payload = {"title": "t", "model": "m", "genres": genres, "cards": [c.to_json() for c in cards]}
+    payload |= {"tracks": tracks, "total": 2, "shown": 2, "left_out": 0}
+    index = tmp_path / "index.html"
+    index.write_text(render_page(payload), "utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(index.as_uri())
+            page.wait_for_selector("body[data-rendered]")
+            by_track = page.evaluate(
+                """() => Object.fromEntries([...document.querySelectorAll('.card')]
+                     .map(c => [c.dataset.track, c.querySelector('select.genre').value]))"""
+            )
+        finally:
+            browser.close()
+    assert by_track == {"5": "Pop", "7": "Folk"}

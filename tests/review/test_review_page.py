@@ -220,3 +220,24 @@ def test_a_mislabel_card_is_as_sure_as_the_classifier_rejects_the_label():
         ("7", "mislabel", 0.7),
     ]
     assert "Rock p = 0.02" in cards[0].evidence and "suggests Folk" in cards[0].evidence
+    assert [c.suggested for c in cards] == ["Folk", "Rock"]  # the page's relabel list starts there
+
+
+def test_a_run_on_the_default_root_is_reviewed_from_the_root_it_resolved(review_run, tmp_path):
+    """`fma-harness run` without --root (make run) records root = None and the root it made."""
+    import shutil
+
+    run_dir, _ = review_run
+    copy = shutil.copytree(run_dir, tmp_path / "run", ignore=shutil.ignore_patterns("review"))
+    manifest = RunLayout(copy).manifest
+    recorded = json.loads(manifest.read_text("utf-8"))
+    recorded["config"]["resolved_root"] = recorded["config"]["root"]
+    recorded["config"]["root"] = None
+    manifest.write_text(json.dumps(recorded), "utf-8")
+    page = build.review_run(copy, max_cards=3)
+    assert page.path.is_file() and page.shown == 3
+    del recorded["config"]["resolved_root"]
+    manifest.write_text(json.dumps(recorded), "utf-8")
+    result = _program("review", copy)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "names no dataset root" in result.stderr
