@@ -31,21 +31,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from harness.data.taxonomy import SMALL_GENRES
 from harness.review.cards import Card
 from harness.review.excerpts import write_excerpt
 from harness.review.page import render_page
 from harness.storage import write_text_atomic
 
-GENRES = [
-    "Electronic",
-    "Experimental",
-    "Folk",
-    "Hip-Hop",
-    "Instrumental",
-    "International",
-    "Pop",
-    "Rock",
-]  # the FMA small subset's eight
+GENRES = list(SMALL_GENRES)  # the FMA small subset's eight
 SR = 22050
 LOAD_EVENT = "performance.getEntriesByType('navigation')[0].loadEventEnd"
 

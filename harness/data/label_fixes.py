@@ -24,16 +24,17 @@ apply to the prepared tables only, and the run records the file's sha256 and wha
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from harness.data.prepared import PreparedData
+from harness.data.prepared import CHALLENGE_GROUP, PreparedData
 from harness.errors import DataError
+from harness.storage import file_digest
 
 ACTIONS = ("keep", "relabel", "drop", "duplicate-of")
+REMOVING = ("drop", "duplicate-of")  # the actions that take the track out of the data
 COLUMNS = ("track_id", "action", "new_label", "duplicate_of", "check", "note", "time")
 REQUIRED = ("track_id", "action")
 HEADER_LINE = 1  # a row's line in the file is its position + 2
@@ -112,7 +113,7 @@ def check_label_fixes(table: pd.DataFrame, data: PreparedData, *, path: Path) ->
             f"{path}, lines {first['line']} and {second['line']}: two different decisions for "
             f"track {first['track_id']} ({first['action']} and {second['action']}); keep one"
         )
-    removed = set(table.loc[table["action"].isin(["drop", "duplicate-of"]), "track_id"])
+    removed = set(table.loc[table["action"].isin(REMOVING), "track_id"])
     for _, row in table[table["action"] == "duplicate-of"].iterrows():
         if row["duplicate_of"] in removed:
             raise DataError(
@@ -146,10 +147,10 @@ def apply_label_fixes(data: PreparedData, path: Path) -> PreparedData:
         if isinstance(tracks[column].dtype, pd.CategoricalDtype):
             tracks[column] = tracks[column].astype(object)
         tracks.loc[known["key"].tolist(), column] = known["new_label"].to_numpy()
-    gone = set(table.loc[table["action"].isin(["drop", "duplicate-of"]), "key"])
-    keep = ~labels.index.isin(list(gone))
+    gone = list(set(table.loc[table["action"].isin(REMOVING), "key"]))
+    keep = ~labels.index.isin(gone)
     counts = {action: int((table["action"] == action).sum()) for action in ACTIONS}
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = file_digest(path)
     record = {"file": str(path), "sha256": digest, "counts": counts, "labels_changed": changed}
     note = (
         f"Label fixes from {path.name} (sha256 {digest[:12]}) applied: {counts['relabel']} "
@@ -157,12 +158,12 @@ def apply_label_fixes(data: PreparedData, path: Path) -> PreparedData:
         f"{counts['duplicate-of']} dropped as duplicates, {counts['keep']} kept as they were; "
         "the dataset's own files are unchanged."
     )
-    clips = data.clips[~data.clips.index.isin(list(gone)) | (data.clips["group"] == "challenge")]
+    clips = data.clips[~data.clips.index.isin(gone) | (data.clips["group"] == CHALLENGE_GROUP)]
     return dataclasses.replace(
         data,
         labels=labels[keep],
-        splits=data.splits[~data.splits.index.isin(list(gone))],
-        tracks=tracks[~tracks.index.isin(list(gone))],
+        splits=data.splits[~data.splits.index.isin(gone)],
+        tracks=tracks[~tracks.index.isin(gone)],
         clips=clips,
         notes=[*data.notes, note],
         label_fixes=record,

@@ -89,6 +89,13 @@ def _cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
+def _run_prior(root, fixes, tmp_path, run_id, *more):
+    """`fma-harness run` of the prior alone with ``fixes``, its folders under ``tmp_path``."""
+    folders = ["--out", tmp_path / "runs", "--cache-dir", tmp_path / "cache"]
+    models = ["--models", "prior", "--label-fixes", fixes, "--run-id", run_id]
+    return _cli("run", "--root", root, *models, *folders, *more)
+
+
 def test_run_with_label_fixes_records_them(synth_root, data, tmp_path):
     key = data.labels.index[data.splits.reindex(data.labels.index).eq("training").to_numpy()][0]
     dropped = data.labels.index[1]
@@ -96,23 +103,14 @@ def test_run_with_label_fixes_records_them(synth_root, data, tmp_path):
         tmp_path, [f"{key},relabel,{_other_genre(data, key)},,,,", f"{dropped},drop,,,,,"]
     )
     (tmp_path / "run.toml").write_text(f'submissions_dir = "{tmp_path / "subs"}"\n')
-    result = _cli(
-        "run",
-        "--root",
+    result = _run_prior(
         synth_root,
-        "--models",
-        "prior",
-        "--label-fixes",
         path,
-        "--out",
-        tmp_path / "runs",
-        "--cache-dir",
-        tmp_path / "cache",
+        tmp_path,
+        "fixed",
         "--quick",
         "--config",
         tmp_path / "run.toml",
-        "--run-id",
-        "fixed",
         "--n-jobs",
         "1",
         "--no-checks",
@@ -130,21 +128,7 @@ def test_run_with_label_fixes_records_them(synth_root, data, tmp_path):
 
 def test_a_bad_fix_file_stops_the_run_before_any_work(synth_root, tmp_path):
     path = _write(tmp_path, ["1,burn,,,,,"])
-    result = _cli(
-        "run",
-        "--root",
-        synth_root,
-        "--models",
-        "prior",
-        "--label-fixes",
-        path,
-        "--out",
-        tmp_path / "runs",
-        "--cache-dir",
-        tmp_path / "cache",
-        "--run-id",
-        "bad",
-    )
+    result = _run_prior(synth_root, path, tmp_path, "bad")
     assert isinstance(result.exception, DataError)
     assert "action 'burn'" in str(result.exception)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
