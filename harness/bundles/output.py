@@ -30,13 +30,12 @@ import csv
 import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from harness.errors import DataError, ParameterError
+from harness.errors import DataError
 from harness.scoring.submission.validate import SUBMISSION_HEADER
 from harness.scoring.submission.write import challenge_lines, to_challenge_columns
 from harness.storage import write_json_atomic, write_text_atomic
@@ -273,20 +272,3 @@ def _append(path: Path, text: str) -> None:
 def _replace(path: Path, text: str) -> None:
     """Rewrite ``path`` atomically (a temporary file beside it, then ``os.replace``)."""
     write_text_atomic(path, text)
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds of a duration such as ``90s``, ``30m``, ``10h``, ``1h30m`` or ``45`` (seconds)."""
-    value = str(text).strip().lower()
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value)
-    if not value or re.sub(r"(\d+(?:\.\d+)?)\s*([smhd]?)", "", value).strip() or not parts:
-        raise ParameterError(
-            f"--budget {text!r} is not a duration; write e.g. 90s, 30m, 10h or 1h30m"
-        )
-    seconds = sum(float(n) * _UNITS[u or "s"] for n, u in parts)
-    if seconds <= 0:
-        raise ParameterError(f"--budget {text!r} must be longer than 0 s")
-    return seconds

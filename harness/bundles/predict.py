@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -117,7 +116,8 @@ def predict_files(
     budget: float | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
-    trust: dict[str, Any] | None = None,
+    trust_types: tuple[str, ...] = (),
+    trust_pickle: bool = False,
 ) -> PredictSummary:
     """Predict every audio file of ``inputs`` with a bundle and write ``out``.
 
@@ -148,14 +148,16 @@ def predict_files(
         A progress bar (default: when stderr is a terminal); else a line every LOG_EVERY files.
     log : callable, optional
         Where messages go (default: stderr).
-    trust : dict, optional
-        ``trust_types`` and ``trust_pickle`` of :func:`~harness.bundles.bundle.load_bundle`.
+    trust_types, trust_pickle
+        As :func:`~harness.bundles.bundle.load_bundle`'s: what the bundle may load.
     """
     started = time.monotonic()
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     out = Path(out)
     check_options(out, top_k=top_k, n_jobs=n_jobs, batch_size=batch_size, device=device)
-    bundle = load_bundle(bundle_path, device=device, **(trust or {}))
+    bundle = load_bundle(
+        bundle_path, device=device, trust_types=trust_types, trust_pickle=trust_pickle
+    )
     fmt = output_format(fmt, out, bundle.spec)
     paths = find_audio(inputs)
     keyed = [(str(p), p.stem) for p in paths]

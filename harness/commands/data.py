@@ -53,15 +53,10 @@ DATA_EPILOG = """Examples:
 RootOpt = Annotated[Path, options.root()]
 SubsetOpt = Annotated[str, options.subset("small | medium (synth); also large | full.")]
 JobsOpt = Annotated[int, options.n_jobs()]
-Bounds = options.Bounds
-
-
-def _number(name: str, help: str, **bounds) -> Any:
-    return options.number(name, help=help, bounds=Bounds(name, **bounds))
 
 
 def _rate(name: str, help: str = "Fraction of tracks with this planted fault.") -> Any:
-    return _number(name, help, whole=False, ge=0.0, le=0.5)
+    return options.bounded(name, help, whole=False, ge=0.0, le=0.5)
 
 
 def _console():
@@ -88,20 +83,23 @@ def synth(
     ),
     subset: Annotated[str, options.subset("small (8 genres) | medium (16 genres)")] = "small",
     n_tracks: Annotated[
-        int, _number("--n-tracks", "Tracks with audio (16 or more; medium: 32).", whole=True, ge=16)
+        int,
+        options.bounded(
+            "--n-tracks", "Tracks with audio (16 or more; medium: 32).", whole=True, ge=16
+        ),
     ] = 400,
     duration: Annotated[
-        float, _number("--duration", "Clip length in seconds.", whole=False, gt=0)
+        float, options.bounded("--duration", "Clip length in seconds.", whole=False, gt=0)
     ] = 30.0,
     sr: Annotated[
-        int, _number("--sr", "Sample rate of the mp3s (Hz).", whole=True, ge=8000, le=48000)
+        int, options.bounded("--sr", "Sample rate of the mp3s (Hz).", whole=True, ge=8000, le=48000)
     ] = 22050,
     channels: Annotated[
-        int, _number("--channels", "1 (mono) or 2 (stereo).", whole=True, ge=1, le=2)
+        int, options.bounded("--channels", "1 (mono) or 2 (stereo).", whole=True, ge=1, le=2)
     ] = 1,
     compression_level: Annotated[
         float | None,
-        _number(
+        options.bounded(
             "--compression-level",
             "MP3 compression in [0, 1): 0 = 128 kbps, towards 1 = 32; default 96.",
             whole=False,
@@ -110,10 +108,14 @@ def synth(
         ),
     ] = None,
     seed: Annotated[int, options.seed("Same seed, byte-identical files.")] = 0,
-    n_test: Annotated[int, _number("--n-test", "Challenge test clips.", whole=True, ge=0)] = 80,
+    n_test: Annotated[
+        int, options.bounded("--n-test", "Challenge test clips.", whole=True, ge=0)
+    ] = 80,
     n_multi_root: Annotated[
         int,
-        _number("--n-multi-root", "Metadata-only tracks with two root genres.", whole=True, ge=0),
+        options.bounded(
+            "--n-multi-root", "Metadata-only tracks with two root genres.", whole=True, ge=0
+        ),
     ] = 20,
     empty: Annotated[float, _rate("--empty")] = 0.005,
     short: Annotated[float, _rate("--short")] = 0.005,

@@ -25,11 +25,12 @@ them it is one line and exit 1, as ``run --seed -1`` is (:class:`Bounds` through
 :func:`number`; an option that is also a run option, :class:`FieldBounds`, is checked by the
 run's schema). typer's own ``min=``/``max=`` would print a usage box and exit 2.
 tests/commands/test_cli_numeric_options.py walks every command and fails for a numeric option
-made without them.
+made without them. :func:`parse_duration` reads a time option such as ``--budget 9h30m``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
@@ -159,6 +160,12 @@ def number(*names: str, help: str, bounds: Bounds | FieldBounds) -> Any:
     return typer.Option(*names, help=help, callback=bounds.__call__)  # typer wants a function
 
 
+def bounded(name: str, help: str, *, whole: bool, **limits: float) -> Any:
+    """A numeric option ``name`` within ``limits`` (``ge``, ``gt``, ``le``, ``lt``, ``hint``
+    of :class:`Bounds`)."""
+    return number(name, help=help, bounds=Bounds(name, whole=whole, **limits))
+
+
 def seed(help: str) -> Any:
     """``--seed``: the seed (its help says of what); outside 0 <= seed < 2**32 it is one line
     and exit 1 before any work, in every command (numpy's own error was a traceback)."""
@@ -199,7 +206,7 @@ def min_duration(help: str = MIN_DURATION_HELP) -> Any:
 
 def top_k(help: str) -> Any:
     """``--top-k``: genres or tags named per row (1 or more)."""
-    return number("--top-k", help=help, bounds=Bounds("--top-k", whole=True, ge=1))
+    return bounded("--top-k", help, whole=True, ge=1)
 
 
 TRUST_TYPE_HELP = (
@@ -220,3 +227,20 @@ def trust_type(help: str = TRUST_TYPE_HELP) -> Any:
 def trust_pickle(help: str = TRUST_PICKLE_HELP) -> Any:
     """``--trust-pickle``: load (or convert) a format-1 bundle's pickle."""
     return typer.Option("--trust-pickle", help=help)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of a duration such as ``90s``, ``30m``, ``10h``, ``1h30m`` or ``45`` (seconds)."""
+    value = str(text).strip().lower()
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value)
+    if not value or re.sub(r"(\d+(?:\.\d+)?)\s*([smhd]?)", "", value).strip() or not parts:
+        raise ParameterError(
+            f"--budget {text!r} is not a duration; write e.g. 90s, 30m, 10h or 1h30m"
+        )
+    seconds = sum(float(n) * _UNITS[u or "s"] for n, u in parts)
+    if seconds <= 0:
+        raise ParameterError(f"--budget {text!r} must be longer than 0 s")
+    return seconds

@@ -71,10 +71,8 @@ def predict(
     device: Annotated[str, options.device()] = "auto",
     batch_size: Annotated[
         int,
-        options.number(
-            "--batch-size",
-            help="Files decoded, predicted and written together.",
-            bounds=options.Bounds("--batch-size", whole=True, ge=1),
+        options.bounded(
+            "--batch-size", "Files decoded, predicted and written together.", whole=True, ge=1
         ),
     ] = 64,
     budget: Annotated[
@@ -85,10 +83,9 @@ def predict(
     trust_pickle: Annotated[bool, options.trust_pickle()] = False,
 ) -> None:
     """Predict genres of audio files with a trained model bundle."""
-    from harness.bundles.output import parse_duration
     from harness.bundles.predict import predict_files
 
-    seconds = parse_duration(budget) if budget is not None else None
+    seconds = options.parse_duration(budget) if budget is not None else None
     summary = predict_files(
         bundle,
         inputs,
@@ -100,7 +97,8 @@ def predict(
         device=device,
         batch_size=batch_size,
         budget=seconds,
-        trust={"trust_types": tuple(trust_type or ()), "trust_pickle": trust_pickle},
+        trust_types=tuple(trust_type or ()),
+        trust_pickle=trust_pickle,
     )
     typer.echo(
         f"{summary.out} ({summary.fmt}): {summary.n_predicted} predicted, "

@@ -34,10 +34,8 @@ def review(
     ] = None,
     max_cards: Annotated[
         int,
-        options.number(
-            "--max-cards",
-            help="At most this many cards, most certain first.",
-            bounds=options.Bounds("--max-cards", whole=True, ge=1),
+        options.bounded(
+            "--max-cards", "At most this many cards, most certain first.", whole=True, ge=1
         ),
     ] = 200,
     cache_dir: Annotated[Path, options.cache_dir()] = DEFAULT_CACHE_DIR,

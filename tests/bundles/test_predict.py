@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from harness.bundles.output import parse_duration
 from harness.bundles.predict import EXIT_BUDGET, EXIT_FILES_FAILED, output_format
 from harness.cli import app
+from harness.commands.options import parse_duration
 from harness.errors import DataError, ParameterError
 
 pytestmark = pytest.mark.slow
