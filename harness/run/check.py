@@ -21,10 +21,29 @@ from harness.checks.runner import run_data_checks
 from harness.checks.truth import load_truth, score_against_truth, truth_result
 from harness.data.formats import detect_format, load_dataset
 from harness.data.label_fixes import apply_label_fixes
-from harness.data.prepared import decode_config_for, default_test_dir
+from harness.data.prepared import PreparedData, decode_config_for, default_test_dir
 from harness.report.markdown import write_report
 from harness.review.build import REVIEW_DIR, ReviewPage, build_review
 from harness.run_layout import RunLayout
+
+
+def prepare_for_checks(
+    *,
+    root: Path,
+    format: str | None = None,
+    subset: str = "small",
+    resplit: bool = False,
+    seed: int = 0,
+    label_fixes: Path | None = None,
+) -> PreparedData:
+    """The dataset the data checks read: ``root`` in its format (FMA with its challenge folder
+    when there is one), its label fixes applied."""
+    kind = detect_format(Path(root), format=format)
+    test_dir = default_test_dir(Path(root)) if kind == "fma" else None
+    data = load_dataset(
+        root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir
+    )
+    return apply_label_fixes(data, label_fixes) if label_fixes is not None else data
 
 
 def check_dataset(
@@ -40,6 +59,7 @@ def check_dataset(
     format: str | None = None,
     min_duration: float | None = None,
     label_fixes: Path | None = None,
+    data: PreparedData | None = None,
 ) -> tuple[list[CheckResult], pd.DataFrame | None]:
     """``fma-harness check``: extract (or reuse) features, run the data checks, write the report.
 
@@ -74,6 +94,9 @@ def check_dataset(
     label_fixes : Path, optional
         A label_fixes.csv applied to the prepared data first
         (:mod:`harness.data.label_fixes`).
+    data : PreparedData, optional
+        The dataset already prepared by :func:`prepare_for_checks` with these settings (the
+        caller goes on using it); None prepares it here.
 
     Returns
     -------
@@ -81,13 +104,16 @@ def check_dataset(
     truth_scores : pd.DataFrame or None
         :func:`harness.checks.truth.score_against_truth` output on a synthetic set.
     """
+    if data is None:
+        data = prepare_for_checks(
+            root=root,
+            format=format,
+            subset=subset,
+            resplit=resplit,
+            seed=seed,
+            label_fixes=label_fixes,
+        )
     kind = detect_format(Path(root), format=format)
-    test_dir = default_test_dir(Path(root)) if kind == "fma" else None
-    data = load_dataset(
-        root=Path(root), format=kind, subset=subset, resplit=resplit, seed=seed, test_dir=test_dir
-    )
-    if label_fixes is not None:
-        data = apply_label_fixes(data, label_fixes)
     decode = decode_config_for(data.layout.root, min_duration=min_duration, data=data)
     logmel = feats.logmel_for_clips(decode.min_duration)
     status = feats.extract(
@@ -139,7 +165,7 @@ def review_dataset(
     """``fma-harness review --root``: :func:`check_dataset` into ``checks_dir``, then the
     review page of its findings (``out``, default ``checks_dir/review``), with no model's
     top-3 (no model was trained)."""
-    kind = detect_format(Path(root), format=format)
+    data = prepare_for_checks(root=root, format=format, subset=subset, seed=seed)
     results, _ = check_dataset(
         root=root,
         subset=subset,
@@ -148,10 +174,9 @@ def review_dataset(
         seed=seed,
         n_jobs=n_jobs,
         progress=False,
-        format=kind,
+        format=format,
+        data=data,
     )
-    test_dir = default_test_dir(Path(root)) if kind == "fma" else None
-    data = load_dataset(root=Path(root), format=kind, subset=subset, seed=seed, test_dir=test_dir)
     return build_review(
         results=results,
         data=data,
