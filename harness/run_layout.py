@@ -19,7 +19,9 @@ inside a model bundle: :mod:`harness.bundles.bundle`)::
     RUN/seeds/seed<k>/models/<name>/  a further training seed's models
 
 A model's or source's name becomes a file name with :func:`file_name` (``hf:org/model`` ->
-``hf:org%2Fmodel``), read back with :func:`name_of`.
+``hf:org%2Fmodel``), read back with :func:`name_of`. :func:`run_config` reads the configuration a
+run recorded in its manifest (the one reader of it for the report's checks, ``compare`` and
+``review``).
 
 ``fma-harness check`` writes the checks and report part of this layout into its own folder.
 The challenge submissions go beside ``runs/``, not into a run folder: :class:`SubmissionLayout`.
@@ -27,9 +29,12 @@ The challenge submissions go beside ``runs/``, not into a run folder: :class:`Su
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
+
+from harness.errors import DataError
 
 
 def file_name(name: str) -> str:
@@ -270,3 +275,17 @@ class SubmissionLayout:
     def uniform_csv(self) -> Path:
         """``fma-harness submit --uniform``'s default output."""
         return self.root / "uniform.csv"
+
+
+def run_config(run_dir: Path) -> dict:
+    """The ``config`` of the run's ``manifest.json`` (empty when there is none)."""
+    path = RunLayout(Path(run_dir)).manifest
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text("utf-8")).get("config", {})
+    except (ValueError, AttributeError) as exc:  # truncated, or not a manifest's object
+        raise DataError(
+            f"{path}: not a run manifest ({type(exc).__name__}: {exc}); the run is "
+            "damaged: run it again"
+        ) from None

@@ -11,7 +11,6 @@ confident errors. :func:`build_review` is the part shared with ``review --root``
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from harness.review.cards import (
 )
 from harness.review.excerpts import write_excerpt
 from harness.review.page import render_page
-from harness.run_layout import RunLayout
+from harness.run_layout import RunLayout, run_config
 from harness.storage import write_text_atomic
 
 DEFAULT_MAX_CARDS = 200
@@ -205,13 +204,12 @@ def run_dataset(run_dir: Path) -> PreparedData:
     """The dataset a run prepared, from its manifest (its label fixes applied, its own
     ``splits.csv`` splits)."""
     layout = RunLayout(run_dir)
-    try:
-        config = json.loads(layout.manifest.read_text("utf-8"))["config"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+    config = run_config(run_dir)
+    if not config:
         raise DataError(
             f"{run_dir}: not a run folder (no readable {layout.manifest.name} with the run's "
             "configuration); pass a folder written by `fma-harness run`, or --root DATA_DIR"
-        ) from None
+        )
     # the root the run read: `run` without --root records None and the default it made
     root = config.get("resolved_root") or config.get("root")
     if not root:

@@ -18,7 +18,6 @@ how many runs the model was ahead of it on both of the task's two test measures
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from harness import log
 from harness.checks.runs.failures import read_leaderboard
 from harness.errors import DataError, ParameterError
 from harness.run.seeds import aggregate_seeds
-from harness.run_layout import IN_RUN, RunLayout
+from harness.run_layout import IN_RUN, RunLayout, run_config
 
 # per task: the two test measures a model must both beat the reference on, each with True where
 # higher is better
@@ -90,16 +89,7 @@ def read_run(run_dir: Path | str) -> RunBoard:
         )
     if not {"model", "status"} <= set(board.columns):
         raise DataError(f"{path}: no model and status columns; expected a run's leaderboard")
-    config = {}
-    manifest = layout.manifest
-    if manifest.is_file():
-        try:
-            config = json.loads(manifest.read_text("utf-8")).get("config", {})
-        except (ValueError, AttributeError):  # not UTF-8, not JSON, not an object
-            raise DataError(
-                f"{manifest}: not a run manifest (a JSON object was expected); the run is "
-                "damaged: run it again"
-            ) from None
+    config = run_config(run_dir)
     return RunBoard(
         run_dir=run_dir,
         task=board_task(board, path),

@@ -43,15 +43,10 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from harness.checks.base import CheckResult, skip
-from harness.checks.runs.style_map import (
-    MFCC_SOURCE,
-    load_embedding,
-    one_thread_below,
-    run_config,
-)
+from harness.checks.runs.style_map import MFCC_SOURCE, load_embedding, one_thread_below
 from harness.checks.truth import load_truth
 from harness.data.layout import FmaLayout
-from harness.run_layout import RunLayout
+from harness.run_layout import RunLayout, run_config
 
 FAMILY = "duplicates"
 NAME = "embedding_near_duplicates"

@@ -52,9 +52,9 @@ from threadpoolctl import threadpool_limits
 
 from harness.checks.base import CheckResult, skip
 from harness.checks.runs.style_figures import style_map_figure
-from harness.errors import DataError, HarnessError
+from harness.errors import HarnessError
 from harness.registry import get_entry, pretrained_inputs
-from harness.run_layout import IN_RUN, RunLayout
+from harness.run_layout import IN_RUN, RunLayout, run_config
 from harness.scoring.submission.score import read_answers
 
 FAMILY = "style map"
@@ -98,20 +98,6 @@ def load_embedding(path: Path) -> dict[str, np.ndarray | str]:
         if name in arrays:
             arrays[name] = str(arrays[name])
     return arrays
-
-
-def run_config(run_dir: Path) -> dict:
-    """The ``config`` of the run's ``manifest.json`` (empty when there is none)."""
-    path = RunLayout(Path(run_dir)).manifest
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text("utf-8")).get("config", {})
-    except (ValueError, AttributeError) as exc:  # truncated, or not a manifest's object
-        raise DataError(
-            f"{path}: not a run manifest ({type(exc).__name__}: {exc}); the run is "
-            "damaged: run it again"
-        ) from None
 
 
 def expected_sources(config: dict) -> list[str]:
