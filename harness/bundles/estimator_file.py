@@ -58,21 +58,9 @@ def save_estimator(estimator: Any, path: Path) -> None:
     skops.io.dump(estimator, path)
 
 
-def untrusted_types(path: Path, *, trust: Iterable[str] = ()) -> list[str]:
-    """The types in the skops file ``path`` that neither skops, :data:`TRUSTED_TYPES` nor
-    ``trust`` trusts (read from the file's schema; nothing is built).
-
-    Raises
-    ------
-    DataError
-        One line when ``path`` is not a skops file (a pickle renamed, a damaged zip).
-    """
-    trusted = {*TRUSTED_TYPES, *trust}
-    return sorted(t for t in _listed_types(path) if t not in trusted)
-
-
 def _listed_types(path: Path) -> list[str]:
-    """Every type the skops file names that skops does not trust by itself."""
+    """Every type the skops file names that skops does not trust by itself; one line when
+    ``path`` is not a skops file (a pickle renamed, a damaged zip)."""
     import skops.io
 
     try:
@@ -101,8 +89,9 @@ def load_estimator(path: Path, *, trust: Iterable[str] = ()) -> Any:
         One line naming the types no one trusted and the option that trusts them, or naming
         a file that is not a skops file or does not load.
     """
-    trust = tuple(trust)
-    refused = untrusted_types(path, trust=trust)
+    listed = _listed_types(path)  # read from the file's schema; nothing is built
+    trusted = {*TRUSTED_TYPES, *trust}
+    refused = sorted(t for t in listed if t not in trusted)
     if refused:
         options = " ".join(f"{TRUST_TYPE_OPTION} {t}" for t in refused)
         raise DataError(
@@ -112,7 +101,7 @@ def load_estimator(path: Path, *, trust: Iterable[str] = ()) -> Any:
     import skops.io
 
     try:  # every listed type is trusted now: by skops, by this module or by the user
-        return skops.io.load(path, trusted=_listed_types(path))
+        return skops.io.load(path, trusted=listed)
     except Exception as exc:  # built from trusted types only, but from another version of them
         raise DataError(
             f"{path}: cannot be loaded ({type(exc).__name__}: {_first_line(exc)}); re-export "
