@@ -126,8 +126,9 @@ def broken_imports(modules: list[str]) -> dict[str, str]:
     return broken
 
 
-def repair_with_pip(modules: list[str], reasons: dict[str, str] | None = None) -> int:
-    """Reinstall the distributions of ``modules`` with pip, whose choice of wheel may differ.
+def repair_with_pip(broken: dict[str, str]) -> int:
+    """Reinstall the distributions of the ``broken`` modules (module -> its import error, as
+    :func:`broken_imports` gives them) with pip, whose choice of wheel may differ.
 
     uv takes a version's files from the first index that lists that version. Where one
     version's wheels are split over several indexes (a pure-Python soundfile wheel that needs
@@ -135,10 +136,11 @@ def repair_with_pip(modules: list[str], reasons: dict[str, str] | None = None) -
     one that does not load here, while pip compares the wheels of every index and picks the
     most specific.
     """
+    modules = list(broken)
     owners = importlib.metadata.packages_distributions()
     dists = sorted({dist for module in modules for dist in owners.get(module, [module])})
     pinned = [_same_version(dist) for dist in dists]  # another wheel, not another version
-    why = "; ".join(f"{m}: {r}" for m, r in (reasons or {}).items())
+    why = "; ".join(f"{m}: {r}" for m, r in broken.items() if r)
     print(
         f"tools/install.py: {', '.join(modules)} failed to import after uv's install"
         f"{f' ({why})' if why else ''}; reinstalling {', '.join(pinned)} with pip",
@@ -161,7 +163,7 @@ def main(packages: list[str], *, check_imports: Sequence[str] = ()) -> int:
         uv = find_uv()
         if uv and install_with_uv(uv, packages):
             broken = broken_imports(list(check_imports))
-            return repair_with_pip(list(broken), broken) if broken else 0
+            return repair_with_pip(broken) if broken else 0
         reason = "uv failed (output above)" if uv else "uv could not be fetched"
         print(f"tools/install.py: {reason}; installing with pip instead", file=sys.stderr)
     command = PIP + ["install", "--quiet", "--no-compile", *packages]

@@ -143,5 +143,5 @@ def test_the_repair_keeps_the_version_uv_installed(install, monkeypatch):
         "run",
         lambda c, **k: calls.append(c) or subprocess.CompletedProcess(c, 0),
     )
-    assert install.repair_with_pip(["pytest"]) == 0
+    assert install.repair_with_pip({"pytest": ""}) == 0
     assert calls[-1][-1] == f"pytest=={importlib.metadata.version('pytest')}"
