@@ -19,6 +19,8 @@ import numpy as np
 
 from harness.checks.base import figure_png, new_figure
 from harness.data.audio import DecodeConfig, decode
+from harness.features.config import LogMelConfig
+from harness.features.logmel import logmel_spectrogram
 from harness.storage import write_bytes_atomic
 
 EXCERPT_S = 10.0
@@ -27,6 +29,8 @@ AUDIO_DIR = "audio"
 MEL_DIR = "mel"
 N_MELS = 64
 HOP_LENGTH = 512
+N_FFT = 2048
+TOP_DB = 80.0  # dB shown below the excerpt's loudest bin
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,14 @@ def middle(y: np.ndarray, *, sr: int, seconds: float = EXCERPT_S) -> np.ndarray:
 
 
 def mel_picture(y: np.ndarray, *, sr: int) -> bytes:
-    """PNG bytes of the log-mel spectrogram (dB, ``N_MELS`` bands) of ``y`` (samples,)."""
-    import librosa
-
-    if len(y) < HOP_LENGTH:
-        y = np.pad(y, (0, HOP_LENGTH - len(y)))
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=N_MELS, hop_length=HOP_LENGTH)
-    db = librosa.power_to_db(mel, ref=max(float(mel.max()), 1e-10), top_db=80.0)
+    """PNG bytes of the log-mel spectrogram (dB, ``N_MELS`` bands, the harness's own recipe:
+    :func:`harness.features.logmel.logmel_spectrogram`) of ``y`` (samples,), its top 80 dB."""
+    length = max(len(y), HOP_LENGTH) / sr
+    config = LogMelConfig(sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, duration=length)
+    db = logmel_spectrogram(y, sr=sr, config=config)[0].astype(np.float32)
+    top = float(db.max())
     fig, ax = new_figure(width=3.0, height=1.1)
-    ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=-80, vmax=0)
+    ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - TOP_DB, vmax=top)
     ax.set_axis_off()
     return figure_png(fig, dpi=80)
 
